@@ -1,0 +1,136 @@
+/* vsock.h — the virtual socket: a message-oriented WebSocket endpoint over a real fd. */
+#ifndef LINKBENCH_VSOCK_H
+#define LINKBENCH_VSOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rt.h"
+
+/* ---------------------------------------------------------------- messages */
+
+/* One WebSocket message. Owned by whoever holds the pointer; vsock_msg_free gives it
+ * back. `next` is free for the owner's intrusive lists. */
+typedef struct vsock_msg {
+    struct vsock_msg *next;
+    uint32_t link_id;    /* the link it came from (set by the variant/app), or goes to */
+    uint32_t len;        /* bytes in data */
+    uint8_t opcode;      /* VSOCK_TEXT or VSOCK_BINARY */
+    rt_ns t_decoded;     /* when the server-side vsock finished decoding it */
+    uint8_t data[];
+} vsock_msg;
+
+enum { VSOCK_TEXT = 1, VSOCK_BINARY = 2 };
+
+vsock_msg *vsock_msg_new(size_t len);   /* data uninitialised; NULL on ENOMEM */
+void vsock_msg_free(vsock_msg *m);      /* NULL is a no-op */
+
+/* ---------------------------------------------------------------- sockets */
+
+/* Threads: one reading and one writing thread may use a vsock at once (the dual design
+ * does); the tcp backend serialises its protocol state with a short internal lock that
+ * is never held across a wait. Event-loop use is single-threaded. */
+typedef struct vsock vsock;
+
+enum vsock_role { VSOCK_SERVER, VSOCK_CLIENT };
+
+/* Close status codes (RFC 6455 §7.4). */
+enum {
+    VSOCK_CLOSE_NORMAL = 1000, VSOCK_CLOSE_GOING_AWAY = 1001, VSOCK_CLOSE_PROTOCOL = 1002,
+    VSOCK_CLOSE_NO_STATUS = 1005, VSOCK_CLOSE_ABNORMAL = 1006,
+    VSOCK_CLOSE_TOO_BIG = 1009, VSOCK_CLOSE_INTERNAL = 1011
+};
+
+typedef struct vsock_opts {
+    size_t max_msg_bytes;     /* larger incoming message: close 1009 (default 16 MiB) */
+    rt_ns close_timeout;      /* close handshake wait before the fd is closed (default 2 s) */
+    rt_ns handshake_timeout;  /* default 10 s */
+} vsock_opts;
+void vsock_opts_default(vsock_opts *o);
+
+/* Wrap a connected, non-blocking TCP fd (tcp backend). The vsock owns the fd.
+ * The WebSocket handshake is still to be done: vsock_handshake or vsock_handshake_step. */
+vsock *vsock_tcp_wrap(int fd, enum vsock_role role, const vsock_opts *o);
+
+/* An in-process pair for tests (mem backend: a socketpair plus scripted I/O).
+ * Both ends are already past the handshake. */
+int vsock_mem_pair(vsock **server, vsock **client, const vsock_opts *o);
+/* mem backend test hooks (no effect on tcp): bytes per recv/send call (0 = unlimited),
+ * stop reading (the peer's writes then fill the buffer), inject a reset. */
+void vsock_mem_set_chunk(vsock *s, size_t read_chunk, size_t write_chunk);
+void vsock_mem_stop_reading(vsock *s, bool stop);
+void vsock_mem_reset(vsock *s);
+
+/* Blocking handshake (server: read request, answer 101 or 400; client: send request
+ * with `host`/`path`, check Sec-WebSocket-Accept). 0, -ETIMEDOUT, -EPROTO, -ECONNRESET. */
+int vsock_handshake(vsock *s, const char *host, const char *path, rt_ns deadline);
+/* Non-blocking step for event loops: 0 done, -EAGAIN needs the fd readable (or writable
+ * when vsock_want_write), other negative: failed (a 400 was sent when possible). */
+int vsock_handshake_step(vsock *s, const char *host, const char *path);
+
+/* Attach a cancellation context: every blocking call on s then returns -ECANCELED
+ * promptly after rt_ctx_cancel(ctx). */
+void vsock_set_ctx(vsock *s, rt_ctx *ctx);
+
+/* Read one whole message, waiting until deadline. A frame split across several calls
+ * (several deadlines) is kept and delivered intact.
+ * Returns 0 (*out owned by caller), -ETIMEDOUT, -ECANCELED,
+ * -EPIPE (the peer closed: vsock_close_code tells the code), -ECONNRESET, -EPROTO,
+ * -EMSGSIZE (too big: a 1009 close was sent). Pings are answered inside. */
+int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline);
+
+/* Write one message, waiting until deadline (like Go's Write with SetWriteDeadline).
+ * 0 when the whole frame is in the kernel; -ETIMEDOUT leaves the unfinished frame
+ * pending. The next vsock_write resumes it where it stopped and never re-sends it from
+ * its start: if that call passes the same data pointer and length it is taken as the
+ * caller's retry of that message and completes it (counted in partial_resumed);
+ * otherwise the pending frame is finished first, then the new one is written.
+ * A pending frame not yet started is simply replaced by the retry.
+ * Other errors: -EPIPE, -ECONNRESET, -ECANCELED. */
+int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadline);
+
+/* Event-loop interface: non-blocking, never waits. */
+int vsock_fd(const vsock *s);
+/* Decode what the kernel has, up to max_bytes read from the fd; complete messages are
+ * returned one at a time by vsock_poll_msg. 0 (possibly nothing new; -EAGAIN is not an
+ * error here), -EPIPE (closed by peer; its earlier messages are still returned by
+ * vsock_poll_msg), -ECONNRESET, -EPROTO, -EMSGSIZE. */
+int vsock_read_nb(vsock *s, size_t max_bytes, size_t *bytes_read);
+vsock_msg *vsock_poll_msg(vsock *s);          /* next decoded message or NULL */
+/* Queue a message for sending (takes ownership of nothing: copies into the frame). */
+int vsock_queue(vsock *s, const void *data, size_t len, int opcode);
+/* Write what is pending, as one send where possible. 0 all written, -EAGAIN some left
+ * (arm write readiness), other negative: error. */
+int vsock_flush(vsock *s);
+size_t vsock_pending_out(const vsock *s);     /* bytes queued, not yet in the kernel */
+bool vsock_want_write(const vsock *s);
+/* Give back buffers of an idle socket (memory per idle link). */
+void vsock_trim(vsock *s);
+
+/* Close handshake: send a close frame with `code` (waits at most close_timeout for the
+ * peer's reply when blocking), then close the fd. Idempotent; safe from another thread
+ * while one reader and one writer are blocked (they return -EPIPE/-ECANCELED).
+ * vsock_destroy frees; the fd is closed if it was not already. */
+int vsock_close(vsock *s, int code);
+void vsock_close_nb(vsock *s, int code);   /* queue a close frame; flush, then the owner destroys */
+bool vsock_is_closed(const vsock *s);
+int vsock_close_code(const vsock *s);      /* the peer's close code, 0 if none */
+void vsock_destroy(vsock *s);              /* NULL is a no-op */
+
+/* ---------------------------------------------------------------- counters */
+
+typedef struct vsock_counters {
+    int64_t sys_read, sys_write, sys_poll;   /* system calls by kind */
+    int64_t bytes_in, bytes_out;
+    int64_t frames_in, frames_out, msgs_in, msgs_out;
+    int64_t read_timeouts, write_timeouts;
+    int64_t partial_resumed;   /* timed-out partial frames finished by a later write */
+    int64_t pings_answered;
+} vsock_counters;
+
+/* Counters of one socket, and process-wide totals (all sockets, live and destroyed). */
+void vsock_get_counters(const vsock *s, vsock_counters *out);
+void vsock_get_totals(vsock_counters *out);
+
+#endif
