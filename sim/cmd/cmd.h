@@ -1,0 +1,17 @@
+/* cmd.h — the linkbench subcommands, one function each (argv[0] is the subcommand name). */
+#ifndef LINKBENCH_CMD_H
+#define LINKBENCH_CMD_H
+
+/* Exit codes, for every subcommand. */
+enum { LB_EXIT_OK = 0, LB_EXIT_FAIL = 1, LB_EXIT_USAGE = 2 };
+
+struct lb_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+};
+
+int cmd_list(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,37 @@
+/* main.c — linkbench's front end: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static const struct lb_cmd cmds[] = {
+    {"list", "print every variant with its summary, threads per link and loss policy", cmd_list},
+    {"bench", "micro-benchmarks of the harness itself (vsock, driver)", cmd_bench},
+};
+#define N_CMDS (sizeof cmds / sizeof cmds[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: linkbench <command> [options]   (linkbench <command> --help)\n\ncommands:\n");
+    for (size_t i = 0; i < N_CMDS; i++)
+        fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+    fprintf(f, "\nexit codes: 0 ok, 1 run failed or a check fell short, 2 usage or input error\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return LB_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return LB_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_CMDS; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "linkbench: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return LB_EXIT_USAGE;
+}
