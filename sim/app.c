@@ -1,0 +1,629 @@
+/* app.c — the app model: a small consumer pool fed by readiness notifications, echo or sink, push, reaper. */
+#include "app.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+
+enum { ST_ATTACHING, ST_OPEN, ST_FAILED };
+
+/* One link as the app sees it. Never freed before app_destroy, so a late callback or a
+ * message of a released link (pair) always finds valid memory. */
+typedef struct slot {
+    uint32_t id;
+    _Atomic(struct link *) l;
+    _Atomic int state;
+    atomic_bool queued;          /* on the ready list or being served: queued only once */
+    _Atomic int64_t events;      /* bumped by every callback before it tries to queue */
+    atomic_bool want_flush;      /* on_writable seen: re-offer the held messages */
+    atomic_bool closed;          /* on_closed seen */
+    _Atomic int64_t closed_calls;
+    _Atomic int cause;
+    bool recv_eof;               /* recv answered -EPIPE (serving worker only) */
+    /* mu guards the held FIFO, the accounting below and every use of l outside the
+     * serving worker, against release (which happens under it). */
+    pthread_mutex_t mu;
+    bool released;
+    vsock_msg *held_head, *held_tail;
+    int64_t held;
+    int64_t recv_msgs, dropped, seq_gaps, seq_backwards;
+    uint64_t next_seq;
+    int64_t push_seq;
+} slot;
+
+typedef struct worker {
+    app *a;
+    rt_thread *t;
+    pthread_mutex_t mu;          /* guards hist against app_lat_in_merge */
+    met_hist *hist;
+} worker;
+
+struct app {
+    app_params p;
+    const struct link_variant *v;
+    link_host_impl *host;
+    struct link_server *srv;
+    _Atomic(slot *) *slots;
+    _Atomic uint32_t next_id;
+    rt_queue *ready;             /* slots with something to do */
+    rt_ctx *ctx;
+    worker *workers;
+    int n_workers;
+    rt_thread *pusher, *reaper;
+    _Atomic rt_ns service_ns;
+    _Atomic int service_kind;
+    struct {
+        _Atomic int64_t links_attached, attach_failed, attach_thread_limit, links_refused;
+        _Atomic int64_t links_closed, links_released, closed_twice;
+        _Atomic int64_t recv_msgs, recv_bytes, recv_no_hdr, seq_gaps, seq_backwards;
+        _Atomic int64_t sent, echoed, pushed, sink_freed, send_eagain, held_now, held_peak;
+        _Atomic int64_t unsent_at_close, variant_drops, idle_closed, reaper_runs, lat_overflow;
+    } st;
+};
+
+#define ADD(field, n) atomic_fetch_add_explicit(&a->st.field, (n), memory_order_relaxed)
+
+void app_params_default(app_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->workers = 2;
+    p->mode = APP_ECHO;
+    p->recv_batch = 64;
+    p->service_kind = APP_SERVICE_BUSY;
+    p->push_bytes = 64;
+    p->reap_period_ns = RT_S;
+    p->max_links = 65536;
+}
+
+int app_params_check(const app_params *p, char *err, size_t errlen)
+{
+#define RULE(cond, key, rule, val) \
+    if (!(cond)) { snprintf(err, errlen, "%s: %s (got %lld)", key, rule, (long long)(val)); return -EINVAL; }
+    RULE(p->workers >= 1 && p->workers <= 256, "workers", "must be in [1, 256]", p->workers);
+    RULE(p->mode == APP_ECHO || p->mode == APP_SINK, "mode", "must be echo or sink", p->mode);
+    RULE(p->recv_batch >= 1, "recv_batch", "must be >= 1", p->recv_batch);
+    RULE(p->service_ns >= 0, "service_ns", "must be >= 0", p->service_ns);
+    RULE(p->push_per_s >= 0 && p->push_per_s <= 1000000, "push_per_s", "must be in [0, 1000000]",
+         p->push_per_s);
+    RULE(p->push_per_s == 0 || p->push_bytes >= WIRE_HDR_BYTES, "push_bytes",
+         "must be >= 48 (the wire header)", p->push_bytes);
+    RULE(p->idle_timeout_ns >= 0, "idle_timeout_ns", "must be >= 0", p->idle_timeout_ns);
+    RULE(p->idle_timeout_ns == 0 || p->reap_period_ns > 0, "reap_period_ns", "must be > 0",
+         p->reap_period_ns);
+    RULE(p->max_links >= 1, "max_links", "must be >= 1", p->max_links);
+#undef RULE
+    return 0;
+}
+
+static slot *slot_get(app *a, uint32_t id)
+{
+    return id < a->p.max_links ? atomic_load(&a->slots[id]) : NULL;
+}
+
+/* ---------------------------------------------------------------- callbacks (never block) */
+
+static void enqueue(app *a, slot *s)
+{
+    atomic_fetch_add(&s->events, 1);
+    if (!atomic_exchange(&s->queued, true))
+        rt_queue_try_push(a->ready, s);   /* capacity max_links: never full */
+}
+
+static void learn_link(slot *s, struct link *l)
+{
+    struct link *none = NULL;
+    if (l) atomic_compare_exchange_strong(&s->l, &none, l);
+}
+
+static void on_readable(struct link_host *h, struct link *l, uint32_t id)
+{
+    app *a = h->app;
+    slot *s = slot_get(a, id);
+    if (!s) return;
+    learn_link(s, l);
+    enqueue(a, s);
+}
+
+static void on_writable(struct link_host *h, struct link *l, uint32_t id)
+{
+    app *a = h->app;
+    slot *s = slot_get(a, id);
+    if (!s) return;
+    learn_link(s, l);
+    atomic_store(&s->want_flush, true);
+    enqueue(a, s);
+}
+
+static void on_closed(struct link_host *h, struct link *l, uint32_t id, enum link_close_cause c)
+{
+    app *a = h->app;
+    slot *s = slot_get(a, id);
+    if (!s) return;
+    learn_link(s, l);
+    if (atomic_fetch_add(&s->closed_calls, 1) > 0) {
+        ADD(closed_twice, 1);
+        return;
+    }
+    atomic_store(&s->cause, (int)c);
+    atomic_store(&s->closed, true);
+    link_host_count_close(a->host, c);
+    ADD(links_closed, 1);
+    enqueue(a, s);
+}
+
+static void drop_hook(void *arg, const vsock_msg *m, enum link_drop_reason r)
+{
+    (void)r;
+    app *a = arg;
+    ADD(variant_drops, 1);
+    slot *s = slot_get(a, m->link_id);
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->dropped++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---------------------------------------------------------------- sending */
+
+static void held_drop_all(app *a, slot *s)
+{
+    while (s->held_head) {
+        vsock_msg *m = s->held_head;
+        s->held_head = m->next;
+        vsock_msg_free(m);
+        ADD(unsent_at_close, 1);
+        ADD(held_now, -1);
+    }
+    s->held_tail = NULL;
+    s->held = 0;
+}
+
+static void held_push(app *a, slot *s, vsock_msg *m)
+{
+    m->next = NULL;
+    if (s->held_tail) s->held_tail->next = m;
+    else s->held_head = m;
+    s->held_tail = m;
+    s->held++;
+    int64_t now = ADD(held_now, 1) + 1, peak = atomic_load(&a->st.held_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&a->st.held_peak, &peak, now)) {}
+}
+
+/* Offer m to link s (its messages keep FIFO order behind those already held). Like the
+ * blocked goroutine of the seed, a message the variant refuses with -EAGAIN waits here
+ * for on_writable; nothing is dropped and no other link waits. Called with s->mu held. */
+static void offer_locked(app *a, slot *s, vsock_msg *m)
+{
+    struct link *l = atomic_load(&s->l);
+    if (s->released || atomic_load(&s->closed) || !l) {
+        vsock_msg_free(m);
+        ADD(unsent_at_close, 1);
+        return;
+    }
+    if (s->held) {
+        held_push(a, s, m);
+        return;
+    }
+    m->link_id = s->id;
+    int rc = a->v->send(l, m);
+    if (rc == 0) {
+        ADD(sent, 1);
+        a->v->update_active(l);
+    } else if (rc == -EAGAIN) {
+        ADD(send_eagain, 1);
+        held_push(a, s, m);
+    } else {
+        vsock_msg_free(m);
+        ADD(unsent_at_close, 1);
+    }
+}
+
+static void flush_held_locked(app *a, slot *s)
+{
+    struct link *l = atomic_load(&s->l);
+    while (s->held_head && !s->released) {
+        vsock_msg *m = s->held_head;
+        int rc = a->v->send(l, m);
+        if (rc == -EAGAIN) {
+            ADD(send_eagain, 1);
+            return;
+        }
+        s->held_head = m->next;
+        if (!s->held_head) s->held_tail = NULL;
+        s->held--;
+        ADD(held_now, -1);
+        if (rc == 0) {
+            ADD(sent, 1);
+            a->v->update_active(l);
+        } else {
+            vsock_msg_free(m);
+            ADD(unsent_at_close, 1);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- consuming */
+
+static void serve_time(app *a, rt_ns t0)
+{
+    rt_ns d = atomic_load_explicit(&a->service_ns, memory_order_relaxed);
+    if (d <= 0) return;
+    if (atomic_load_explicit(&a->service_kind, memory_order_relaxed) == APP_SERVICE_SLEEP)
+        rt_sleep(d, a->ctx);
+    else
+        while (rt_now() - t0 < d && !rt_ctx_done(a->ctx)) {}
+}
+
+/* One message taken from a link's recv: account it on the link it belongs to (pair's recv
+ * returns messages of two links), then echo or free it. */
+static void process(app *a, worker *w, vsock_msg *m)
+{
+    rt_ns now = rt_now();
+    ADD(recv_msgs, 1);
+    ADD(recv_bytes, m->len);
+    struct wire_hdr h;
+    bool has_hdr = wire_get(m->data, m->len, &h) == 0;
+    if (!has_hdr) ADD(recv_no_hdr, 1);
+    else if (h.t_sched > 0) {
+        pthread_mutex_lock(&w->mu);
+        bool ok = w->hist && met_hist_record(w->hist, now - h.t_sched);
+        pthread_mutex_unlock(&w->mu);
+        if (!ok) ADD(lat_overflow, 1);
+    }
+    slot *s = slot_get(a, m->link_id);
+    if (!s) {   /* a variant that mislabels messages: never lose one silently */
+        ADD(unsent_at_close, 1);
+        vsock_msg_free(m);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->recv_msgs++;
+    if (has_hdr) {
+        if (h.seq > s->next_seq) { s->seq_gaps++; ADD(seq_gaps, 1); }
+        if (h.seq < s->next_seq) { s->seq_backwards++; ADD(seq_backwards, 1); }
+        else s->next_seq = h.seq + 1;
+    }
+    if (!s->released) a->v->update_active(atomic_load(&s->l));
+    pthread_mutex_unlock(&s->mu);
+
+    serve_time(a, now);
+    if (a->p.mode == APP_SINK) {
+        vsock_msg_free(m);
+        ADD(sink_freed, 1);
+        return;
+    }
+    if (has_hdr) {   /* keep the driver's timestamps; say when the app took it */
+        h.t_app = now;
+        wire_put(m->data, &h);
+    }
+    ADD(echoed, 1);
+    pthread_mutex_lock(&s->mu);
+    offer_locked(a, s, m);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void release_slot(app *a, slot *s)
+{
+    pthread_mutex_lock(&s->mu);
+    held_drop_all(a, s);
+    s->released = true;
+    a->v->release(atomic_load(&s->l));
+    pthread_mutex_unlock(&s->mu);
+    ADD(links_released, 1);
+}
+
+/* Serve one slot taken from the ready list; this worker owns it until queued is cleared. */
+static void serve(app *a, worker *w, slot *s)
+{
+    struct link *l = atomic_load(&s->l);
+    if (s->released || !l) return;   /* stays "queued": a released slot is never served again */
+    for (;;) {
+        int64_t ev0 = atomic_load(&s->events);
+        if (atomic_exchange(&s->want_flush, false)) {
+            pthread_mutex_lock(&s->mu);
+            flush_held_locked(a, s);
+            pthread_mutex_unlock(&s->mu);
+        }
+        if (atomic_load(&s->closed)) {
+            pthread_mutex_lock(&s->mu);
+            held_drop_all(a, s);
+            pthread_mutex_unlock(&s->mu);
+        }
+        int n = 0;
+        while (n < a->p.recv_batch && !s->recv_eof) {
+            vsock_msg *m = NULL;
+            int rc = a->v->recv(l, &m);
+            if (rc == 0) {
+                process(a, w, m);
+                n++;
+            } else if (rc == -EPIPE) {
+                s->recv_eof = true;
+            } else {
+                break;
+            }
+        }
+        if (s->recv_eof && atomic_load(&s->closed)) {
+            release_slot(a, s);
+            return;
+        }
+        if (n == a->p.recv_batch) {   /* more may remain: give other links their turn */
+            rt_queue_try_push(a->ready, s);
+            return;
+        }
+        atomic_store(&s->queued, false);
+        /* A callback that came after ev0 found queued set and did not queue s: serve
+         * again rather than leave its event stranded. */
+        if (atomic_load(&s->events) == ev0 || atomic_exchange(&s->queued, true)) return;
+    }
+}
+
+static void worker_main(void *arg)
+{
+    worker *w = arg;
+    app *a = w->a;
+    for (;;) {
+        void *item;
+        if (rt_queue_pop(a->ready, &item, RT_NEVER, a->ctx) != 0) return;
+        serve(a, w, item);
+    }
+}
+
+/* ---------------------------------------------------------------- push and reaper */
+
+static void pusher_main(void *arg)
+{
+    app *a = arg;
+    rt_ticker t;
+    rt_ticker_init(&t, RT_S / a->p.push_per_s);
+    for (;;) {
+        rt_ns sched = t.next;   /* the tick these pushes belong to: their scheduled time */
+        if (rt_ticker_wait(&t, a->ctx) != 0) return;
+        uint32_t n = atomic_load(&a->next_id);
+        for (uint32_t id = 0; id < n && id < a->p.max_links; id++) {
+            slot *s = slot_get(a, id);
+            if (!s || atomic_load(&s->state) != ST_OPEN || atomic_load(&s->closed)) continue;
+            vsock_msg *m = vsock_msg_new(a->p.push_bytes);
+            if (!m) return;
+            memset(m->data, 0xa5, a->p.push_bytes);
+            m->len = a->p.push_bytes;
+            m->opcode = VSOCK_BINARY;
+            m->link_id = id;
+            m->t_decoded = 0;
+            pthread_mutex_lock(&s->mu);
+            struct wire_hdr h = {.magic = WIRE_MAGIC, .kind = WIRE_PUSH, .link_id = id,
+                                 .len = a->p.push_bytes, .seq = (uint64_t)s->push_seq++,
+                                 .t_sched = sched, .t_sent = 0, .t_app = rt_now()};
+            wire_put(m->data, &h);
+            ADD(pushed, 1);
+            offer_locked(a, s, m);
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+}
+
+static void reaper_main(void *arg)
+{
+    app *a = arg;
+    rt_ticker t;
+    rt_ticker_init(&t, a->p.reap_period_ns);
+    while (rt_ticker_wait(&t, a->ctx) == 0) {
+        ADD(reaper_runs, 1);
+        uint32_t n = atomic_load(&a->next_id);
+        for (uint32_t id = 0; id < n && id < a->p.max_links; id++) {
+            bool closed;
+            app_try_close_if_idle(a, id, a->p.idle_timeout_ns, &closed);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+app *app_create(const app_params *p, const struct link_variant *v, link_host_impl *host)
+{
+    char err[256];
+    if (app_params_check(p, err, sizeof err) < 0) return NULL;
+    app *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->p = *p;
+    a->v = v;
+    a->host = host;
+    a->slots = calloc(p->max_links, sizeof *a->slots);
+    a->ready = rt_queue_create(p->max_links);
+    a->ctx = rt_ctx_create(NULL);
+    a->workers = calloc(p->workers, sizeof *a->workers);
+    if (!a->slots || !a->ready || !a->ctx || !a->workers) {
+        app_destroy(a);
+        return NULL;
+    }
+    for (int i = 0; i < p->workers; i++) {
+        a->workers[i].a = a;
+        pthread_mutex_init(&a->workers[i].mu, NULL);
+        a->workers[i].hist = met_hist_create();
+    }
+    atomic_store(&a->service_ns, p->service_ns);
+    atomic_store(&a->service_kind, (int)p->service_kind);
+    host->base.app = a;
+    host->base.on_readable = on_readable;
+    host->base.on_writable = on_writable;
+    host->base.on_closed = on_closed;
+    link_host_set_drop_hook(host, drop_hook, a);
+    return a;
+}
+
+int app_start(app *a, struct link_server *srv)
+{
+    a->srv = srv;
+    int rc = 0;
+    for (int i = 0; i < a->p.workers && rc == 0; i++) {
+        rc = rt_thread_spawn(&a->workers[i].t, RT_GROUP_APP, "app-worker", worker_main,
+                             &a->workers[i]);
+        if (rc == 0) a->n_workers++;
+    }
+    if (rc == 0 && a->p.push_per_s > 0)
+        rc = rt_thread_spawn(&a->pusher, RT_GROUP_APP, "app-push", pusher_main, a);
+    if (rc == 0 && a->p.idle_timeout_ns > 0)
+        rc = rt_thread_spawn(&a->reaper, RT_GROUP_APP, "app-reaper", reaper_main, a);
+    if (rc < 0) app_stop(a);
+    return rc;
+}
+
+void app_stop(app *a)
+{
+    if (!a || !a->ctx) return;
+    rt_ctx_cancel(a->ctx);
+    for (int i = 0; i < a->n_workers; i++) rt_thread_join(a->workers[i].t);
+    a->n_workers = 0;
+    if (a->pusher) rt_thread_join(a->pusher);
+    if (a->reaper) rt_thread_join(a->reaper);
+    a->pusher = a->reaper = NULL;
+}
+
+void app_destroy(app *a)
+{
+    if (!a) return;
+    app_stop(a);
+    if (a->host && a->host->base.app == a) {
+        link_host_set_drop_hook(a->host, NULL, NULL);
+        a->host->base.app = NULL;
+    }
+    for (uint32_t id = 0; a->slots && id < a->p.max_links; id++) {
+        slot *s = atomic_load(&a->slots[id]);
+        if (!s) continue;
+        held_drop_all(a, s);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+    }
+    for (int i = 0; a->workers && i < a->p.workers; i++) {
+        met_hist_destroy(a->workers[i].hist);
+        pthread_mutex_destroy(&a->workers[i].mu);
+    }
+    free(a->workers);
+    free(a->slots);
+    rt_queue_destroy(a->ready);
+    rt_ctx_destroy(a->ctx);
+    free(a);
+}
+
+int app_attach(app *a, vsock *sock, uint32_t *id_out)
+{
+    uint32_t id = atomic_fetch_add(&a->next_id, 1);
+    if (id >= a->p.max_links) {
+        atomic_store(&a->next_id, a->p.max_links);
+        ADD(links_refused, 1);
+        vsock_destroy(sock);
+        return -ENOSPC;
+    }
+    slot *s = calloc(1, sizeof *s);
+    if (!s) {
+        ADD(attach_failed, 1);
+        vsock_destroy(sock);
+        return -ENOMEM;
+    }
+    s->id = id;
+    pthread_mutex_init(&s->mu, NULL);
+    atomic_store(&s->state, ST_ATTACHING);
+    /* published before attach: the variant may call back before attach returns */
+    atomic_store(&a->slots[id], s);
+    struct link *l = NULL;
+    int rc = a->v->attach(a->srv, sock, id, &l);
+    if (rc < 0) {
+        atomic_store(&s->state, ST_FAILED);
+        ADD(attach_failed, 1);
+        if (rc == -EAGAIN) ADD(attach_thread_limit, 1);
+        return rc;
+    }
+    learn_link(s, l);
+    atomic_store(&s->state, ST_OPEN);
+    ADD(links_attached, 1);
+    if (id_out) *id_out = id;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- control and stats */
+
+int app_close_link(app *a, uint32_t id)
+{
+    slot *s = slot_get(a, id);
+    if (!s || atomic_load(&s->state) != ST_OPEN) return -ENOENT;
+    pthread_mutex_lock(&s->mu);
+    int rc = s->released ? -ENOENT : a->v->close(atomic_load(&s->l));
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int app_try_close_if_idle(app *a, uint32_t id, rt_ns idle, bool *closed)
+{
+    *closed = false;
+    slot *s = slot_get(a, id);
+    if (!s || atomic_load(&s->state) != ST_OPEN) return -ENOENT;
+    pthread_mutex_lock(&s->mu);
+    int rc = -ENOENT;
+    if (!s->released && !atomic_load(&s->closed)) {
+        *closed = a->v->try_close_if_idle(atomic_load(&s->l), idle);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (*closed) ADD(idle_closed, 1);
+    return rc;
+}
+
+void app_set_service(app *a, rt_ns service_ns, enum app_service kind)
+{
+    atomic_store(&a->service_kind, (int)kind);
+    atomic_store(&a->service_ns, service_ns);
+}
+
+uint32_t app_links(app *a)
+{
+    uint32_t n = atomic_load(&a->next_id);
+    return n < a->p.max_links ? n : a->p.max_links;
+}
+
+void app_stats_get(app *a, app_stats *o)
+{
+#define GET(f) o->f = atomic_load(&a->st.f)
+    GET(links_attached); GET(attach_failed); GET(attach_thread_limit); GET(links_refused);
+    GET(links_closed); GET(links_released); GET(closed_twice);
+    GET(recv_msgs); GET(recv_bytes); GET(recv_no_hdr); GET(seq_gaps); GET(seq_backwards);
+    GET(sent); GET(echoed); GET(pushed); GET(sink_freed); GET(send_eagain);
+    GET(held_now); GET(held_peak); GET(unsent_at_close); GET(variant_drops);
+    GET(idle_closed); GET(reaper_runs);
+#undef GET
+    o->lat_in_overflow = atomic_load(&a->st.lat_overflow);
+}
+
+void app_link_stats_get(app *a, uint32_t id, app_link_stats *o)
+{
+    memset(o, 0, sizeof *o);
+    slot *s = slot_get(a, id);
+    if (!s) return;
+    o->exists = true;
+    o->closed = atomic_load(&s->closed);
+    o->open = atomic_load(&s->state) == ST_OPEN && !o->closed;
+    o->cause = (enum link_close_cause)atomic_load(&s->cause);
+    o->closed_calls = atomic_load(&s->closed_calls);
+    pthread_mutex_lock(&s->mu);
+    o->released = s->released;
+    o->recv_msgs = s->recv_msgs;
+    o->dropped = s->dropped;
+    o->next_seq = s->next_seq;
+    o->seq_gaps = s->seq_gaps;
+    o->seq_backwards = s->seq_backwards;
+    o->held = s->held;
+    o->push_seq = s->push_seq;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void app_lat_in_merge(app *a, met_hist *dst)
+{
+    for (int i = 0; i < a->p.workers; i++) {
+        pthread_mutex_lock(&a->workers[i].mu);
+        if (a->workers[i].hist) met_hist_merge(dst, a->workers[i].hist);
+        pthread_mutex_unlock(&a->workers[i].mu);
+    }
+}

@@ -1,0 +1,96 @@
+/* app.h — the app model, identical for every variant: consumer pool, echo/sink, push, idle reaper. */
+#ifndef LINKBENCH_APP_H
+#define LINKBENCH_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "link.h"
+#include "link_host_impl.h"
+#include "met_hist.h"
+
+typedef struct app app;
+
+enum app_mode {
+    APP_ECHO,   /* send each message back on the link it came from (msg->link_id) */
+    APP_SINK    /* free it */
+};
+
+enum app_service {
+    APP_SERVICE_BUSY,    /* burn CPU for service_ns (an app that computes) */
+    APP_SERVICE_SLEEP    /* rt_sleep for service_ns (a slow app waiting on something) */
+};
+
+typedef struct app_params {
+    int workers;                    /* consumer threads in group app (default 2) */
+    enum app_mode mode;             /* default echo */
+    int recv_batch;                 /* messages taken from one link per turn (default 64) */
+    rt_ns service_ns;               /* per message service time (default 0) */
+    enum app_service service_kind;  /* default busy */
+    int64_t push_per_s;             /* server push per link; 0 = off (default) */
+    uint32_t push_bytes;            /* push payload, >= WIRE_HDR_BYTES (default 64) */
+    rt_ns idle_timeout_ns;          /* reaper's TryCloseIfIdle argument; 0 = no reaper */
+    rt_ns reap_period_ns;           /* how often the reaper runs (default 1 s) */
+    uint32_t max_links;             /* link ids 0..max_links-1 (default 65536) */
+} app_params;
+
+void app_params_default(app_params *p);
+/* Pure check: 0 or -EINVAL with "key: rule (got value)" in err. */
+int app_params_check(const app_params *p, char *err, size_t errlen);
+
+/* Totals since app_create (exact: every message is in exactly one of them). */
+typedef struct app_stats {
+    int64_t links_attached, attach_failed, attach_thread_limit, links_refused;
+    int64_t links_closed, links_released, closed_twice;   /* closed_twice: contract breach */
+    int64_t recv_msgs, recv_bytes, recv_no_hdr;   /* recv_no_hdr: no valid wire header */
+    int64_t seq_gaps, seq_backwards;              /* per link seq skipped ahead / went back */
+    int64_t sent;           /* accepted by the variant's send (echoed + pushed) */
+    int64_t echoed, pushed; /* made by the app (pushed: generated, maybe still held) */
+    int64_t sink_freed;
+    int64_t send_eagain;    /* send answered -EAGAIN (the message was held) */
+    int64_t held_now, held_peak;
+    int64_t unsent_at_close;   /* held or refused (-EPIPE) when its link closed */
+    int64_t variant_drops;     /* seen by the drop hook */
+    int64_t idle_closed, reaper_runs;
+    int64_t lat_in_overflow;   /* latency samples out of the histogram's range */
+} app_stats;
+
+typedef struct app_link_stats {
+    bool exists, open, closed, released;
+    enum link_close_cause cause;   /* valid when closed */
+    int64_t closed_calls;          /* on_closed calls (must be 1 once closed) */
+    int64_t recv_msgs, dropped;    /* dropped: seen by the drop hook */
+    uint64_t next_seq;             /* highest seq received + 1 (0: none yet) */
+    int64_t seq_gaps, seq_backwards;
+    int64_t held, push_seq;
+} app_link_stats;
+
+/* Create an app for variant v. Sets host->base.app and its callbacks and the host's drop
+ * hook: pass &host->base to v->start. NULL on ENOMEM or bad params. */
+app *app_create(const app_params *p, const struct link_variant *v, link_host_impl *host);
+/* Start the worker pool, the push generator and the reaper. srv is the started server.
+ * 0 or a negative error (-EAGAIN: a thread could not be created; nothing is left running). */
+int app_start(app *a, struct link_server *srv);
+/* Stop and join the app's threads. Call before v->stop: after it the app touches no link. */
+void app_stop(app *a);
+/* Free everything (after v->stop). Held messages are counted as unsent_at_close. */
+void app_destroy(app *a);
+
+/* Give an upgraded vsock to the variant as the next link (ids in call order). 0 with
+ * *id, or a negative error: -ENOSPC (max_links reached: s is destroyed here), or the
+ * attach's error (-EAGAIN: thread limit; the variant destroyed s). Counted either way. */
+int app_attach(app *a, vsock *s, uint32_t *id);
+
+/* The app's Close / TryCloseIfIdle on one link. -ENOENT unknown or released link. */
+int app_close_link(app *a, uint32_t id);
+int app_try_close_if_idle(app *a, uint32_t id, rt_ns idle, bool *closed);
+/* Change the service time while running (a slow app that recovers). */
+void app_set_service(app *a, rt_ns service_ns, enum app_service kind);
+
+void app_stats_get(app *a, app_stats *out);
+void app_link_stats_get(app *a, uint32_t id, app_link_stats *out);
+uint32_t app_links(app *a);   /* ids handed out so far */
+/* Add the client→app latency histogram (ns, from the wire header's t_sched) to dst. */
+void app_lat_in_merge(app *a, met_hist *dst);
+
+#endif
