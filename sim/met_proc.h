@@ -1,0 +1,69 @@
+/* met_proc.h — readings of any process (CPU by thread group, threads, memory, context switches, placement) and of the machine from /proc. */
+#ifndef LINKBENCH_MET_PROC_H
+#define LINKBENCH_MET_PROC_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Thread groups are chosen by thread-name prefix (the kernel's comm, 15 bytes), so the
+ * same reader works for our server, the driver, and external servers we did not build.
+ * A thread matching no prefix counts in group `ngroups` ("other"). The first matching
+ * prefix wins. */
+#define MET_PROC_GROUPS_MAX 8
+#define MET_PROC_PREFIX_MAX 16
+
+/* What to read on each met_proc_read. Reading a task costs one open/read/close per file:
+ * CPU needs stat + schedstat per thread, context switches add status per thread. At
+ * 20 000 threads every 250 ms that is a measurable cost for the reader's process, so a
+ * sampler may leave out what it does not need. */
+enum met_proc_what {
+    MET_PROC_THREADS = 1 << 0,   /* walk the tasks: per-thread CPU, groups, placement */
+    MET_PROC_CTXSW = 1 << 1,     /* + per-thread voluntary/involuntary switches (status) */
+    MET_PROC_MEM = 1 << 2,       /* VmRSS, VmHWM, Threads from /proc/PID/status */
+    MET_PROC_ALL = 7,
+};
+
+typedef struct met_proc_reading {
+    int threads;               /* live threads (from the walk, else from status) */
+    int threads_seen;          /* distinct threads seen since met_proc_create */
+    int64_t cpu_ns;            /* all threads seen, exited ones at their last reading */
+    int64_t group_cpu_ns[MET_PROC_GROUPS_MAX + 1];   /* [ngroups] = other */
+    int group_threads[MET_PROC_GROUPS_MAX + 1];      /* live threads per group */
+    int group_threads_peak[MET_PROC_GROUPS_MAX + 1]; /* peak of the above over reads */
+    int64_t rss_bytes, rss_peak_bytes;               /* VmRSS, VmHWM */
+    int64_t ctxsw_voluntary, ctxsw_involuntary;      /* summed like cpu_ns */
+    cpu_set_t cpus;            /* CPUs the live threads last ran on (stat field 39) */
+    bool exited;               /* the process is gone (the reading holds the last values) */
+} met_proc_reading;
+
+typedef struct met_proc met_proc;
+
+/* Watch `pid` (0 = this process). `prefixes` (may be NULL when ngroups is 0) name the
+ * thread groups; they are copied. Returns NULL on ENOMEM or bad arguments
+ * (ngroups > MET_PROC_GROUPS_MAX). Opening nothing yet: a pid that does not exist shows
+ * as `exited` on the first read. */
+met_proc *met_proc_create(pid_t pid, const char *const *prefixes, int ngroups);
+void met_proc_destroy(met_proc *p);   /* NULL is a no-op */
+int met_proc_groups(const met_proc *p);
+const char *met_proc_group_name(const met_proc *p, int g);   /* g == ngroups: "other" */
+
+/* Take a reading. Totals are cumulative since met_proc_create: a thread that exits
+ * between reads keeps the CPU and switches of its last reading (what it used after that,
+ * at most one period, is lost; for exact totals of our own process use rt's counters).
+ * Returns 0, -ESRCH when the process is gone (out->exited set, values of the last
+ * successful read kept), or -ENOMEM. Allocates only when new threads appear. */
+int met_proc_read(met_proc *p, unsigned what, met_proc_reading *out);
+
+/* ---- machine-wide (stateless) */
+
+/* Steal time of all CPUs from /proc/stat, in ns. 0 or negated errno. */
+int met_proc_steal_ns(int64_t *steal_ns);
+/* Kernel memory of TCP sockets: the "mem" pages of /proc/net/sockstat, in bytes. */
+int met_proc_tcp_mem_bytes(int64_t *bytes);
+/* Number of CPUs set in a reading's placement, and a "0,1,3" rendering (returns buf). */
+int met_proc_cpu_count(const cpu_set_t *s);
+const char *met_proc_cpu_list(const cpu_set_t *s, char *buf, size_t len);
+
+#endif
