@@ -63,15 +63,17 @@ rt_ns rt_limiter_next_at(const rt_limiter *l, rt_ns now)
         return now;
     if (l->burst < 1)
         return RT_NEVER;
-    double t = tokens_at(l, now);
-    if (t >= 1)
+    if (tokens_at(l, now) >= 1)
         return now;
     if (l->rate_per_s <= 0)
         return RT_NEVER;
-    double wait_ns = ceil(1e9 * (1 - t) / l->rate_per_s);
-    if (wait_ns >= (double)(RT_NEVER - now))
+    /* Counted from the last update, not from now, so the answer does not drift with
+     * the rounding of each caller's `now`; ceil makes Allow at that instant succeed. */
+    double wait_ns = ceil(1e9 * (1 - l->tokens) / l->rate_per_s);
+    if (wait_ns >= (double)(RT_NEVER - l->last))
         return RT_NEVER;
-    return now + (rt_ns)wait_ns;
+    rt_ns at = l->last + (rt_ns)wait_ns;
+    return at > now ? at : now;
 }
 
 /* go.uber.org/ratelimit atomicInt64Limiter.Take, single owner: `last` is uber's
