@@ -509,14 +509,24 @@ void app_destroy(app *a)
     free(a);
 }
 
-int app_attach(app *a, vsock *sock, uint32_t *id_out)
+int app_reserve_id(app *a, uint32_t *id)
 {
-    uint32_t id = atomic_fetch_add(&a->next_id, 1);
-    if (id >= a->p.max_links) {
-        atomic_store(&a->next_id, a->p.max_links);
-        ADD(links_refused, 1);
+    uint32_t n = atomic_load(&a->next_id);
+    do {
+        if (n >= a->p.max_links) {
+            ADD(links_refused, 1);
+            return -ENOSPC;
+        }
+    } while (!atomic_compare_exchange_weak(&a->next_id, &n, n + 1));
+    *id = n;
+    return 0;
+}
+
+int app_attach_reserved(app *a, vsock *sock, uint32_t id)
+{
+    if (id >= a->p.max_links || atomic_load(&a->slots[id])) {
         vsock_destroy(sock);
-        return -ENOSPC;
+        return -EINVAL;
     }
     slot *s = calloc(1, sizeof *s);
     if (!s) {
@@ -540,8 +550,20 @@ int app_attach(app *a, vsock *sock, uint32_t *id_out)
     learn_link(s, l);
     atomic_store(&s->state, ST_OPEN);
     ADD(links_attached, 1);
-    if (id_out) *id_out = id;
     return 0;
+}
+
+int app_attach(app *a, vsock *sock, uint32_t *id_out)
+{
+    uint32_t id;
+    int rc = app_reserve_id(a, &id);
+    if (rc < 0) {
+        vsock_destroy(sock);
+        return rc;
+    }
+    rc = app_attach_reserved(a, sock, id);
+    if (rc == 0 && id_out) *id_out = id;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- control and stats */

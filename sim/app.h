@@ -80,6 +80,11 @@ void app_destroy(app *a);
  * *id, or a negative error: -ENOSPC (max_links reached: s is destroyed here), or the
  * attach's error (-EAGAIN: thread limit; the variant destroyed s). Counted either way. */
 int app_attach(app *a, vsock *s, uint32_t *id);
+/* The same in two steps, so an acceptor can number links in accept order while their
+ * handshakes finish in any order: reserve an id (-ENOSPC when none is left), then
+ * attach with it (an id whose handshake failed stays unused). */
+int app_reserve_id(app *a, uint32_t *id);
+int app_attach_reserved(app *a, vsock *s, uint32_t id);
 
 /* The app's Close / TryCloseIfIdle on one link. -ENOENT unknown or released link. */
 int app_close_link(app *a, uint32_t id);
