@@ -1,0 +1,150 @@
+/* dual.c — the seed's current Link (背景): a send thread and a receive thread per link, blocking hand-off. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "link.h"
+#include "seed_link.h"
+
+/* The seed shows dual's loops only in prose (背景: sendLoop + receiveLoop); its Link
+ * struct and sendWithRetry are in the 协程聚合版本 section, its constants in the const
+ * block that closes the 非阻塞读版本 code. DefaultCloseTimeout (2 s) is the vsock's
+ * close_timeout: vsock_close takes no deadline of its own. */
+enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_COUNT };
+
+static const struct link_param dual_params[P_COUNT] = {
+    [P_READ_TIMEOUT] = {"read_timeout_ms", 180000, 1, 86400000,
+                        "DefaultReadTimeout (3 min): the receive thread's read deadline"},
+    [P_WRITE_TIMEOUT] = {"write_timeout_ms", 60000, 1, 86400000,
+                         "DefaultWriteTimeout (1 min): deadline of one write attempt"},
+    [P_SEND_QUEUE] = {"send_queue_len", 256, 1, 1 << 20,
+                      "DefaultWriteBufferSize: sendCh capacity (Send blocks when full)"},
+    [P_RECV_QUEUE] = {"recv_queue_len", 256, 1, 1 << 20,
+                      "DefaultReadBufferSize: receiveCh capacity (the reader blocks when full)"},
+    [P_RETRY_INIT] = {"retry_init_ms", 100, 1, 3600000,
+                      "DefaultInitRetryInterval: first backoff after a write time-out"},
+    [P_RETRY_MAX] = {"retry_max_ms", 2000, 1, 3600000,
+                     "DefaultMaxRetryInterval: backoff cap"},
+    [P_RETRIES] = {"retry_max", 5, 0, 1000000,
+                   "DefaultMaxRetries: retries per message (0: unlimited, as ekit)"},
+};
+
+/* sendLoop: select { <-ctx.Done(): return; payload := <-sendCh: sendWithRetry }.
+ * Link.sendWithRetry builds a fresh backoff for every message and, on success, calls
+ * UpdateActiveTime itself (协程聚合版本, Link.sendWithRetry). */
+static void dual_tx(void *arg)
+{
+    struct link *l = arg;
+    const struct link_server *srv = l->srv;
+    enum link_close_cause cause = LINK_CLOSE_SHUTDOWN;
+    if (!seed_link_wait_gate(l))
+        goto out;
+    for (;;) {
+        void *item;
+        if (rt_queue_pop(l->sendq, &item, RT_NEVER, l->ctx) != 0)
+            break;   /* cancelled: whoever closed recorded the cause */
+        rt_backoff rs;
+        rt_backoff_init(&rs, SEED_MS(seed_param(srv, P_RETRY_INIT)),
+                        SEED_MS(seed_param(srv, P_RETRY_MAX)),
+                        (int32_t)seed_param(srv, P_RETRIES));
+        enum seed_send_result r = seed_send_with_retry(
+            l, item, &rs, SEED_MS(seed_param(srv, P_WRITE_TIMEOUT)), 0, true);
+        if (r != SEED_SENT) {
+            cause = seed_send_cause(r);
+            break;
+        }
+    }
+out:
+    seed_link_thread_exit(l, cause);
+}
+
+/* receiveLoop: limiter.Take() (uber ratelimit: it waits, never drops), read with the
+ * read deadline, time-out → continue, then `receiveCh <- payload` in a select with
+ * ctx.Done(): a slow app blocks this thread, and TCP then slows the client. */
+static void dual_rx(void *arg)
+{
+    struct link *l = arg;
+    const struct link_server *srv = l->srv;
+    enum link_close_cause cause = LINK_CLOSE_SHUTDOWN;
+    rt_ns read_timeout = SEED_MS(seed_param(srv, P_READ_TIMEOUT));
+    if (!seed_link_wait_gate(l))
+        goto out;
+    for (;;) {
+        if (l->limited) {
+            rt_ns now = rt_now();
+            rt_ns at = rt_limiter_reserve_at(&l->limiter, now);
+            if (at > now) {
+                seed_count_rate_wait(l);
+                if (rt_sleep_until(at, l->ctx) != 0)
+                    break;
+            }
+        }
+        vsock_msg *m;
+        int rc = seed_read_msg(l, &m, read_timeout, &cause);
+        if (rc == -ETIMEDOUT)
+            continue;
+        if (rc != 0)
+            break;
+        if (seed_deliver_blocking(l, m) != 0)
+            break;
+    }
+out:
+    seed_link_thread_exit(l, cause);
+}
+
+static int dual_start(const struct link_start_args *a, struct link_server **out)
+{
+    return seed_server_create(a, P_COUNT, sizeof(struct link_server), out);
+}
+
+static int dual_attach(struct link_server *srv, vsock *s, uint32_t id, struct link **out)
+{
+    seed_reap(srv);
+    struct seed_link_cfg cfg = {
+        .size = sizeof(struct link),
+        .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
+        .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
+        .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* as LinkV2/LinkV4's Close */
+        .limiter_kind = SEED_LIMIT_TAKE,
+        .threads = 2,
+    };
+    struct link *l = seed_link_new(srv, s, id, &cfg);
+    if (!l) {
+        vsock_close(s, VSOCK_CLOSE_INTERNAL);
+        vsock_destroy(s);
+        return -ENOMEM;
+    }
+    char name[32];
+    int err = 0;
+    seed_thr *t[2];
+    snprintf(name, sizeof name, "dual-tx-%u", id);
+    if (!(t[0] = seed_spawn(name, dual_tx, l, &err)))
+        return seed_link_abort(l, t, 0);
+    snprintf(name, sizeof name, "dual-rx-%u", id);
+    if (!(t[1] = seed_spawn(name, dual_rx, l, &err)))
+        return seed_link_abort(l, t, 1);
+    seed_thr_commit(srv, t[0]);
+    seed_thr_commit(srv, t[1]);
+    *out = l;
+    seed_link_open_gate(l);
+    return 0;
+}
+
+LINK_VARIANT_EXPORT = {
+    .abi_version = LINK_ABI_VERSION,
+    .name = "dual",
+    .summary = "seed's current Link: send + receive thread per link, blocking hand-off",
+    .threads_per_link = 2,
+    .loss_policy = LINK_LOSS_BLOCKS,
+    .params = dual_params,
+    .n_params = P_COUNT,
+    .start = dual_start,
+    .attach = dual_attach,
+    .send = seed_op_send,
+    .recv = seed_op_recv,
+    .update_active = seed_op_update_active,
+    .try_close_if_idle = seed_op_try_close_if_idle,
+    .close = seed_op_close,
+    .release = seed_op_release,
+    .stop = seed_server_stop,
+};

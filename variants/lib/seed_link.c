@@ -1,0 +1,531 @@
+/* seed_link.c — the Go `Link` common to the seed designs: Send/Receive mapping, closeOnce, idle, retry, refcounts, threads. */
+#include "seed_link.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COUNT_BATCH 64
+
+/* ---------------------------------------------------------------- server lock */
+
+/* A spinlock, not a mutex: variants may not call pthread; the sections below are a few
+ * pointer moves (list insert/unlink), never a wait. */
+static void srv_lock(struct link_server *srv)
+{
+    while (atomic_flag_test_and_set_explicit(&srv->lock, memory_order_acquire)) {
+    }
+}
+
+static void srv_unlock(struct link_server *srv)
+{
+    atomic_flag_clear_explicit(&srv->lock, memory_order_release);
+}
+
+int seed_server_create(const struct link_start_args *a, int n_params, size_t size,
+                       struct link_server **out)
+{
+    struct link_server *srv = calloc(1, size);
+    if (!srv)
+        return -ENOMEM;
+    srv->params = calloc((size_t)(n_params > 0 ? n_params : 1), sizeof *srv->params);
+    if (!srv->params) {
+        free(srv);
+        return -ENOMEM;
+    }
+    if (a->params && n_params > 0)
+        memcpy(srv->params, a->params, (size_t)n_params * sizeof *srv->params);
+    srv->n_params = n_params;
+    srv->host = a->host;
+    if (a->common)
+        srv->common = *a->common;
+    atomic_flag_clear(&srv->lock);
+    *out = srv;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+struct seed_thr {
+    rt_thread *t;
+    atomic_bool exited;   /* set by the thread as its very last act */
+    void (*fn)(void *);
+    void *arg;
+    seed_thr *next;
+};
+
+static void trampoline(void *arg)
+{
+    seed_thr *t = arg;
+    t->fn(t->arg);
+    atomic_store(&t->exited, true);
+}
+
+seed_thr *seed_spawn(const char *name, void (*fn)(void *), void *arg, int *err)
+{
+    seed_thr *t = calloc(1, sizeof *t);
+    if (!t) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    t->fn = fn;
+    t->arg = arg;
+    atomic_init(&t->exited, false);
+    int rc = rt_thread_spawn(&t->t, RT_GROUP_LINK, name, trampoline, t);
+    if (rc < 0) {
+        free(t);
+        *err = -EAGAIN;   /* link.h: a thread could not be created */
+        return NULL;
+    }
+    return t;
+}
+
+void seed_thr_commit(struct link_server *srv, seed_thr *t)
+{
+    srv_lock(srv);
+    t->next = srv->thrs;
+    srv->thrs = t;
+    srv_unlock(srv);
+}
+
+void seed_thr_join(seed_thr *t)
+{
+    rt_thread_join(t->t);
+    free(t);
+}
+
+/* Move the committed threads (all, or only the finished ones) out of the list, then join
+ * them without the lock: a finished thread's join returns at once. */
+static void reap(struct link_server *srv, bool all)
+{
+    seed_thr *done = NULL;
+    srv_lock(srv);
+    for (seed_thr **pp = &srv->thrs; *pp;) {
+        seed_thr *t = *pp;
+        if (all || atomic_load(&t->exited)) {
+            *pp = t->next;
+            t->next = done;
+            done = t;
+        } else {
+            pp = &t->next;
+        }
+    }
+    srv_unlock(srv);
+    while (done) {
+        seed_thr *n = done->next;
+        seed_thr_join(done);
+        done = n;
+    }
+}
+
+void seed_reap(struct link_server *srv) { reap(srv, false); }
+
+/* ---------------------------------------------------------------- notifiers */
+
+/* sendCh fell from full to cap-1: a Send blocked in Go would now go through. */
+static void sendq_notify(void *arg, rt_queue *q, enum rt_queue_event ev)
+{
+    (void)q;
+    struct link *l = arg;
+    if (ev == RT_Q_LOW && !atomic_load(&l->released) && l->host->on_writable)
+        l->host->on_writable(l->host, l, l->id);
+}
+
+/* receiveCh became non-empty, or was closed: the app's `range l.Receive()` wakes. */
+static void recvq_notify(void *arg, rt_queue *q, enum rt_queue_event ev)
+{
+    (void)q;
+    struct link *l = arg;
+    if ((ev == RT_Q_NONEMPTY || ev == RT_Q_CLOSED) && !atomic_load(&l->released) &&
+        l->host->on_readable)
+        l->host->on_readable(l->host, l, l->id);
+}
+
+/* ---------------------------------------------------------------- links */
+
+struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
+                           const struct seed_link_cfg *cfg)
+{
+    struct link *l = calloc(1, cfg->size);
+    if (!l)
+        return NULL;
+    l->srv = srv;
+    l->host = srv->host;
+    l->id = id;
+    l->s = s;
+    l->close_order = cfg->close_order;
+    l->auto_close = srv->common.auto_close;
+    l->sendq = rt_queue_create(cfg->send_cap);
+    l->ctx = rt_ctx_create(cfg->parent_ctx);
+    l->gate = rt_ctx_create(NULL);
+    if (cfg->recv_cap) {
+        l->recvq = rt_queue_create(cfg->recv_cap);
+        l->owns_recvq = true;
+    }
+    if (!l->sendq || !l->ctx || !l->gate || (cfg->recv_cap && !l->recvq)) {
+        rt_queue_destroy(l->sendq);
+        rt_queue_destroy(l->recvq);
+        rt_ctx_destroy(l->ctx);
+        rt_ctx_destroy(l->gate);
+        free(l);
+        return NULL;
+    }
+    rt_queue_set_notify(l->sendq, sendq_notify, l, cfg->send_cap - 1);
+    if (l->owns_recvq)   /* low-water = cap: a pop never reaches it, so no RT_Q_LOW */
+        rt_queue_set_notify(l->recvq, recvq_notify, l, cfg->recv_cap);
+    if (srv->common.rate_limit_per_s > 0) {
+        /* WithRateLimit: x/time/rate NewLimiter(qps, qps) or uber ratelimit.New(rate);
+         * rt_limiter serves both (Allow or Take), the burst only matters to Allow. */
+        double r = (double)srv->common.rate_limit_per_s;
+        l->limited = true;
+        rt_limiter_init(&l->limiter, r, r, rt_now());
+    }
+    (void)cfg->limiter_kind;   /* recorded by the design: which call its loop makes */
+    atomic_init(&l->closing, false);
+    atomic_init(&l->cause, LINK_CLOSE_APP);
+    atomic_init(&l->finished, false);
+    atomic_init(&l->released, false);
+    atomic_init(&l->last_active, rt_now());   /* lastActiveTime: time.Now() */
+    atomic_init(&l->refs, 1 + cfg->threads);
+    atomic_init(&l->threads_left, cfg->threads);
+
+    srv_lock(srv);
+    l->next = srv->links;
+    if (srv->links)
+        srv->links->prev = l;
+    srv->links = l;
+    srv_unlock(srv);
+    return l;
+}
+
+/* Free without touching the server list (the caller unlinked it). */
+static void link_free(struct link *l)
+{
+    void *item;
+    if (l->on_free)
+        l->on_free(l);
+    /* What is left here was never handed to anyone: the send queue was drained at
+     * finish (only an aborted link skips finish, and its app never saw it); the app
+     * drains the receive queue before release. */
+    while (rt_queue_try_pop(l->sendq, &item) == 0)
+        vsock_msg_free(item);
+    if (l->owns_recvq)
+        while (rt_queue_try_pop(l->recvq, &item) == 0)
+            vsock_msg_free(item);
+    rt_queue_destroy(l->sendq);
+    if (l->owns_recvq)
+        rt_queue_destroy(l->recvq);
+    vsock_destroy(l->s);
+    rt_ctx_destroy(l->ctx);
+    rt_ctx_destroy(l->gate);
+    free(l);
+}
+
+void seed_link_unref(struct link *l)
+{
+    if (atomic_fetch_sub(&l->refs, 1) != 1)
+        return;
+    struct link_server *srv = l->srv;
+    srv_lock(srv);
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        srv->links = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    srv_unlock(srv);
+    link_free(l);
+}
+
+bool seed_link_wait_gate(struct link *l)
+{
+    rt_sleep_until(RT_NEVER, l->gate);
+    return !l->aborted;
+}
+
+void seed_link_open_gate(struct link *l)
+{
+    rt_ctx_cancel(l->gate);
+}
+
+int seed_link_abort(struct link *l, seed_thr **started, int n)
+{
+    l->aborted = true;   /* written before the gate opens: the threads read it after */
+    atomic_store(&l->released, true);   /* no notifier may reach the host */
+    seed_link_close(l, LINK_CLOSE_SHUTDOWN);
+    seed_link_open_gate(l);
+    for (int i = 0; i < n; i++)
+        seed_thr_join(started[i]);
+    atomic_store(&l->refs, 1);          /* nobody else holds it: the app never saw it */
+    seed_link_unref(l);
+    return -EAGAIN;
+}
+
+int seed_link_close(struct link *l, enum link_close_cause cause)
+{
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&l->closing, &expected, true))
+        return 0;   /* closeOnce */
+    atomic_store(&l->cause, (int)cause);
+    /* vsock_close sends the close frame, waits at most the socket's close_timeout for
+     * the reply, then closes the fd, which also wakes a reader or writer blocked on it
+     * (Go: conn.Close()). It runs in the caller's thread, as Go's Close does. */
+    if (l->close_order == SEED_CLOSE_FRAME_THEN_CANCEL) {
+        vsock_close(l->s, VSOCK_CLOSE_NORMAL);
+        rt_ctx_cancel(l->ctx);
+    } else {
+        rt_ctx_cancel(l->ctx);
+        vsock_close(l->s, VSOCK_CLOSE_NORMAL);
+    }
+    return 0;
+}
+
+void seed_link_finish(struct link *l, enum link_close_cause cause)
+{
+    void *item;
+    seed_link_close(l, cause);
+    if (atomic_exchange(&l->finished, true))
+        return;
+    seed_count_flush(l);
+    /* Closing sendq first makes a racing Send answer -EPIPE instead of slipping a
+     * message in after the drain: every message is either written or reported. */
+    rt_queue_close(l->sendq);
+    while (rt_queue_try_pop(l->sendq, &item) == 0)
+        link_host_drop(l->host, item, LINK_DROP_UNSENT_AT_CLOSE);
+    if (!l->aborted && l->host->on_closed)
+        l->host->on_closed(l->host, l, l->id, (enum link_close_cause)atomic_load(&l->cause));
+    /* close(l.receiveCh) in the loop's defer: the app drains it, then sees -EPIPE. */
+    if (l->owns_recvq)
+        rt_queue_close(l->recvq);
+}
+
+void seed_link_thread_exit(struct link *l, enum link_close_cause cause)
+{
+    if (atomic_fetch_sub(&l->threads_left, 1) == 1)
+        seed_link_finish(l, cause);
+    else
+        seed_link_close(l, cause);   /* wakes the other thread; it finishes */
+    seed_link_unref(l);
+}
+
+void seed_server_stop(struct link_server *srv)
+{
+    /* 1. Close every link still in the list (take a ref unless it is being freed). */
+    size_t n = 0, cap = 0;
+    struct link **all = NULL;
+    srv_lock(srv);
+    for (struct link *l = srv->links; l; l = l->next)
+        cap++;
+    srv_unlock(srv);
+    all = calloc(cap ? cap : 1, sizeof *all);
+    srv_lock(srv);
+    for (struct link *l = srv->links; l && all && n < cap; l = l->next) {
+        int r = atomic_load(&l->refs);
+        while (r > 0 && !atomic_compare_exchange_weak(&l->refs, &r, r + 1)) {
+        }
+        if (r > 0)
+            all[n++] = l;
+    }
+    srv_unlock(srv);
+    for (size_t i = 0; i < n; i++) {
+        seed_link_close(all[i], LINK_CLOSE_SHUTDOWN);
+        seed_link_unref(all[i]);
+    }
+    free(all);
+    /* 2. Every loop sees its link closed and returns: join them all. */
+    reap(srv, true);
+    if (srv->on_stop)
+        srv->on_stop(srv);
+    /* 3. What is left is held only by the app, which may not use it after stop. */
+    srv_lock(srv);
+    struct link *rest = srv->links;
+    srv->links = NULL;
+    srv_unlock(srv);
+    while (rest) {
+        struct link *nx = rest->next;
+        link_free(rest);
+        rest = nx;
+    }
+    free(srv->params);
+    free(srv);
+}
+
+/* ---------------------------------------------------------------- I/O helpers */
+
+static int opcode_of(const vsock_msg *m)
+{
+    return m->opcode ? m->opcode : VSOCK_BINARY;
+}
+
+enum seed_send_result seed_send_with_retry(struct link *l, vsock_msg *m, rt_backoff *rs,
+                                           rt_ns write_timeout, int max_attempts,
+                                           bool update_active)
+{
+    enum seed_send_result res = SEED_SEND_SPENT;
+    for (int i = 0; max_attempts <= 0 || i < max_attempts; i++) {
+        if (rt_ctx_done(l->ctx)) {
+            res = SEED_SEND_CANCELLED;
+            goto give_up;
+        }
+        /* SetWriteDeadline + Write. On a retry the same m and length go back to vsock,
+         * which resumes the timed-out partial frame (Go would re-send it whole). */
+        int rc = vsock_write(l->s, m->data, m->len, opcode_of(m), rt_deadline_in(write_timeout));
+        if (rc == 0) {
+            if (update_active)
+                seed_op_update_active(l);
+            vsock_msg_free(m);
+            return SEED_SENT;
+        }
+        if (rc != -ETIMEDOUT) {   /* only a time-out is retried */
+            link_host_log(l->host, l->id, "write failed: %s", strerror(-rc));
+            res = SEED_SEND_ERROR;
+            goto give_up;
+        }
+        link_host_count(l->host, LINK_C_WRITE_TIMEOUTS, 1);
+        rt_ns d;
+        if (!rt_backoff_next(rs, &d)) {
+            res = SEED_SEND_SPENT;
+            goto give_up;
+        }
+        link_host_count(l->host, LINK_C_RETRIES, 1);
+        if (rt_sleep(d, l->ctx) != 0) {   /* case <-l.ctx.Done(): return false */
+            res = SEED_SEND_CANCELLED;
+            goto give_up;
+        }
+    }
+give_up:
+    if (res == SEED_SEND_SPENT)
+        link_host_log(l->host, l->id, "write retries spent, message given up");
+    link_host_drop(l->host, m, LINK_DROP_SEND_FAILED);
+    return res;
+}
+
+enum link_close_cause seed_send_cause(enum seed_send_result r)
+{
+    switch (r) {
+    case SEED_SEND_SPENT: return LINK_CLOSE_RETRY_SPENT;
+    case SEED_SEND_CANCELLED: return LINK_CLOSE_SHUTDOWN;   /* the closer's cause wins */
+    default: return LINK_CLOSE_ERROR;
+    }
+}
+
+int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_close_cause *cause)
+{
+    int rc = vsock_read(l->s, out, rt_deadline_in(timeout));
+    if (rc == 0) {
+        (*out)->link_id = l->id;
+        return 0;
+    }
+    if (rc == -ETIMEDOUT) {
+        if (++l->pend_read_timeouts >= COUNT_BATCH) {
+            link_host_count(l->host, LINK_C_READ_TIMEOUTS, l->pend_read_timeouts);
+            l->pend_read_timeouts = 0;
+        }
+        return -ETIMEDOUT;
+    }
+    /* The seed tells a client close (1005/1001) from other errors only in its log;
+     * both end the loop. A close we started ourselves keeps the first Close's cause. */
+    *cause = rc == -EPIPE ? LINK_CLOSE_PEER : LINK_CLOSE_ERROR;
+    if (rc != -EPIPE)
+        link_host_log(l->host, l->id, "read failed: %s", strerror(-rc));
+    return 1;
+}
+
+int seed_deliver_blocking(struct link *l, vsock_msg *m)
+{
+    int rc = rt_queue_push(l->recvq, m, RT_NEVER, l->ctx);
+    if (rc == 0)
+        return 0;
+    /* The seed returns on ctx.Done() and the payload is gone; reporting it keeps the
+     * inbound accounting exact (the queue was full when the link closed). */
+    link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);
+    return rc;
+}
+
+int seed_deliver_try(struct link *l, vsock_msg *m, bool with_ctx)
+{
+    if (with_ctx && rt_ctx_done(l->ctx)) {   /* LinkV4's `case <-l.ctx.Done(): return` */
+        link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);
+        return -ECANCELED;
+    }
+    if (rt_queue_try_push(l->recvq, m) == 0)
+        return 0;
+    link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);   /* default: dropped */
+    return 1;
+}
+
+bool seed_allow(struct link *l)
+{
+    return !l->limited || rt_limiter_allow(&l->limiter);
+}
+
+void seed_count_rate_wait(struct link *l)
+{
+    if (++l->pend_rate_waits >= COUNT_BATCH) {
+        link_host_count(l->host, LINK_C_RATE_WAITS, l->pend_rate_waits);
+        l->pend_rate_waits = 0;
+    }
+}
+
+void seed_count_flush(struct link *l)
+{
+    if (l->pend_read_timeouts)
+        link_host_count(l->host, LINK_C_READ_TIMEOUTS, l->pend_read_timeouts);
+    if (l->pend_rate_waits)
+        link_host_count(l->host, LINK_C_RATE_WAITS, l->pend_rate_waits);
+    l->pend_read_timeouts = l->pend_rate_waits = 0;
+}
+
+/* ---------------------------------------------------------------- link ops */
+
+int seed_op_send(struct link *l, vsock_msg *m)
+{
+    if (rt_ctx_done(l->ctx))
+        return -EPIPE;
+    int rc = rt_queue_try_push(l->sendq, m);
+    if (rc == -EAGAIN) {   /* Go's Send would block here */
+        link_host_count(l->host, LINK_C_SEND_BACKPRESSURE, 1);
+        return -EAGAIN;
+    }
+    /* Go re-checks ctx after the push and answers ErrLinkClosed with the payload still
+     * in sendCh; here m already belongs to the queue, so 0 it is: the close drains it
+     * as unsent_at_close. */
+    return rc;
+}
+
+int seed_op_recv(struct link *l, vsock_msg **out)
+{
+    void *item;
+    int rc = rt_queue_try_pop(l->recvq, &item);
+    if (rc == 0)
+        *out = item;
+    return rc;
+}
+
+void seed_op_update_active(struct link *l)
+{
+    if (!rt_ctx_done(l->ctx))   /* UpdateActiveTime: only while not cancelled */
+        atomic_store(&l->last_active, rt_now());
+}
+
+bool seed_op_try_close_if_idle(struct link *l, rt_ns idle)
+{
+    if (rt_ctx_done(l->ctx))
+        return true;
+    if (!l->auto_close || rt_now() - atomic_load(&l->last_active) <= idle)
+        return false;
+    seed_link_close(l, LINK_CLOSE_IDLE);
+    return true;
+}
+
+int seed_op_close(struct link *l)
+{
+    return seed_link_close(l, LINK_CLOSE_APP);
+}
+
+void seed_op_release(struct link *l)
+{
+    atomic_store(&l->released, true);
+    seed_link_close(l, LINK_CLOSE_APP);   /* only if the app forgot to close it */
+    seed_link_unref(l);
+}

@@ -1,0 +1,176 @@
+/* seed_link.h — the Go `Link` state the five seed designs share, and the server/thread bookkeeping around it. */
+#ifndef LINKBENCH_SEED_LINK_H
+#define LINKBENCH_SEED_LINK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "link.h"
+
+/* Go's Close() comes in two orders in the seed: LinkV2/LinkV4 write the close frame,
+ * then cancel; LinkV3 cancels first, then writes the frame. */
+enum seed_close_order { SEED_CLOSE_FRAME_THEN_CANCEL, SEED_CLOSE_CANCEL_THEN_FRAME };
+
+/* Which limiter the design's WithRateLimit builds. */
+enum seed_limiter_kind {
+    SEED_LIMIT_ALLOW,   /* golang.org/x/time/rate NewLimiter(qps, qps), Allow() */
+    SEED_LIMIT_TAKE     /* go.uber.org/ratelimit New(rate), Take() */
+};
+
+typedef struct seed_thr seed_thr;
+
+/* The seed's Link struct. Designs embed it first (struct dual_link { struct link base; ... }). */
+struct link {
+    struct link_server *srv;
+    struct link_host *host;
+    uint32_t id;
+    vsock *s;
+    rt_queue *sendq;          /* sendCh */
+    rt_queue *recvq;          /* receiveCh; for pair the unified queue (not owned) */
+    bool owns_recvq;
+    rt_ctx *ctx;              /* ctx, cancel */
+    rt_ctx *gate;             /* cancelled when attach returns: threads start then */
+    enum seed_close_order close_order;
+    bool auto_close;
+    bool limited;             /* limiter != nil */
+    rt_limiter limiter;       /* one owner: the link's I/O thread */
+    atomic_bool closing;      /* closeOnce */
+    atomic_int cause;         /* enum link_close_cause of the first Close */
+    atomic_bool finished;     /* on_closed reported */
+    atomic_bool released;     /* the app called release */
+    bool aborted;             /* attach failed: no callbacks, the harness never saw it */
+    _Atomic rt_ns last_active;
+    atomic_int refs;          /* the app's + one per thread using the link */
+    atomic_int threads_left;  /* dual: the last of its two threads finishes the link */
+    /* Read time-outs and rate waits happen up to thousands of times per second per link
+     * (poll, pair, a spinning limiter); they reach the host's shared atomics in batches
+     * so the counting itself does not become the cost measured. One writer each: the
+     * thread that reads. */
+    int64_t pend_read_timeouts, pend_rate_waits;
+    void (*on_free)(struct link *l);   /* design hook run just before the memory goes */
+    struct link *prev, *next; /* the server's list (for stop) */
+};
+
+/* Shared server state; a design's server embeds it first. */
+struct link_server {
+    struct link_host *host;
+    struct link_common common;
+    int64_t *params;
+    int n_params;
+    atomic_flag lock;         /* guards links and thrs; held only for list edits */
+    struct link *links;
+    seed_thr *thrs;
+    /* design hook in stop(), after every thread is joined, before links are freed */
+    void (*on_stop)(struct link_server *srv);
+};
+
+/* Per-link construction settings. */
+struct seed_link_cfg {
+    size_t size;              /* sizeof the design's link struct (>= sizeof(struct link)) */
+    size_t send_cap;          /* sendCh buffer */
+    size_t recv_cap;          /* receiveCh buffer; 0: the caller sets recvq (pair) */
+    enum seed_close_order close_order;
+    enum seed_limiter_kind limiter_kind;
+    rt_ctx *parent_ctx;       /* NULL or the pair's ctx */
+    int threads;              /* how many loop threads will run it (refs and threads_left) */
+};
+
+/* ---------------------------------------------------------------- server */
+
+/* Allocate `size` bytes (a design struct embedding struct link_server first), copy the
+ * params and common settings. 0 or -ENOMEM. */
+int seed_server_create(const struct link_start_args *a, int n_params, size_t size,
+                       struct link_server **out);
+/* stop(): close every link (cause shutdown), join every thread, free every link
+ * (released or not) and the server. No callback after it returns. */
+void seed_server_stop(struct link_server *srv);
+
+/* ---------------------------------------------------------------- threads */
+
+/* Spawn a joinable RT_GROUP_LINK thread. NULL with *err (-EAGAIN, -ENOMEM) on failure.
+ * The handle is not yet known to the server: commit it, or join it yourself (abort). */
+seed_thr *seed_spawn(const char *name, void (*fn)(void *), void *arg, int *err);
+void seed_thr_commit(struct link_server *srv, seed_thr *t);
+void seed_thr_join(seed_thr *t);   /* joins and frees an uncommitted handle */
+/* Join the committed threads that have already finished (cheap; attach calls it). */
+void seed_reap(struct link_server *srv);
+
+/* ---------------------------------------------------------------- links */
+
+/* A new link owning s, with refs = 1 (app) + cfg->threads, in the server's list.
+ * NULL on ENOMEM (s is left to the caller). */
+struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
+                           const struct seed_link_cfg *cfg);
+/* Attach failed after seed_link_new: no callbacks; join `started` threads (which must
+ * exit once the link is closed), then free the link and its vsock. Returns -EAGAIN. */
+int seed_link_abort(struct link *l, seed_thr **started, int n);
+void seed_link_unref(struct link *l);
+/* A link thread's first call: waits until attach has returned (so no callback names a
+ * link the harness does not know yet). false: attach was aborted, return at once
+ * through seed_link_thread_exit. */
+bool seed_link_wait_gate(struct link *l);
+/* attach's last step: let the link's threads run. */
+void seed_link_open_gate(struct link *l);
+
+/* Go's Close() under closeOnce: the first caller records the cause and runs the close
+ * in the design's order; later calls return at once. 0. */
+int seed_link_close(struct link *l, enum link_close_cause cause);
+/* The loop's `defer`: Close (cause if first), then give back what the send queue still
+ * holds (unsent_at_close), report on_closed once, close the receive queue if owned. */
+void seed_link_finish(struct link *l, enum link_close_cause cause);
+/* finish + drop the thread's ref: the end of a single-loop design's thread. For dual
+ * only the last of its threads finishes. */
+void seed_link_thread_exit(struct link *l, enum link_close_cause cause);
+
+/* ---------------------------------------------------------------- I/O helpers */
+
+enum seed_send_result { SEED_SENT, SEED_SEND_CANCELLED, SEED_SEND_SPENT, SEED_SEND_ERROR };
+
+/* sendWithRetry / sendWithRetryInternal: write m with the write deadline; retry only a
+ * time-out, sleeping rs's delay (cancellable); the retry passes the same m so vsock
+ * resumes the partial frame. max_attempts > 0 bounds the loop (LinkV3's
+ * `for i <= maxRetries`), 0 leaves it to rs (`for {}`). On SEED_SENT m is freed; on
+ * any other result m is given up through link_host_drop(send_failed). */
+enum seed_send_result seed_send_with_retry(struct link *l, vsock_msg *m, rt_backoff *rs,
+                                           rt_ns write_timeout, int max_attempts,
+                                           bool update_active);
+/* The cause a failed send closes the link with. */
+enum link_close_cause seed_send_cause(enum seed_send_result r);
+
+/* Read with a deadline `timeout` from now. 0 with *out (link_id set), -ETIMEDOUT
+ * (counted), or 1 with *cause set: the loop must end. */
+int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_close_cause *cause);
+
+/* `l.receiveCh <- payload` inside select with ctx.Done(): blocks while the queue is
+ * full. 0 delivered, or -ECANCELED/-EPIPE (m reported: the seed loses it on return). */
+int seed_deliver_blocking(struct link *l, vsock_msg *m);
+/* select with default: drops m (recv_queue_full) when full. 0 delivered, 1 dropped,
+ * -ECANCELED (with_ctx: the select also had `case <-l.ctx.Done(): return`; m is
+ * reported and the loop returns). */
+int seed_deliver_try(struct link *l, vsock_msg *m, bool with_ctx);
+
+/* Limiter.Allow (x/time/rate) when limited; true when not limited. */
+bool seed_allow(struct link *l);
+/* Count one LINK_C_RATE_WAITS from the link's I/O thread (batched, see pend_*). */
+void seed_count_rate_wait(struct link *l);
+/* Hand the batched counters to the host (finish does it). */
+void seed_count_flush(struct link *l);
+
+/* ---------------------------------------------------------------- link ops */
+
+int seed_op_send(struct link *l, vsock_msg *m);
+int seed_op_recv(struct link *l, vsock_msg **out);
+void seed_op_update_active(struct link *l);
+bool seed_op_try_close_if_idle(struct link *l, rt_ns idle);
+int seed_op_close(struct link *l);
+void seed_op_release(struct link *l);
+
+/* Param value i of the server (the design's table order). */
+static inline int64_t seed_param(const struct link_server *srv, int i) { return srv->params[i]; }
+
+/* Designated-initializer helpers for a design's params table. */
+#define SEED_MS(ms) ((rt_ns)(ms) * RT_MS)
+
+#endif
