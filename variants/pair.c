@@ -1,0 +1,327 @@
+/* pair.c — the seed's 协程聚合版本 (LinkV5): one thread serves two passive links, 1 ms read polls, 20 ms idle ticker. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "link.h"
+#include "seed_link.h"
+
+/* Sub-links are the seed's Link with its defaults (the const block at the end of the
+ * 非阻塞读版本 code); the loop constants are LinkV5's. The sub-link's read timeout and
+ * receive buffer are not params: a passive Link is read only by tryRead's polls and
+ * delivers only to the unified queue. Link's retry settings are not either: tryWrite
+ * never retries. */
+enum { P_WRITE_TIMEOUT, P_SEND_QUEUE, P_READ_POLL, P_IDLE_TICK, P_UNIFIED, P_COUNT };
+
+static const struct link_param pair_params[P_COUNT] = {
+    [P_WRITE_TIMEOUT] = {"write_timeout_ms", 60000, 1, 86400000,
+                         "Link DefaultWriteTimeout (1 min): deadline of tryWrite's one write, "
+                         "during which the other link of the pair waits"},
+    [P_SEND_QUEUE] = {"send_queue_len", 256, 1, 1 << 20,
+                      "Link DefaultWriteBufferSize: each sub-link's sendCh (Send blocks when full)"},
+    [P_READ_POLL] = {"read_poll_ms", 1, 1, 60000,
+                     "tryRead's read deadline (time.Millisecond)"},
+    [P_IDLE_TICK] = {"idle_tick_ms", 20, 1, 60000,
+                     "idleTicker period: the wait after a round with no activity"},
+    [P_UNIFIED] = {"unified_queue_len", 128, 1, 1 << 20,
+                   "unifiedReceiveCh capacity, shared by both links (dropped when full)"},
+};
+
+enum { PAIR_OPEN, PAIR_JOINED, PAIR_SEALED };
+
+struct pair;
+
+struct pair_link {
+    struct link base;
+    struct pair *p;
+    atomic_bool alive;   /* linkAAlive / linkBAlive */
+};
+
+/* LinkV5. Pairing is by attach order: the first link of a pair gets the thread at
+ * once, the second joins that thread's loop when it arrives. If the first closes while
+ * alone, the pair is sealed and the next link starts a new pair. */
+struct pair {
+    atomic_int refs;            /* one per sub-link, the thread, the server's pending */
+    struct link_server *srv;
+    rt_ctx *ctx;                /* LinkV5's ctx (Send checks it) */
+    rt_queue *unified;          /* unifiedReceiveCh */
+    struct pair_link *a;
+    struct pair_link *b;        /* published by the OPEN → JOINED transition */
+    atomic_int state;
+};
+
+struct pair_server {
+    struct link_server base;
+    struct pair *pending;       /* the last pair, while it may still be OPEN (attach only) */
+};
+
+static void pair_unref(struct pair *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    void *item;
+    while (rt_queue_try_pop(p->unified, &item) == 0)
+        vsock_msg_free(item);
+    rt_queue_destroy(p->unified);
+    rt_ctx_destroy(p->ctx);
+    free(p);
+}
+
+static void sub_free(struct link *l)
+{
+    pair_unref(((struct pair_link *)l)->p);
+}
+
+/* B takes part only once its attach has returned (its gate is open). */
+static struct pair_link *ready_b(struct pair *p)
+{
+    if (atomic_load(&p->state) != PAIR_JOINED)
+        return NULL;
+    return rt_ctx_done(p->b->base.gate) ? p->b : NULL;
+}
+
+/* unifiedReceiveCh became non-empty or closed: either link's recv drains it, so tell
+ * every sub-link the app still holds. */
+static void unified_notify(void *arg, rt_queue *q, enum rt_queue_event ev)
+{
+    (void)q;
+    struct pair *p = arg;
+    if (ev != RT_Q_NONEMPTY && ev != RT_Q_CLOSED)
+        return;
+    struct pair_link *subs[2] = {p->a, ready_b(p)};
+    for (int i = 0; i < 2; i++) {
+        struct link *l = subs[i] ? &subs[i]->base : NULL;
+        if (l && !atomic_load(&l->released) && l->host->on_readable)
+            l->host->on_readable(l->host, l, l->id);
+    }
+}
+
+/* markLinkClosed: once per sub-link, Close it; the other link keeps working. */
+static void mark_closed(struct pair_link *pl, enum link_close_cause cause)
+{
+    bool expected = true;
+    if (atomic_compare_exchange_strong(&pl->alive, &expected, false))
+        seed_link_finish(&pl->base, cause);
+}
+
+/* tryWrite: one non-blocking take from sendCh, then ONE write with the write deadline.
+ * Kept flaw (协程聚合版本, 缺点 2): no retry — any failure, a time-out included, closes
+ * the sub-link; and the write blocks the whole loop (both links) up to its deadline. */
+static bool try_write(struct pair *p, struct pair_link *pl)
+{
+    if (!pl || !atomic_load(&pl->alive))
+        return false;
+    struct link *l = &pl->base;
+    void *item;
+    if (rt_queue_try_pop(l->sendq, &item) != 0)
+        return false;
+    vsock_msg *m = item;
+    int rc = vsock_write(l->s, m->data, m->len, m->opcode ? m->opcode : VSOCK_BINARY,
+                         rt_deadline_in(SEED_MS(seed_param(p->srv, P_WRITE_TIMEOUT))));
+    if (rc == 0) {
+        seed_op_update_active(l);   /* the sub-link updates its own activity */
+        vsock_msg_free(m);
+        return true;
+    }
+    if (rc == -ETIMEDOUT)
+        link_host_count(l->host, LINK_C_WRITE_TIMEOUTS, 1);
+    link_host_drop(l->host, m, LINK_DROP_SEND_FAILED);
+    mark_closed(pl, LINK_CLOSE_ERROR);
+    return true;
+}
+
+/* tryRead: a read with a 1 ms deadline. Kept flaw (缺点 1): polling; the sub-link's
+ * limiter (uber ratelimit, built by WithRateLimit) is never consulted by this loop, so
+ * rate_limit_per_s has no effect on pair, as in the seed. */
+static bool try_read(struct pair *p, struct pair_link *pl)
+{
+    if (!pl || !atomic_load(&pl->alive))
+        return false;
+    struct link *l = &pl->base;
+    vsock_msg *m;
+    enum link_close_cause cause = LINK_CLOSE_ERROR;
+    int rc = seed_read_msg(l, &m, SEED_MS(seed_param(p->srv, P_READ_POLL)), &cause);
+    if (rc == -ETIMEDOUT)
+        return false;
+    if (rc != 0) {
+        mark_closed(pl, cause);
+        return true;   /* 错误也是一种活动 */
+    }
+    seed_op_update_active(l);
+    if (rt_queue_try_push(p->unified, m) != 0)   /* select default: dropped */
+        link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);
+    return true;
+}
+
+/* LinkV5.readWriteLoop. */
+static void pair_loop(void *arg)
+{
+    struct pair *p = arg;
+    struct pair_link *a = p->a;
+    rt_ticker tick;
+    rt_ticker_init(&tick, SEED_MS(seed_param(p->srv, P_IDLE_TICK)));
+    if (!seed_link_wait_gate(&a->base))
+        goto out;
+    for (;;) {
+        if (rt_ctx_done(p->ctx))
+            break;
+        struct pair_link *b = ready_b(p);
+        if (!atomic_load(&a->alive) && !(b && atomic_load(&b->alive))) {
+            int st = PAIR_OPEN;
+            if (atomic_compare_exchange_strong(&p->state, &st, PAIR_SEALED))
+                break;   /* alone and closed: no partner will join any more */
+            if (b)
+                break;   /* 所有连接均已关闭 */
+            /* B joined but its attach has not returned yet: wait for it */
+        }
+        /* one round, writes first; both reads run even when the first had activity */
+        bool w1 = try_write(p, a), w2 = try_write(p, b);
+        bool r1 = try_read(p, a), r2 = try_read(p, b);
+        if (!(w1 || w2 || r1 || r2) && rt_ticker_wait(&tick, p->ctx) != 0)
+            break;
+    }
+out:
+    /* defer: linkA.Close(); linkB.Close(); close(unifiedReceiveCh) */
+    mark_closed(a, LINK_CLOSE_SHUTDOWN);
+    struct pair_link *b = atomic_load(&p->state) == PAIR_JOINED ? p->b : NULL;
+    if (b)
+        mark_closed(b, LINK_CLOSE_SHUTDOWN);
+    rt_queue_close(p->unified);
+    seed_link_unref(&a->base);
+    if (b)
+        seed_link_unref(&b->base);
+    pair_unref(p);
+}
+
+/* LinkV5.Send: ErrSubLinkInV5Closed when the sub-link is marked dead, ErrLinkV5Closed
+ * when the pair is cancelled; otherwise `targetLink.sendCh <- payload` (blocks when
+ * full: -EAGAIN). It does not look at the sub-link's own ctx: a message sent after the
+ * app closed it, before the loop noticed, is reported at close as unsent. */
+static int pair_send(struct link *l, vsock_msg *m)
+{
+    struct pair_link *pl = (struct pair_link *)l;
+    if (!atomic_load(&pl->alive) || rt_ctx_done(pl->p->ctx))
+        return -EPIPE;
+    int rc = rt_queue_try_push(l->sendq, m);
+    if (rc == -EAGAIN)
+        link_host_count(l->host, LINK_C_SEND_BACKPRESSURE, 1);
+    return rc;
+}
+
+static void pair_on_stop(struct link_server *srv)
+{
+    struct pair_server *ps = (struct pair_server *)srv;
+    if (ps->pending)
+        pair_unref(ps->pending);
+    ps->pending = NULL;
+}
+
+static int pair_start(const struct link_start_args *a, struct link_server **out)
+{
+    int rc = seed_server_create(a, P_COUNT, sizeof(struct pair_server), out);
+    if (rc == 0)
+        (*out)->on_stop = pair_on_stop;
+    return rc;
+}
+
+static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct link **out)
+{
+    struct pair_server *ps = (struct pair_server *)srv;
+    seed_reap(srv);
+    struct seed_link_cfg cfg = {
+        .size = sizeof(struct pair_link),
+        .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
+        .recv_cap = 0,                                 /* the pair's unified queue */
+        .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* as LinkV2/LinkV4's Close */
+        .limiter_kind = SEED_LIMIT_TAKE,               /* built, never used (try_read) */
+        .threads = 1,                                  /* the pair's thread holds it */
+    };
+    struct link *l = seed_link_new(srv, s, id, &cfg);
+    if (!l) {
+        vsock_close(s, VSOCK_CLOSE_INTERNAL);
+        vsock_destroy(s);
+        return -ENOMEM;
+    }
+    struct pair_link *pl = (struct pair_link *)l;
+    atomic_init(&pl->alive, true);
+
+    /* The second link of a pair joins the running loop if its first is still there. */
+    struct pair *p = ps->pending;
+    if (p) {
+        ps->pending = NULL;
+        pl->p = p;
+        l->recvq = p->unified;
+        l->on_free = sub_free;
+        atomic_fetch_add(&p->refs, 1);
+        p->b = pl;
+        int st = PAIR_OPEN;
+        if (atomic_compare_exchange_strong(&p->state, &st, PAIR_JOINED)) {
+            pair_unref(p);   /* the server's pending ref */
+            *out = l;
+            seed_link_open_gate(l);
+            return 0;
+        }
+        /* The first closed alone and its loop is gone: start a new pair. */
+        l->on_free = NULL;
+        pair_unref(p);   /* the ref taken for this link */
+        pair_unref(p);   /* the server's pending ref */
+    }
+
+    p = calloc(1, sizeof *p);
+    if (p) {
+        p->ctx = rt_ctx_create(NULL);
+        p->unified = rt_queue_create((size_t)seed_param(srv, P_UNIFIED));
+        if (!p->ctx || !p->unified) {
+            rt_ctx_destroy(p->ctx);
+            rt_queue_destroy(p->unified);
+            free(p);
+            p = NULL;
+        }
+    }
+    if (!p) {
+        seed_link_abort(l, NULL, 0);
+        return -ENOMEM;
+    }
+    p->srv = srv;
+    p->a = pl;
+    atomic_init(&p->state, PAIR_OPEN);
+    atomic_init(&p->refs, 1);   /* A's */
+    rt_queue_set_notify(p->unified, unified_notify, p, rt_queue_cap(p->unified));
+    pl->p = p;
+    l->recvq = p->unified;
+    l->on_free = sub_free;
+
+    char name[32];
+    int err = 0;
+    snprintf(name, sizeof name, "pair-%u", id);
+    atomic_fetch_add(&p->refs, 2);   /* the thread's and the server's pending */
+    seed_thr *t = seed_spawn(name, pair_loop, p, &err);
+    if (!t) {
+        atomic_fetch_sub(&p->refs, 2);
+        return seed_link_abort(l, NULL, 0);   /* frees A, which frees the pair */
+    }
+    seed_thr_commit(srv, t);
+    ps->pending = p;
+    *out = l;
+    seed_link_open_gate(l);
+    return 0;
+}
+
+LINK_VARIANT_EXPORT = {
+    .abi_version = LINK_ABI_VERSION,
+    .name = "pair",
+    .summary = "seed LinkV5: one thread per two links, 1 ms read polls, 20 ms idle tick, drops when full",
+    .threads_per_link = 0.5,
+    .loss_policy = LINK_LOSS_DROPS,
+    .params = pair_params,
+    .n_params = P_COUNT,
+    .start = pair_start,
+    .attach = pair_attach,
+    .send = pair_send,
+    .recv = seed_op_recv,
+    .update_active = seed_op_update_active,
+    .try_close_if_idle = seed_op_try_close_if_idle,
+    .close = seed_op_close,
+    .release = seed_op_release,
+    .stop = seed_server_stop,
+};
