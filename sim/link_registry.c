@@ -226,7 +226,7 @@ int link_module_load(const char *name_or_path, link_module **out, char *err, siz
     int nd = link_registry_dirs(dirs, 4);
     for (int i = 0; i < nd; i++) {
         char p[4096 + 300];
-        snprintf(p, sizeof p, "%s/%.256s.so", dirs[i], name_or_path);
+        snprintf(p, sizeof p, "%.3800s/%.256s.so", dirs[i], name_or_path);
         if (access(p, R_OK) == 0) return load_file(p, out, err, errlen);
     }
     int off = snprintf(err, errlen, "unknown variant '%s' (searched:", name_or_path);
