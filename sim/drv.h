@@ -1,0 +1,183 @@
+/* drv.h — the load generator: open-loop WebSocket clients on one libev thread, exact accounting. */
+#ifndef LINKBENCH_DRV_H
+#define LINKBENCH_DRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "met_hist.h"
+
+/* How it works, in one paragraph. Links connect at connect_rate_per_s, spread over
+ * source addresses 127.0.0.1..x. Each open link owns a schedule of slots (constant
+ * interval or Poisson); slot k carries seq k and leaves at its scheduled time whatever
+ * the server does. When the link cannot take it (bytes queued above a bound, or
+ * in_flight_max reached) the slot waits in the schedule and its latency still runs
+ * from t_sched (no coordinated omission). One timerfd wakes the thread for the
+ * earliest due slot across all links; each wake-up sends everything due and flushes
+ * each socket once. Echoes and pushes are matched by per-link sequence numbers.
+ *
+ * Load time 0 is the moment the ramp is done (every link open or failed): faults and
+ * stop_reading_at_ns count from there. The measured window starts warmup_ns later and
+ * lasts duration_ns; only slots scheduled inside it are measured, but every message of
+ * the run is accounted for in drv_result.all. */
+
+#define DRV_MAX_GROUPS 8
+
+enum drv_pattern { DRV_CONSTANT = 0, DRV_POISSON = 1 };
+enum drv_size_dist { DRV_SIZE_FIXED = 0, DRV_SIZE_UNIFORM = 1, DRV_SIZE_EXPONENTIAL = 2 };
+
+/* One group of links that behave alike. */
+struct drv_group {
+    uint32_t links;                 /* links in this group */
+    double rate_per_s;              /* messages per second per link; 0 = this group sends nothing */
+    enum drv_pattern pattern;       /* constant interval or Poisson arrivals */
+    uint32_t payload_min_bytes;     /* >= 48 (the wire header); the size when FIXED */
+    uint32_t payload_max_bytes;     /* upper bound for UNIFORM/EXPONENTIAL (ignored when FIXED) */
+    enum drv_size_dist size_dist;   /* EXPONENTIAL: min + Exp(mean (max-min)/4), clipped at max */
+    uint32_t in_flight_max;         /* echoes outstanding per link; 0 = open loop unlimited */
+    uint64_t msgs_per_link;         /* slots per link then the link goes quiet; 0 = until the end */
+    int64_t stop_reading_at_ns;     /* load time at which these links stop reading; < 0 never */
+    double close_rate_per_s;        /* links of this group closed per second (churn); 0 none */
+    bool reconnect;                 /* reopen a link closed by churn */
+    double push_rate_per_s;         /* server pushes expected per link per second (report only) */
+};
+
+/* A fault the caller wants at a given load time (see drv_fault for the kinds). */
+enum drv_fault_kind {
+    DRV_FAULT_STOP_READING, DRV_FAULT_RESUME_READING,
+    DRV_FAULT_CLOSE,    /* close frame 1000, then close (RST: SO_LINGER {1,0}) */
+    DRV_FAULT_RESET     /* close at once with RST, no close frame */
+};
+struct drv_fault {
+    int64_t at_ns;                  /* load time */
+    enum drv_fault_kind kind;
+    uint32_t link_first, link_count;
+};
+
+/* Counters handed to the progress callback (whole run so far). */
+enum drv_phase { DRV_PHASE_RAMP, DRV_PHASE_WARMUP, DRV_PHASE_MEASURE, DRV_PHASE_DRAIN, DRV_PHASE_DONE };
+struct drv_progress {
+    int64_t t_ns;                   /* since drv_run started */
+    enum drv_phase phase;
+    int64_t links_open, links_failed;
+    int64_t sent, delivered, pushes_received, in_flight;
+    int64_t backlog_links;          /* links with due slots they could not send */
+    int64_t cpu_ns;                 /* driver thread CPU since drv_run started */
+    int64_t lag_max_ns;             /* worst t_sent - t_sched since the previous call */
+};
+
+struct drv;
+typedef void (*drv_progress_fn)(struct drv *d, const struct drv_progress *p, void *arg);
+
+struct drv_params {
+    const char *host;               /* target IPv4 address (default "127.0.0.1") */
+    uint16_t port;                  /* target port (required) */
+    const char *path;               /* request path (default "/") */
+    double connect_rate_per_s;      /* new connections per second; 0 = as fast as possible */
+    int64_t connect_timeout_ns;     /* connect + handshake (default 10 s) */
+
+    int n_groups;
+    struct drv_group groups[DRV_MAX_GROUPS];
+
+    int64_t warmup_ns;              /* after the ramp, excluded from measurement (default 0) */
+    int64_t duration_ns;            /* measured window; 0 = until every group's msgs_per_link are
+                                     * sent, or until drv_request_stop */
+    int64_t drain_max_ns;           /* wait for echoes after the last send (default 1 s) */
+
+    uint32_t src_addrs_min;         /* use at least this many of 127.0.0.1.. (default 1) */
+    uint32_t links_per_src_max;     /* at most this many links per source address (default 10 000) */
+    size_t pending_out_max_bytes;   /* a link with more queued bytes waits (default 256 KiB) */
+    size_t read_budget_bytes;       /* bytes read per readiness event per link (default 256 KiB) */
+    int cpu;                        /* pin the driver thread to this CPU; -1 = no pinning */
+    uint64_t seed;                  /* PRNG seed for schedules and sizes (default 1) */
+
+    double saturated_cpu_frac;      /* driver_saturated above this share of a core (default 0.8) */
+    int64_t saturated_lag_ns;       /* ... or when p99 of t_sent - t_sched passes this (default 1 ms) */
+
+    bool cpu_split;                 /* time the send and receive paths apart with the thread CPU
+                                     * clock (two system calls per event: for `bench driver`) */
+    int64_t progress_interval_ns;   /* default 250 ms */
+    drv_progress_fn progress;       /* may be NULL; called on the driver thread */
+    void *progress_arg;
+
+    const struct drv_fault *faults; /* caller-owned, any order; may be NULL */
+    int n_faults;
+};
+
+/* Defaults for every field; the caller then sets port and groups. */
+void drv_params_default(struct drv_params *p);
+/* Pure validation. 0 or -EINVAL with a message "field: rule (got x)" in err. */
+int drv_params_check(const struct drv_params *p, char *err, size_t errlen);
+
+/* One direction's accounting. For echoes: scheduled == sent + unsent and
+ * sent == delivered + gaps + in_flight + abandoned, exactly. For pushes the driver only
+ * knows what arrived: delivered, duplicates, reordered, gaps below the highest seq. */
+struct drv_dir {
+    int64_t scheduled;              /* slots due before sending stopped */
+    int64_t sent;                   /* written to the socket */
+    int64_t unsent;                 /* due but still waiting in the driver at the end */
+    int64_t delivered;              /* distinct seqs received back */
+    int64_t duplicates;             /* a seq received again */
+    int64_t reordered;              /* arrived after a higher seq (then not a gap) */
+    int64_t gaps;                   /* never received, though a higher seq was */
+    int64_t in_flight;              /* sent, after the last seq received when the run ended */
+    int64_t abandoned;              /* outstanding on a link that closed during the run */
+    int64_t stale;                  /* too late to tell duplicate from reordered (window) */
+    int64_t bad;                    /* malformed header or wrong link id */
+};
+struct drv_acct { struct drv_dir echo, push; };
+
+struct drv_result {
+    int64_t links_wanted, links_established, links_open_at_end;
+    int64_t fail_connect, fail_handshake, fail_timeout, fail_emfile, fail_addr;
+    int64_t closed_by_driver, closed_by_peer, reconnects;
+    int64_t establish_ns;           /* run start to the last link open; -1 unless all opened */
+    int64_t src_addrs_used;
+
+    int64_t t_start, t_load0, t_measure_start, t_measure_end, t_end;   /* CLOCK_MONOTONIC ns */
+    int64_t measure_ns;             /* t_measure_end - t_measure_start */
+    bool stopped;                   /* ended by drv_request_stop */
+
+    struct drv_acct all;            /* every message of the run */
+    struct drv_acct measured;       /* slots scheduled in the window (pushes: received in it) */
+    double throughput_msgs_s;       /* measured echoes + pushes delivered per second */
+
+    /* Histograms in ns, measured window only; owned by the drv, valid until drv_destroy. */
+    const met_hist *lat_rtt;             /* t_recv - t_sched */
+    const met_hist *lat_rtt_uncorrected; /* t_recv - t_sent */
+    const met_hist *lat_out;             /* t_recv - t_app (echoes and pushes) */
+    const met_hist *lag;                 /* t_sent - t_sched */
+
+    /* Self-check over the measured window (whole run when the window is empty). */
+    int64_t cpu_ns, wall_ns;
+    double cpu_util;                /* cpu_ns / wall_ns, 0..1 */
+    int64_t lag_max_ns, lag_p99_ns;
+    bool driver_saturated;
+    const char *saturated_why;      /* "cpu", "lag", "cpu+lag" or "" */
+    int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU spent in the send and the receive paths (whole run) */
+    int64_t wakeups;                /* loop iterations */
+};
+
+/* Create a driver: validates params (-EINVAL, message in err), allocates links,
+ * creates the loop. 0 and *out, or a negative errno. */
+int drv_create(const struct drv_params *p, struct drv **out, char *err, size_t errlen);
+/* Run to the end on the calling thread (pinned to p->cpu while it runs), then fill *r.
+ * Links stay connected until drv_destroy. Returns 0; connect failures are counted in
+ * *r, never fatal. */
+int drv_run(struct drv *d, struct drv_result *r);
+/* Close every link (close frame, then RST) and free. NULL is a no-op. */
+void drv_destroy(struct drv *d);
+
+/* Ask the run to stop: async-signal-safe, any thread. Sending stops; echoes drain for
+ * at most drain_max_ns; a second request ends the drain at once. */
+void drv_request_stop(struct drv *d);
+
+/* Fault hook, on the driver thread only (from the progress callback, or before
+ * drv_run): applies `kind` to links [first, first+count). Returns links affected. */
+int drv_fault(struct drv *d, enum drv_fault_kind kind, uint32_t first, uint32_t count);
+
+/* Local address of link i while it is open (for tests and reports): 0 or -ENOTCONN. */
+int drv_link_local_addr(const struct drv *d, uint32_t i, uint32_t *ip_host_order, uint16_t *port);
+
+#endif

@@ -1,0 +1,229 @@
+/* drv_sched.c — the driver's pure parts: params, arrival intervals, sizes, sequence tracking, the slot heap. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "drv_internal.h"
+
+void drv_params_default(struct drv_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->host = "127.0.0.1";
+    p->path = "/";
+    p->connect_rate_per_s = 5000;   /* 10 000 links in 2 s; connect() is cheap on loopback */
+    p->connect_timeout_ns = 10 * RT_S;
+    p->n_groups = 1;
+    for (int i = 0; i < DRV_MAX_GROUPS; i++) {
+        struct drv_group *g = &p->groups[i];
+        g->links = i == 0 ? 1 : 0;
+        g->rate_per_s = 10;
+        g->pattern = DRV_CONSTANT;
+        g->payload_min_bytes = g->payload_max_bytes = 64;
+        g->size_dist = DRV_SIZE_FIXED;
+        g->stop_reading_at_ns = -1;
+    }
+    p->drain_max_ns = RT_S;
+    p->src_addrs_min = 1;
+    p->links_per_src_max = 10000;   /* METHOD: connect() slows sharply past ~14 000 per address */
+    p->pending_out_max_bytes = 256 * 1024;
+    p->read_budget_bytes = 256 * 1024;
+    p->cpu = -1;
+    p->seed = 1;
+    p->saturated_cpu_frac = 0.8;    /* k6 asks for >= 20 % idle on the generator */
+    p->saturated_lag_ns = RT_MS;
+    p->progress_interval_ns = 250 * RT_MS;
+}
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+
+int drv_params_check(const struct drv_params *p, char *err, size_t errlen)
+{
+    struct in_addr_probe { unsigned a, b, c, e; } ip;
+    char tail;
+    if (!p->host || sscanf(p->host, "%u.%u.%u.%u%c", &ip.a, &ip.b, &ip.c, &ip.e, &tail) != 4 ||
+        ip.a > 255 || ip.b > 255 || ip.c > 255 || ip.e > 255)
+        FAIL("host: must be an IPv4 address (got '%s')", p->host ? p->host : "(null)");
+    if (p->port == 0) FAIL("port: must be set (got 0)");
+    if (!p->path || p->path[0] != '/') FAIL("path: must start with '/' (got '%s')", p->path ? p->path : "(null)");
+    if (p->connect_rate_per_s < 0) FAIL("connect_rate_per_s: must be >= 0 (got %g)", p->connect_rate_per_s);
+    if (p->connect_timeout_ns <= 0) FAIL("connect_timeout_ns: must be > 0 (got %lld)", (long long)p->connect_timeout_ns);
+    if (p->n_groups < 1 || p->n_groups > DRV_MAX_GROUPS)
+        FAIL("n_groups: must be 1..%d (got %d)", DRV_MAX_GROUPS, p->n_groups);
+    uint64_t links = 0;
+    for (int i = 0; i < p->n_groups; i++) {
+        const struct drv_group *g = &p->groups[i];
+        links += g->links;
+        if (g->rate_per_s < 0 || g->rate_per_s > 1e8)
+            FAIL("groups[%d].rate_per_s: must be 0..1e8 (got %g)", i, g->rate_per_s);
+        if (g->pattern != DRV_CONSTANT && g->pattern != DRV_POISSON)
+            FAIL("groups[%d].pattern: must be constant or poisson (got %d)", i, (int)g->pattern);
+        if (g->payload_min_bytes < WIRE_HDR_BYTES)
+            FAIL("groups[%d].payload_min_bytes: must be >= %u, the wire header (got %u)", i,
+                 WIRE_HDR_BYTES, g->payload_min_bytes);
+        if (g->size_dist != DRV_SIZE_FIXED && g->payload_max_bytes < g->payload_min_bytes)
+            FAIL("groups[%d].payload_max_bytes: must be >= payload_min_bytes (got %u)", i, g->payload_max_bytes);
+        if ((g->size_dist == DRV_SIZE_FIXED ? g->payload_min_bytes : g->payload_max_bytes) > 16u << 20)
+            FAIL("groups[%d].payload_max_bytes: must be <= 16 MiB", i);
+        if (g->size_dist > DRV_SIZE_EXPONENTIAL)
+            FAIL("groups[%d].size_dist: must be fixed, uniform or exponential (got %d)", i, (int)g->size_dist);
+        if (g->close_rate_per_s < 0) FAIL("groups[%d].close_rate_per_s: must be >= 0 (got %g)", i, g->close_rate_per_s);
+    }
+    if (links == 0) FAIL("groups: at least one link is needed (got 0)");
+    if (links > 1000000) FAIL("groups: at most 1 000 000 links (got %llu)", (unsigned long long)links);
+    if (p->warmup_ns < 0) FAIL("warmup_ns: must be >= 0 (got %lld)", (long long)p->warmup_ns);
+    if (p->duration_ns < 0) FAIL("duration_ns: must be >= 0 (got %lld)", (long long)p->duration_ns);
+    if (p->drain_max_ns < 0) FAIL("drain_max_ns: must be >= 0 (got %lld)", (long long)p->drain_max_ns);
+    if (p->links_per_src_max < 1) FAIL("links_per_src_max: must be >= 1 (got 0)");
+    if (p->src_addrs_min < 1 || p->src_addrs_min > 254) FAIL("src_addrs_min: must be 1..254 (got %u)", p->src_addrs_min);
+    if ((links + p->links_per_src_max - 1) / p->links_per_src_max > 254)
+        FAIL("links_per_src_max: %llu links need more than 254 source addresses (got %u)",
+             (unsigned long long)links, p->links_per_src_max);
+    if (p->read_budget_bytes < 4096) FAIL("read_budget_bytes: must be >= 4096 (got %zu)", p->read_budget_bytes);
+    if (p->saturated_cpu_frac <= 0) FAIL("saturated_cpu_frac: must be > 0 (got %g)", p->saturated_cpu_frac);
+    if (p->progress_interval_ns < RT_MS) FAIL("progress_interval_ns: must be >= 1 ms (got %lld)", (long long)p->progress_interval_ns);
+    for (int i = 0; i < p->n_faults; i++) {
+        const struct drv_fault *f = &p->faults[i];
+        if (f->kind > DRV_FAULT_RESET) FAIL("faults[%d].kind: unknown (got %d)", i, (int)f->kind);
+        if ((uint64_t)f->link_first + f->link_count > links)
+            FAIL("faults[%d].link_first: links %u..%u beyond the %llu links", i, f->link_first,
+                 f->link_first + f->link_count, (unsigned long long)links);
+    }
+    if (p->n_faults > 0 && !p->faults) FAIL("faults: NULL with n_faults %d", p->n_faults);
+    return 0;
+}
+
+int64_t drv_sched_interval(const struct drv_group *g, uint64_t *rng)
+{
+    double mean_ns = 1e9 / g->rate_per_s;
+    double v = g->pattern == DRV_POISSON ? -log(drv_rng_unit(rng)) * mean_ns : mean_ns;
+    return v < 1 ? 1 : v > 1e18 ? (int64_t)1e18 : (int64_t)(v + 0.5);
+}
+
+uint32_t drv_sched_size(const struct drv_group *g, uint64_t *rng)
+{
+    uint32_t lo = g->payload_min_bytes, hi = g->payload_max_bytes;
+    switch (g->size_dist) {
+    case DRV_SIZE_UNIFORM:
+        return lo + (uint32_t)(drv_rng_next(rng) % ((uint64_t)hi - lo + 1));
+    case DRV_SIZE_EXPONENTIAL: {
+        /* mean (hi-lo)/4 keeps the clip at hi rare (e^-4 ~ 2 %) */
+        double v = lo - log(drv_rng_unit(rng)) * (hi - lo) / 4.0;
+        return v >= hi ? hi : (uint32_t)v;
+    }
+    default:
+        return lo;
+    }
+}
+
+/* ---------------------------------------------------------------- sequence tracking */
+
+#define BIT(t, s) ((t)->bits[((s) % DRV_WIN_BITS) / 64])
+#define MASK(s) (1ull << ((s) % 64))
+
+void drv_seq_reset(struct drv_seqtrack *t, uint64_t next)
+{
+    t->next = next;
+    /* everything below `next` counts as seen: a straggler from before is a duplicate */
+    memset(t->bits, next ? 0xff : 0, sizeof t->bits);
+}
+
+enum drv_rx drv_seq_rx(struct drv_seqtrack *t, uint64_t s, uint64_t *gap)
+{
+    *gap = 0;
+    if (s >= t->next) {
+        uint64_t skip = s - t->next;
+        if (skip >= DRV_WIN_BITS)
+            memset(t->bits, 0, sizeof t->bits);
+        else
+            for (uint64_t k = t->next; k < s; k++)
+                BIT(t, k) &= ~MASK(k);
+        BIT(t, s) |= MASK(s);
+        t->next = s + 1;
+        *gap = skip;
+        return DRV_RX_NEW;
+    }
+    if (t->next - s > DRV_WIN_BITS)
+        return DRV_RX_STALE;
+    if (BIT(t, s) & MASK(s))
+        return DRV_RX_DUP;
+    BIT(t, s) |= MASK(s);
+    return DRV_RX_LATE;
+}
+
+/* ---------------------------------------------------------------- heap of links by next slot */
+
+static inline bool before(const struct drv_link *a, const struct drv_link *b)
+{
+    return a->next_t < b->next_t || (a->next_t == b->next_t && a->id < b->id);
+}
+
+static void sift_up(struct drv *d, uint32_t i)
+{
+    struct drv_link *L = d->heap[i];
+    while (i > 0) {
+        uint32_t up = (i - 1) / 2;
+        if (!before(L, d->heap[up]))
+            break;
+        d->heap[i] = d->heap[up];
+        d->heap[i]->heap_pos = (int32_t)i;
+        i = up;
+    }
+    d->heap[i] = L;
+    L->heap_pos = (int32_t)i;
+}
+
+static void sift_down(struct drv *d, uint32_t i)
+{
+    struct drv_link *L = d->heap[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= d->heap_n)
+            break;
+        if (c + 1 < d->heap_n && before(d->heap[c + 1], d->heap[c]))
+            c++;
+        if (!before(d->heap[c], L))
+            break;
+        d->heap[i] = d->heap[c];
+        d->heap[i]->heap_pos = (int32_t)i;
+        i = c;
+    }
+    d->heap[i] = L;
+    L->heap_pos = (int32_t)i;
+}
+
+void drv_heap_push(struct drv *d, struct drv_link *L)
+{
+    if (L->heap_pos >= 0)
+        return;
+    d->heap[d->heap_n] = L;
+    sift_up(d, d->heap_n++);
+}
+
+struct drv_link *drv_heap_pop(struct drv *d)
+{
+    if (d->heap_n == 0)
+        return NULL;
+    struct drv_link *top = d->heap[0];
+    top->heap_pos = -1;
+    if (--d->heap_n > 0) {
+        d->heap[0] = d->heap[d->heap_n];
+        sift_down(d, 0);
+    }
+    return top;
+}
+
+void drv_heap_remove(struct drv *d, struct drv_link *L)
+{
+    if (L->heap_pos < 0)
+        return;
+    uint32_t i = (uint32_t)L->heap_pos;
+    L->heap_pos = -1;
+    if (i == --d->heap_n)
+        return;
+    struct drv_link *M = d->heap[d->heap_n];
+    d->heap[i] = M;
+    M->heap_pos = (int32_t)i;
+    sift_down(d, i);
+    sift_up(d, (uint32_t)M->heap_pos);
+}
