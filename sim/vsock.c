@@ -1,0 +1,286 @@
+/* vsock.c — the virtual socket's life: messages, options, counters, handshake and close, dispatch to backends. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vsock_internal.h"
+
+/* ---------------------------------------------------------------- messages */
+
+vsock_msg *vsock_msg_new(size_t len)
+{
+    if (len > UINT32_MAX)
+        return NULL;
+    vsock_msg *m = malloc(sizeof *m + len);
+    if (!m)
+        return NULL;
+    m->next = NULL;
+    m->link_id = 0;
+    m->len = (uint32_t)len;
+    m->opcode = VSOCK_BINARY;
+    m->t_decoded = 0;
+    return m;
+}
+
+void vsock_msg_free(vsock_msg *m)
+{
+    free(m);
+}
+
+void vsock_opts_default(vsock_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_msg_bytes = (size_t)16 << 20;
+    o->close_timeout = 2 * RT_S;
+    o->handshake_timeout = 10 * RT_S;
+}
+
+/* ---------------------------------------------------------------- counters */
+
+/* Live sockets are summed on demand; destroyed ones are folded into `dead`. The hot
+ * path only bumps plain fields under the socket's own lock. */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static vsock *reg_head;
+static vsock_counters dead;
+
+static void add_counters(vsock_counters *a, const vsock_counters *b)
+{
+    int64_t *x = (int64_t *)a;
+    const int64_t *y = (const int64_t *)b;
+    for (size_t i = 0; i < sizeof *a / sizeof(int64_t); i++)
+        x[i] += y[i];
+}
+
+void vsock_get_counters(const vsock *s, vsock_counters *out)
+{
+    vsock *m = (vsock *)s;   /* the lock is not part of the value */
+    pthread_mutex_lock(&m->mu);
+    *out = s->c;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void vsock_get_totals(vsock_counters *out)
+{
+    pthread_mutex_lock(&reg_mu);
+    *out = dead;
+    for (vsock *s = reg_head; s; s = s->reg_next) {
+        pthread_mutex_lock(&s->mu);
+        add_counters(out, &s->c);
+        pthread_mutex_unlock(&s->mu);
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+/* ---------------------------------------------------------------- life */
+
+uint64_t vsock__rand(vsock *s)
+{
+    /* xorshift64*: masking keys need to be unpredictable to intermediaries on a real
+     * network, not here; a seeded per-socket generator costs a few cycles. */
+    uint64_t x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+int vsock__init(vsock *s, const struct vsock_backend *be, int fd, enum vsock_role role,
+                const vsock_opts *o)
+{
+    vsock_opts def;
+    if (!o) {
+        vsock_opts_default(&def);
+        o = &def;
+    }
+    s->be = be;
+    s->fd = fd;
+    s->role = (uint8_t)role;
+    s->max_msg = o->max_msg_bytes ? o->max_msg_bytes : ((size_t)16 << 20);
+    s->close_timeout = o->close_timeout > 0 ? o->close_timeout : 2 * RT_S;
+    s->hs_timeout = o->handshake_timeout > 0 ? o->handshake_timeout : 10 * RT_S;
+    if (getrandom(&s->rng, sizeof s->rng, GRND_NONBLOCK) != sizeof s->rng)
+        s->rng = (uint64_t)rt_now() ^ (uint64_t)(uintptr_t)s;
+    s->rng |= 1;   /* xorshift must not start at 0 */
+    int e = pthread_mutex_init(&s->mu, NULL);
+    if (e)
+        return -e;
+    pthread_mutex_lock(&reg_mu);
+    s->reg_next = reg_head;
+    if (reg_head)
+        reg_head->reg_prev = s;
+    reg_head = s;
+    pthread_mutex_unlock(&reg_mu);
+    return 0;
+}
+
+void vsock__fail(vsock *s, int err)
+{
+    if (!s->err)
+        s->err = err;
+}
+
+void vsock_destroy(vsock *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&reg_mu);
+    if (s->reg_prev)
+        s->reg_prev->reg_next = s->reg_next;
+    else
+        reg_head = s->reg_next;
+    if (s->reg_next)
+        s->reg_next->reg_prev = s->reg_prev;
+    add_counters(&dead, &s->c);
+    pthread_mutex_unlock(&reg_mu);
+    vsock__free_io(s);
+    free(s->hs);
+    rt_ctx_destroy(s->wctx);
+    if (s->fd >= 0)
+        close(s->fd);
+    pthread_mutex_destroy(&s->mu);
+    s->be->release(s);
+}
+
+void vsock_set_ctx(vsock *s, rt_ctx *ctx)
+{
+    pthread_mutex_lock(&s->mu);
+    s->uctx = ctx;
+    /* The wake-up child hangs off the caller's ctx; make it again under the new one.
+     * (Contract: no thread is waiting on s now.) */
+    if (s->wctx && !s->close_called) {
+        rt_ctx_destroy(s->wctx);
+        s->wctx = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int vsock_fd(const vsock *s)
+{
+    return s->fd;
+}
+
+bool vsock_is_closed(const vsock *s)
+{
+    return s->close_called || s->err;
+}
+
+int vsock_close_code(const vsock *s)
+{
+    return s->peer_code;
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+int vsock_handshake_step(vsock *s, const char *host, const char *path)
+{
+    pthread_mutex_lock(&s->mu);
+    int r = s->hs_done ? 0 : s->err ? s->err : s->be->handshake_step(s, host, path);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+int vsock_handshake(vsock *s, const char *host, const char *path, rt_ns deadline)
+{
+    pthread_mutex_lock(&s->mu);
+    s->users++;
+    rt_ns hd = rt_deadline_in(s->hs_timeout);
+    if (hd < deadline)
+        deadline = hd;
+    int r;
+    for (;;) {
+        r = s->hs_done ? 0 : s->err ? s->err : s->be->handshake_step(s, host, path);
+        if (r != -EAGAIN)
+            break;
+        bool out = s->ob_len > s->ob_off;
+        int w = vsock__wait_fd(s, out ? POLLOUT : POLLIN, deadline, false);
+        if (w < 0) {
+            r = vsock__woke_err(s, w);
+            break;
+        }
+    }
+    if (r < 0 && !s->hs_done) {
+        /* A failed or timed-out handshake leaves a closed connection (any 400 was
+         * already handed to the kernel by the step). */
+        vsock__fail(s, r);
+        if (s->fd >= 0 && !s->fd_shut) {
+            shutdown(s->fd, SHUT_RDWR);
+            s->fd_shut = true;
+        }
+    }
+    vsock__leave(s);
+    return r;
+}
+
+/* ---------------------------------------------------------------- close */
+
+void vsock_close_nb(vsock *s, int code)
+{
+    pthread_mutex_lock(&s->mu);
+    if (!s->close_called) {
+        s->close_called = true;
+        s->rx_discard = true;
+        if (s->hs_done && !s->err)
+            vsock__queue_close(s, code);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* With s->mu held: the close handshake, until the peer's close frame came (or the
+ * connection ended) and ours is in the kernel, or the deadline. */
+static int close_handshake(vsock *s, rt_ns deadline)
+{
+    for (;;) {
+        int f = vsock__flush_once(s);
+        if (f < 0 && f != -EAGAIN)
+            return 0;   /* the connection is gone: nothing left to wait for */
+        bool peer_done = s->peer_code || s->err;
+        if (f == 0 && peer_done)
+            return 0;
+        if (f == 0) {   /* ours is out: read until the peer's close arrives */
+            s->rx_budget = SIZE_MAX;
+            s->rx_one = false;
+            if (vsock__decode(s) && !s->peer_code)
+                return 0;
+            if (s->peer_code || !s->rx_blocked)
+                continue;
+        }
+        /* On the caller's ctx, not the wake-up child we have just cancelled. */
+        int w = vsock__wait_fd(s, (short)(POLLIN | (f == -EAGAIN ? POLLOUT : 0)), deadline, true);
+        if (w < 0)
+            return w;
+    }
+}
+
+int vsock_close(vsock *s, int code)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->close_called) {
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    s->close_called = true;
+    s->rx_discard = true;
+    s->users++;
+    /* Wake a blocked reader and writer at once: they see close_called and say -EPIPE. */
+    if (s->wctx)
+        rt_ctx_cancel(s->wctx);
+    int r = 0;
+    if (s->hs_done && s->fd >= 0) {
+        /* After an error wslay may already have queued its own close (1002, 1009, or
+         * the reply to the peer's): then that one is flushed instead. */
+        if (!s->err)
+            vsock__queue_close(s, code);
+        r = close_handshake(s, rt_deadline_in(s->close_timeout));
+    }
+    if (s->fd >= 0 && !s->fd_shut) {
+        shutdown(s->fd, SHUT_RDWR);
+        s->fd_shut = true;
+    }
+    vsock__leave(s);   /* the last user closes the fd */
+    return r;
+}

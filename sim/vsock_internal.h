@@ -1,0 +1,113 @@
+/* vsock_internal.h — what the vsock core and its backends (tcp, mem) share; not for variants. */
+#ifndef LINKBENCH_VSOCK_INTERNAL_H
+#define LINKBENCH_VSOCK_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <wslay/wslay.h>
+
+#include "vsock.h"
+
+/* A backend: how bytes move and how the opening handshake is done. The WebSocket
+ * framing above it is shared (vsock_io.c). Filled with designated initializers and
+ * called only through the core. */
+struct vsock_backend {
+    const char *name;
+    /* Like recv(2) with MSG_DONTWAIT: >0 bytes, 0 the peer closed, -EAGAIN, -errno.
+     * Counts its own system calls in s->c.sys_read. */
+    ssize_t (*recv)(vsock *s, void *buf, size_t len);
+    /* Like send(2) with MSG_DONTWAIT|MSG_NOSIGNAL: >0 bytes taken, -EAGAIN, -errno.
+     * Counts s->c.sys_write. */
+    ssize_t (*send)(vsock *s, const void *buf, size_t len);
+    /* Advance the opening handshake (s->mu held): 0 done, -EAGAIN (wait for the fd:
+     * writable when output is pending), other negative: failed. */
+    int (*handshake_step)(vsock *s, const char *host, const char *path);
+    /* True while reads are deliberately held back (a test hook): a blocking reader then
+     * sleeps instead of polling a readable fd. NULL: never. */
+    bool (*rx_paused)(const vsock *s);
+    /* Free s (the backend allocated it, with the core struct first). */
+    void (*release)(vsock *s);
+};
+
+struct ws_hs;   /* handshake in progress (vsock_tcp.c) */
+
+struct vsock {
+    const struct vsock_backend *be;
+    pthread_mutex_t mu;          /* protocol state below; never held across a wait */
+    int fd;                      /* -1 once closed */
+    uint8_t role;                /* enum vsock_role */
+    bool hs_done;                /* past the opening handshake */
+    bool close_called;           /* vsock_close / vsock_close_nb ran */
+    bool fd_shut;                /* shut down; close(fd) when the last user leaves */
+    bool rx_discard;             /* closing: drop incoming data messages */
+    int err;                     /* first fatal error (negative), sticky */
+    int users;                   /* threads inside blocking calls */
+    uint16_t peer_code;          /* the peer's close code, 0 if none */
+    wslay_event_context_ptr ws;  /* NULL until needed and after vsock_trim */
+    rt_ctx *uctx;                /* the caller's (vsock_set_ctx) */
+    rt_ctx *wctx;                /* child of uctx; vsock_close cancels it to wake waiters */
+
+    /* receive */
+    vsock_msg *rx_cur;           /* message being assembled */
+    size_t rx_cap;               /* bytes allocated for rx_cur->data */
+    bool rx_ctrl;                /* the frame in progress is a control frame */
+    bool rx_too_big;
+    bool rx_one;                 /* stop reading once a message is decoded */
+    bool rx_blocked;             /* the last read found the kernel empty: wait for POLLIN */
+    int rx_ioerr;                /* what the recv callback saw (-ECONNRESET, -EPIPE at EOF) */
+    size_t rx_budget;            /* bytes this decode round may still read */
+    size_t rx_round;             /* bytes read in this round */
+    uint64_t rx_fed, rx_framed;  /* bytes given to wslay / in frames it has parsed (trim) */
+    vsock_msg *in_head, *in_tail;
+    uint8_t *pre;                /* bytes that arrived with the handshake head */
+    uint32_t pre_off, pre_len;
+
+    /* send: one coalescing buffer, ob[ob_off..ob_len) not yet in the kernel */
+    uint8_t *ob;
+    size_t ob_cap, ob_off, ob_len;
+    uint64_t out_sent;           /* stream offset of ob[ob_off] */
+    const void *pend_ptr;        /* the last vsock_write's message, for the retry rule */
+    size_t pend_len;
+    uint64_t pend_start, pend_end;   /* its frame's stream offsets */
+    bool pend;
+    uint64_t partial_end;        /* end of a timed-out, started frame; 0 = none */
+
+    uint64_t rng;
+    struct ws_hs *hs;
+    size_t max_msg;
+    rt_ns close_timeout, hs_timeout;
+    vsock_counters c;
+    vsock *reg_prev, *reg_next;  /* live sockets, for vsock_get_totals */
+};
+
+/* vsock.c */
+int vsock__init(vsock *s, const struct vsock_backend *be, int fd, enum vsock_role role,
+                const vsock_opts *o);
+void vsock__fail(vsock *s, int err);       /* set the sticky error (first one wins) */
+uint64_t vsock__rand(vsock *s);
+
+/* vsock_io.c (all with s->mu held) */
+static inline uint64_t vsock__out_total(const vsock *s)
+{
+    return s->out_sent + (s->ob_len - s->ob_off);
+}
+int vsock__append(vsock *s, const void *data, size_t len);   /* 0, -ENOMEM */
+int vsock__flush_once(vsock *s);        /* one send: 0 all out, -EAGAIN, other negative */
+ssize_t vsock__recv(vsock *s, void *buf, size_t len);          /* backend recv + bytes_in */
+int vsock__set_pre(vsock *s, const void *data, size_t len);  /* 0, -ENOMEM */
+int vsock__queue_close(vsock *s, int code);   /* close frame into the buffer */
+/* One decode round: read within rx_budget (stopping after a message when rx_one) and
+ * parse into the inbox; 0 or the error that ended reading (sticky). */
+int vsock__decode(vsock *s);
+void vsock__free_io(vsock *s);
+/* Wait for ev on the fd until deadline, s->mu released meanwhile (held on entry and
+ * return). revents, -ETIMEDOUT, -ECANCELED (the caller's ctx, or vsock_close unless
+ * user_ctx: then only the caller's ctx counts). */
+int vsock__wait_fd(vsock *s, short ev, rt_ns deadline, bool user_ctx);
+int vsock__woke_err(const vsock *s, int w);   /* -ECANCELED after vsock_close reads -EPIPE */
+void vsock__leave(vsock *s);   /* end of a blocking call: users--, deferred close, unlock */
+
+#endif

@@ -1,0 +1,630 @@
+/* vsock_io.c — WebSocket framing shared by every backend: wslay decodes, one coalescing buffer sends. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vsock_internal.h"
+
+/* A drained output buffer bigger than this is freed instead of kept (idle memory). */
+#define OB_KEEP_BYTES (64 * 1024)
+/* vsock_queue refuses to queue beyond this many unsent bytes (wslay's own queue is
+ * unbounded: a flooding peer once made an echo queue ~480 MB). */
+#define OB_LIMIT_BYTES ((size_t)64 << 20)
+
+/* ---------------------------------------------------------------- output buffer */
+
+static int ob_reserve(vsock *s, size_t need)
+{
+    if (s->ob_off == s->ob_len)
+        s->ob_off = s->ob_len = 0;
+    if (s->ob_len + need <= s->ob_cap)
+        return 0;
+    if (s->ob_off) {   /* slide the unsent tail down before growing */
+        memmove(s->ob, s->ob + s->ob_off, s->ob_len - s->ob_off);
+        s->ob_len -= s->ob_off;
+        s->ob_off = 0;
+        if (s->ob_len + need <= s->ob_cap)
+            return 0;
+    }
+    size_t cap = s->ob_cap ? s->ob_cap : 4096;
+    while (cap < s->ob_len + need)
+        cap *= 2;
+    uint8_t *nb = realloc(s->ob, cap);
+    if (!nb)
+        return -ENOMEM;
+    s->ob = nb;
+    s->ob_cap = cap;
+    return 0;
+}
+
+int vsock__append(vsock *s, const void *data, size_t len)
+{
+    if (ob_reserve(s, len))
+        return -ENOMEM;
+    memcpy(s->ob + s->ob_len, data, len);
+    s->ob_len += len;
+    return 0;
+}
+
+/* Encode one data frame straight into the buffer. wslay_event_queue_msg would cost
+ * two mallocs and a copy per message; the header is 14 bytes of RFC 6455 §5.2, and
+ * every incoming frame is still parsed and checked by wslay. */
+static int append_frame(vsock *s, int opcode, const void *data, size_t len)
+{
+    if (ob_reserve(s, len + 14))
+        return -ENOMEM;
+    uint8_t *h = s->ob + s->ob_len, *p = h;
+    bool mask = s->role == VSOCK_CLIENT;
+    *p++ = (uint8_t)(0x80 | (opcode & 0x0f));
+    if (len < 126) {
+        *p++ = (uint8_t)((mask ? 0x80 : 0) | len);
+    } else if (len < 65536) {
+        *p++ = (uint8_t)((mask ? 0x80 : 0) | 126);
+        *p++ = (uint8_t)(len >> 8);
+        *p++ = (uint8_t)len;
+    } else {
+        *p++ = (uint8_t)((mask ? 0x80 : 0) | 127);
+        for (int i = 7; i >= 0; i--)
+            *p++ = (uint8_t)((uint64_t)len >> (8 * i));
+    }
+    if (!mask) {
+        memcpy(p, data, len);
+    } else {
+        uint32_t key = (uint32_t)vsock__rand(s);
+        memcpy(p, &key, 4);
+        p += 4;
+        uint64_t k8 = (uint64_t)key << 32 | key;   /* the key repeats every 4 bytes */
+        const uint8_t *d = data;
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            uint64_t w;
+            memcpy(&w, d + i, 8);
+            w ^= k8;
+            memcpy(p + i, &w, 8);
+        }
+        for (; i < len; i++)
+            p[i] = d[i] ^ ((const uint8_t *)&key)[i & 3];
+    }
+    s->ob_len += (size_t)(p - h) + len;
+    s->c.frames_out++;
+    s->c.msgs_out++;
+    return 0;
+}
+
+int vsock__flush_once(vsock *s)
+{
+    size_t n = s->ob_len - s->ob_off;
+    if (!n)
+        return 0;
+    if (s->fd < 0)
+        return -EPIPE;
+    ssize_t r = s->be->send(s, s->ob + s->ob_off, n);
+    if (r < 0) {
+        if (r != -EAGAIN)
+            vsock__fail(s, r == -ECONNRESET ? -ECONNRESET : -EPIPE);
+        return r == -EAGAIN ? -EAGAIN : s->err;
+    }
+    s->ob_off += (size_t)r;
+    s->out_sent += (uint64_t)r;
+    s->c.bytes_out += r;
+    if (s->partial_end && s->out_sent >= s->partial_end) {
+        s->c.partial_resumed++;
+        s->partial_end = 0;
+    }
+    if (s->ob_off < s->ob_len)
+        return -EAGAIN;
+    s->ob_off = s->ob_len = 0;
+    if (s->ob_cap > OB_KEEP_BYTES) {
+        free(s->ob);
+        s->ob = NULL;
+        s->ob_cap = 0;
+    }
+    return 0;
+}
+
+int vsock__set_pre(vsock *s, const void *data, size_t len)
+{
+    if (!len)
+        return 0;
+    s->pre = malloc(len);
+    if (!s->pre)
+        return -ENOMEM;
+    memcpy(s->pre, data, len);
+    s->pre_off = 0;
+    s->pre_len = (uint32_t)len;
+    return 0;
+}
+
+ssize_t vsock__recv(vsock *s, void *buf, size_t len)
+{
+    if (s->fd < 0)
+        return -EPIPE;
+    ssize_t r = s->be->recv(s, buf, len);
+    if (r > 0)
+        s->c.bytes_in += r;
+    return r;
+}
+
+/* ---------------------------------------------------------------- wslay callbacks */
+
+static ssize_t cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                       void *user)
+{
+    (void)flags;
+    vsock *s = user;
+    if (s->pre) {   /* frames that came in with the handshake head go first */
+        size_t n = s->pre_len - s->pre_off;
+        if (n > len)
+            n = len;
+        memcpy(buf, s->pre + s->pre_off, n);
+        s->pre_off += (uint32_t)n;
+        if (s->pre_off == s->pre_len) {
+            free(s->pre);
+            s->pre = NULL;
+        }
+        s->rx_fed += n;
+        return (ssize_t)n;
+    }
+    /* Stop (without a system call) once the round has what it came for; wslay has
+     * then parsed everything it buffered. */
+    if (s->rx_blocked || s->rx_budget == 0 || (s->rx_one && s->in_head)) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (len > s->rx_budget)
+        len = s->rx_budget;
+    ssize_t r = vsock__recv(s, buf, len);
+    if (r > 0) {
+        s->rx_budget -= (size_t)r;
+        s->rx_round += (size_t)r;
+        s->rx_fed += (uint64_t)r;
+        /* A short read drained the kernel: the next read would say EAGAIN, so the
+         * round ends here and the caller waits (or returns to its loop) instead. */
+        if ((size_t)r < len)
+            s->rx_blocked = true;
+        return r;
+    }
+    if (r == -EAGAIN) {
+        s->rx_blocked = true;
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+    } else {
+        s->rx_ioerr = r == 0 ? -EPIPE : (r == -ECONNRESET ? -ECONNRESET : (int)r);
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    }
+    return -1;
+}
+
+/* wslay sends only control frames (pong, close): append them; the buffer never refuses. */
+static ssize_t cb_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+                       int flags, void *user)
+{
+    vsock *s = user;
+    if (vsock__append(s, data, len)) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    if (!(flags & WSLAY_MSG_MORE))   /* the last piece of a frame */
+        s->c.frames_out++;
+    return (ssize_t)len;
+}
+
+static int cb_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
+{
+    (void)ctx;
+    vsock *s = user;
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t r = vsock__rand(s);
+        memcpy(buf + i, &r, len - i < 8 ? len - i : 8);
+    }
+    return 0;
+}
+
+static void cb_frame_start(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_start_arg *a, void *user)
+{
+    vsock *s = user;
+    uint64_t pl = a->payload_length;
+    s->c.frames_in++;
+    s->rx_framed += 2 + (pl < 126 ? 0 : pl < 65536 ? 2 : 8) + (s->role == VSOCK_SERVER ? 4 : 0) + pl;
+    s->rx_ctrl = a->opcode >= 8;
+    if (s->rx_ctrl || s->rx_too_big)
+        return;
+    size_t have = s->rx_cur ? s->rx_cur->len : 0;
+    if (a->opcode != 0 && s->rx_cur) {   /* cannot happen: wslay checks continuation */
+        vsock_msg_free(s->rx_cur);
+        s->rx_cur = NULL;
+        have = 0;
+    }
+    /* wslay checks each frame against the limit; a fragmented message is checked here. */
+    if (have + pl > s->max_msg) {
+        s->rx_too_big = true;
+        wslay_event_queue_close(ctx, VSOCK_CLOSE_TOO_BIG, NULL, 0);
+        wslay_event_shutdown_read(ctx);
+        return;
+    }
+    if (!s->rx_cur || have + pl > s->rx_cap) {
+        vsock_msg *m = realloc(s->rx_cur, sizeof *m + have + pl);
+        if (!m) {
+            s->rx_too_big = true;   /* treated like an oversize message: close 1009 */
+            wslay_event_queue_close(ctx, VSOCK_CLOSE_TOO_BIG, NULL, 0);
+            wslay_event_shutdown_read(ctx);
+            return;
+        }
+        if (!s->rx_cur) {
+            m->next = NULL;
+            m->link_id = 0;
+            m->len = 0;
+            m->opcode = a->opcode;
+        }
+        s->rx_cur = m;
+        s->rx_cap = have + pl;
+    }
+}
+
+static void cb_frame_chunk(wslay_event_context_ptr ctx,
+                           const struct wslay_event_on_frame_recv_chunk_arg *a, void *user)
+{
+    (void)ctx;
+    vsock *s = user;
+    if (s->rx_ctrl || s->rx_too_big || !s->rx_cur)
+        return;
+    memcpy(s->rx_cur->data + s->rx_cur->len, a->data, a->data_length);
+    s->rx_cur->len += (uint32_t)a->data_length;
+}
+
+static void cb_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
+                   void *user)
+{
+    (void)ctx;
+    vsock *s = user;
+    if (a->opcode == WSLAY_PING) {
+        s->c.pings_answered++;   /* wslay has queued the pong */
+    } else if (a->opcode == WSLAY_CONNECTION_CLOSE) {
+        s->peer_code = a->status_code ? a->status_code : VSOCK_CLOSE_NO_STATUS;
+    } else if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME) {
+        vsock_msg *m = s->rx_cur;
+        s->rx_cur = NULL;
+        s->rx_cap = 0;
+        if (!m)
+            return;
+        s->c.msgs_in++;
+        if (s->rx_discard) {
+            vsock_msg_free(m);
+            return;
+        }
+        m->t_decoded = rt_now();
+        m->next = NULL;
+        if (s->in_tail)
+            s->in_tail->next = m;
+        else
+            s->in_head = m;
+        s->in_tail = m;
+    }
+}
+
+static const struct wslay_event_callbacks callbacks = {
+    .recv_callback = cb_recv,
+    .send_callback = cb_send,
+    .genmask_callback = cb_genmask,
+    .on_frame_recv_start_callback = cb_frame_start,
+    .on_frame_recv_chunk_callback = cb_frame_chunk,
+    .on_msg_recv_callback = cb_msg,
+};
+
+/* The wslay context is made on first use and dropped by vsock_trim when idle. */
+static int ensure_ws(vsock *s)
+{
+    if (s->ws)
+        return 0;
+    int r = s->role == VSOCK_SERVER ? wslay_event_context_server_init(&s->ws, &callbacks, s)
+                                    : wslay_event_context_client_init(&s->ws, &callbacks, s);
+    if (r) {
+        s->ws = NULL;
+        return -ENOMEM;
+    }
+    /* No buffering: data frames are assembled straight into one vsock_msg. */
+    wslay_event_config_set_no_buffering(s->ws, 1);
+    wslay_event_config_set_max_recv_msg_length(s->ws, s->max_msg);
+    return 0;
+}
+
+int vsock__queue_close(vsock *s, int code)
+{
+    if (ensure_ws(s))
+        return -ENOMEM;
+    int r = wslay_event_queue_close(s->ws, (uint16_t)code, NULL, 0);
+    if (r == 0)
+        wslay_event_send(s->ws);   /* into the buffer; never blocks */
+    return r ? -EPIPE : 0;
+}
+
+void vsock__free_io(vsock *s)
+{
+    wslay_event_context_free(s->ws);
+    s->ws = NULL;
+    for (vsock_msg *m = s->in_head, *n; m; m = n) {
+        n = m->next;
+        vsock_msg_free(m);
+    }
+    s->in_head = s->in_tail = NULL;
+    vsock_msg_free(s->rx_cur);
+    s->rx_cur = NULL;
+    free(s->ob);
+    s->ob = NULL;
+    s->ob_cap = s->ob_len = s->ob_off = 0;
+    free(s->pre);
+    s->pre = NULL;
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+/* One decode round: read (within rx_budget / rx_one) and parse into the inbox; pongs
+ * and close replies go into the output buffer. 0, or the error that ended reading. */
+int vsock__decode(vsock *s)
+{
+    if (s->err)
+        return s->err;
+    if (ensure_ws(s))
+        return -ENOMEM;
+    s->rx_blocked = false;
+    s->rx_ioerr = 0;
+    s->rx_round = 0;
+    int r = wslay_event_recv(s->ws);
+    if (wslay_event_want_write(s->ws))
+        wslay_event_send(s->ws);
+    if (r == 0 && wslay_event_get_read_enabled(s->ws))
+        return 0;
+    int e;
+    if (r == WSLAY_ERR_NOMEM)
+        e = -ENOMEM;
+    else if (s->rx_ioerr)
+        e = s->rx_ioerr;
+    else if (wslay_event_get_close_received(s->ws))
+        e = -EPIPE;
+    else if (s->rx_too_big || wslay_event_get_status_code_sent(s->ws) == VSOCK_CLOSE_TOO_BIG)
+        e = -EMSGSIZE;
+    else
+        e = -EPROTO;   /* unmasked, reserved bits, bad opcode or UTF-8: wslay closed 1002/1007 */
+    vsock__fail(s, e);
+    return e;
+}
+
+int vsock__wait_fd(vsock *s, short ev, rt_ns deadline, bool user_ctx)
+{
+    /* Waits use a child of the caller's ctx that vsock_close can cancel on its own;
+     * made on the first wait, so event-loop sockets never pay for it. */
+    if (!s->wctx && !user_ctx)
+        s->wctx = rt_ctx_create(s->uctx);
+    rt_ctx *c = s->wctx && !user_ctx ? s->wctx : s->uctx;
+    int fd = s->fd;
+    bool paused = ev == POLLIN && s->be->rx_paused && s->be->rx_paused(s);
+    pthread_mutex_unlock(&s->mu);
+    int r;
+    if (paused) {   /* a mem test hook: the fd is readable but reads are held back */
+        rt_ns t = rt_deadline_in(RT_MS);
+        r = rt_sleep_until(t < deadline ? t : deadline, c);
+        if (r == 0)
+            r = rt_now() >= deadline ? -ETIMEDOUT : POLLIN;
+    } else {
+        r = rt_wait_fd(fd, ev, deadline, c);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->c.sys_poll++;
+    return r;
+}
+
+void vsock__leave(vsock *s)
+{
+    if (--s->users == 0 && s->fd_shut && s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+int vsock__woke_err(const vsock *s, int w)
+{
+    return w == -ECANCELED && s->close_called ? -EPIPE : w;
+}
+
+/* ---------------------------------------------------------------- blocking API */
+
+int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline)
+{
+    *out = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->users++;
+    int r;
+    for (;;) {
+        if (s->in_head) {
+            vsock_msg *m = s->in_head;
+            s->in_head = m->next;
+            if (!s->in_head)
+                s->in_tail = NULL;
+            m->next = NULL;
+            *out = m;
+            r = 0;
+            break;
+        }
+        if (s->close_called) {
+            r = -EPIPE;
+            break;
+        }
+        if (s->err || !s->hs_done) {
+            r = s->err ? s->err : -EINVAL;
+            break;
+        }
+        s->rx_one = true;
+        s->rx_budget = SIZE_MAX;
+        r = vsock__decode(s);
+        s->rx_one = false;
+        if (s->ob_len > s->ob_off)   /* a pong or close reply: one try, never a wait */
+            vsock__flush_once(s);
+        if (r || s->in_head || !s->rx_blocked)
+            continue;
+        if (deadline != RT_NEVER && rt_now() >= deadline) {   /* a trickle must not outlive it */
+            s->c.read_timeouts++;
+            r = -ETIMEDOUT;
+            break;
+        }
+        int w = vsock__wait_fd(s, POLLIN, deadline, false);
+        if (w == -ETIMEDOUT)
+            s->c.read_timeouts++;
+        if (w < 0 && !s->in_head) {
+            r = vsock__woke_err(s, w);
+            break;
+        }
+    }
+    vsock__leave(s);
+    return r;
+}
+
+static int write_err(const vsock *s)
+{
+    return s->err == -ECONNRESET ? -ECONNRESET : -EPIPE;
+}
+
+int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadline)
+{
+    pthread_mutex_lock(&s->mu);
+    s->users++;
+    int r = 0;
+    if (s->close_called || s->err || !s->hs_done) {
+        r = s->hs_done || s->err ? write_err(s) : -EINVAL;
+        vsock__leave(s);
+        return r;
+    }
+    bool retry = s->pend && s->pend_ptr == data && s->pend_len == len && s->out_sent < s->pend_end;
+    if (retry && s->out_sent <= s->pend_start && s->pend_end == vsock__out_total(s)) {
+        /* Not started and still last: the retry replaces it (its bytes may differ). */
+        s->ob_len -= (size_t)(s->pend_end - s->pend_start);
+        s->c.frames_out--;
+        s->c.msgs_out--;
+        retry = false;
+    }
+    if (!retry) {
+        /* An unfinished earlier frame stays ahead of this one and is finished first. */
+        uint64_t start = vsock__out_total(s);
+        if (append_frame(s, opcode, data, len)) {
+            vsock__leave(s);
+            return -ENOMEM;
+        }
+        s->pend = true;
+        s->pend_ptr = data;
+        s->pend_len = len;
+        s->pend_start = start;
+        s->pend_end = vsock__out_total(s);
+    }
+    while (s->out_sent < s->pend_end) {
+        r = vsock__flush_once(s);
+        if (r == 0 || (r == -EAGAIN && s->out_sent >= s->pend_end))
+            continue;
+        if (r != -EAGAIN || s->close_called) {
+            r = write_err(s);
+            break;
+        }
+        int w = vsock__wait_fd(s, POLLOUT, deadline, false);
+        if (w < 0) {
+            if (w == -ETIMEDOUT)
+                s->c.write_timeouts++;
+            if (s->out_sent > s->pend_start)   /* started: a later write must finish it */
+                s->partial_end = s->pend_end;
+            r = vsock__woke_err(s, w);
+            break;
+        }
+        r = 0;
+    }
+    if (s->out_sent >= s->pend_end) {
+        s->pend = false;
+        r = 0;
+    }
+    vsock__leave(s);
+    return r;
+}
+
+/* ---------------------------------------------------------------- event-loop API */
+
+int vsock_read_nb(vsock *s, size_t max_bytes, size_t *bytes_read)
+{
+    pthread_mutex_lock(&s->mu);
+    int r;
+    if (!s->hs_done && !s->err) {
+        r = -EINVAL;
+    } else {
+        s->rx_budget = max_bytes ? max_bytes : SIZE_MAX;
+        r = vsock__decode(s);
+        if (bytes_read)
+            *bytes_read = s->rx_round;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+vsock_msg *vsock_poll_msg(vsock *s)
+{
+    pthread_mutex_lock(&s->mu);
+    vsock_msg *m = s->in_head;
+    if (m) {
+        s->in_head = m->next;
+        if (!s->in_head)
+            s->in_tail = NULL;
+        m->next = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return m;
+}
+
+int vsock_queue(vsock *s, const void *data, size_t len, int opcode)
+{
+    pthread_mutex_lock(&s->mu);
+    int r;
+    if (s->close_called || s->err || !s->hs_done)
+        r = s->hs_done || s->err ? write_err(s) : -EINVAL;
+    else if (s->ob_len - s->ob_off + len > OB_LIMIT_BYTES)
+        r = -ENOBUFS;
+    else
+        r = append_frame(s, opcode, data, len);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+int vsock_flush(vsock *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->ws && wslay_event_want_write(s->ws))
+        wslay_event_send(s->ws);
+    int r = vsock__flush_once(s);
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+size_t vsock_pending_out(const vsock *s)
+{
+    return s->ob_len - s->ob_off;
+}
+
+bool vsock_want_write(const vsock *s)
+{
+    return s->ob_len > s->ob_off || (s->ws && wslay_event_want_write(s->ws));
+}
+
+void vsock_trim(vsock *s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->ob_off == s->ob_len) {
+        free(s->ob);
+        s->ob = NULL;
+        s->ob_cap = s->ob_off = s->ob_len = 0;
+    }
+    /* wslay's context (~8.5 KiB of buffers) can go when it holds no state: every byte
+     * it was given belongs to a frame it has parsed, nothing is half-assembled, nothing
+     * queued, no close under way. It is made again on the next read or close. */
+    if (s->ws && !s->rx_cur && !s->pre && s->rx_fed == s->rx_framed && !s->close_called &&
+        !s->err && !wslay_event_want_write(s->ws) && wslay_event_get_read_enabled(s->ws)) {
+        wslay_event_context_free(s->ws);
+        s->ws = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
