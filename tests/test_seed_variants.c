@@ -1,0 +1,527 @@
+/* test_seed_variants.c — design-specific behaviour of the five seed variants, by counts over in-process vsock pairs. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "link.h"
+#include "link_host_impl.h"
+#include "link_registry.h"
+#include "rt.h"
+#include "vsock.h"
+
+#define MAX_LINKS 8
+
+/* A tiny host: callbacks only count; the app side is driven by the test itself. */
+typedef struct th {
+    link_host_impl impl;   /* first: variants get &impl.base */
+    atomic_int readable, writable, closed;
+    atomic_int cause_of[MAX_LINKS];   /* cause + 1 once closed */
+} th;
+
+static void on_readable(struct link_host *h, struct link *l, uint32_t id)
+{
+    (void)l, (void)id;
+    atomic_fetch_add(&((th *)h)->readable, 1);
+}
+
+static void on_writable(struct link_host *h, struct link *l, uint32_t id)
+{
+    (void)l, (void)id;
+    atomic_fetch_add(&((th *)h)->writable, 1);
+}
+
+static void on_closed(struct link_host *h, struct link *l, uint32_t id, enum link_close_cause c)
+{
+    (void)l;
+    th *t = (th *)h;
+    link_host_count_close(&t->impl, c);
+    if (id < MAX_LINKS)
+        cr_assert_eq(atomic_exchange(&t->cause_of[id], (int)c + 1), 0, "on_closed twice");
+    atomic_fetch_add(&t->closed, 1);
+}
+
+/* One variant under test, its links and their client ends. */
+typedef struct tv {
+    link_module *mod;
+    const struct link_variant *v;
+    th host;
+    struct link_server *srv;
+    int64_t params[64];
+    struct link_common common;
+    struct link *l[MAX_LINKS];
+    vsock *srv_s[MAX_LINKS], *cli[MAX_LINKS];
+    int n;
+} tv;
+
+#define WAIT(cond)                                                      \
+    do {                                                                \
+        rt_ns end_ = rt_deadline_in(10 * RT_S);                         \
+        while (!(cond) && rt_now() < end_) rt_sleep(RT_MS, NULL);       \
+    } while (0)
+
+static int64_t live_link_threads(void)
+{
+    rt_group_stats st;
+    rt_group_get(RT_GROUP_LINK, &st);
+    return st.live;
+}
+
+static void tv_load(tv *t, const char *name)
+{
+    memset(t, 0, sizeof *t);
+    char err[512];
+    int rc = link_module_load(name, &t->mod, err, sizeof err);
+    cr_assert_eq(rc, 0, "load %s: %s", name, err);
+    t->v = t->mod->v;
+    link_params_defaults(t->v, t->params);
+    t->common.auto_close = true;
+    t->common.max_msg_bytes = 4 << 20;
+}
+
+static void tv_set(tv *t, const char *key, int64_t val)
+{
+    char err[512];
+    cr_assert_eq(link_params_set(t->v, t->params, key, val, err, sizeof err), 0, "%s", err);
+}
+
+static void tv_start(tv *t)
+{
+    link_host_init(&t->host.impl);
+    t->host.impl.base.on_readable = on_readable;
+    t->host.impl.base.on_writable = on_writable;
+    t->host.impl.base.on_closed = on_closed;
+    struct link_start_args a = {.host = &t->host.impl.base, .params = t->params,
+                                .common = &t->common};
+    cr_assert_eq(t->v->start(&a, &t->srv), 0);
+}
+
+/* Attach one more link over a mem pair; returns its index (= link id). */
+static int tv_attach(tv *t)
+{
+    vsock_opts o;
+    vsock_opts_default(&o);
+    o.max_msg_bytes = 4 << 20;
+    o.close_timeout = 200 * RT_MS;   /* a peer that stopped reading must not slow stop() */
+    int i = t->n++;
+    cr_assert_eq(vsock_mem_pair(&t->srv_s[i], &t->cli[i], &o), 0);
+    cr_assert_eq(t->v->attach(t->srv, t->srv_s[i], (uint32_t)i, &t->l[i]), 0);
+    return i;
+}
+
+static void tv_stop(tv *t)
+{
+    t->v->stop(t->srv);
+    for (int i = 0; i < t->n; i++)
+        vsock_destroy(t->cli[i]);
+    link_module_unload(t->mod);
+}
+
+static int64_t drops(tv *t, enum link_drop_reason r)
+{
+    return atomic_load(&t->host.impl.drops[r]);
+}
+
+static int64_t counter(tv *t, enum link_counter c)
+{
+    return atomic_load(&t->host.impl.counters[c]);
+}
+
+static int64_t msgs_in(vsock *s)
+{
+    vsock_counters c;
+    vsock_get_counters(s, &c);
+    return c.msgs_in;
+}
+
+static void client_send(tv *t, int i, int n)
+{
+    char buf[32];
+    for (int k = 0; k < n; k++) {
+        int len = snprintf(buf, sizeof buf, "m%d-%d", i, k);
+        cr_assert_eq(vsock_write(t->cli[i], buf, (size_t)len, VSOCK_TEXT, rt_deadline_in(5 * RT_S)), 0);
+    }
+}
+
+/* The app's Receive() loop, inline: take everything there is now. */
+static int app_drain(tv *t, int i)
+{
+    int n = 0;
+    vsock_msg *m;
+    while (t->v->recv(t->l[i], &m) == 0) {
+        vsock_msg_free(m);
+        n++;
+    }
+    return n;
+}
+
+/* Echo: the client sends one message, the app sends back what it takes (on the link the
+ * message names), the client must read it back. */
+static void echo_ok(tv *t, int i)
+{
+    client_send(t, i, 1);
+    vsock_msg *m = NULL;
+    int rc = -EAGAIN;
+    rt_ns end = rt_deadline_in(10 * RT_S);
+    while (rc != 0 && rt_now() < end) {
+        rc = t->v->recv(t->l[i], &m);
+        if (rc != 0)
+            rt_sleep(RT_MS, NULL);
+    }
+    cr_assert_eq(rc, 0, "link %d: nothing received", i);
+    cr_assert_eq(m->link_id, (uint32_t)i);
+    cr_assert_eq(t->v->send(t->l[m->link_id], m), 0);
+    vsock_msg *back;
+    cr_assert_eq(vsock_read(t->cli[i], &back, rt_deadline_in(10 * RT_S)), 0, "link %d: no echo", i);
+    char want[32];
+    int len = snprintf(want, sizeof want, "m%d-", i);
+    cr_assert(back->len > (uint32_t)len && memcmp(back->data, want, (size_t)len) == 0);
+    vsock_msg_free(back);
+}
+
+/* ---------------------------------------------------------------- hand-off policies */
+
+Test(seed_variants, batch_blocks_instead_of_dropping)
+{
+    tv t;
+    tv_load(&t, "batch");
+    tv_set(&t, "recv_queue_len", 2);
+    tv_start(&t);
+    int i = tv_attach(&t);
+    /* The app does not drain: the loop blocks in the hand-off, stops reading, and the
+     * client's writes end up timing out (TCP backpressure), with nothing dropped. */
+    static char buf[1024];
+    memset(buf, 'x', sizeof buf);
+    int sent = 0, rc = 0;
+    while (sent < 100000) {
+        rc = vsock_write(t.cli[i], buf, sizeof buf, VSOCK_BINARY, rt_deadline_in(50 * RT_MS));
+        if (rc != 0)
+            break;
+        sent++;
+    }
+    cr_assert_eq(rc, -ETIMEDOUT);
+    cr_expect_lt(msgs_in(t.srv_s[i]), sent);   /* the later messages were not read */
+    cr_expect_eq(drops(&t, LINK_DROP_RECV_QUEUE_FULL), 0);
+    cr_expect_eq(atomic_load(&t.host.readable), 1);
+    /* Draining unblocks it: the client finishes its timed-out message (same buffer:
+     * vsock resumes the frame) and everything arrives, nothing dropped. */
+    int got = 0;
+    bool done = false;
+    rt_ns end = rt_deadline_in(10 * RT_S);
+    while (got < sent + 1 && rt_now() < end) {
+        got += app_drain(&t, i);
+        if (!done)
+            done = vsock_write(t.cli[i], buf, sizeof buf, VSOCK_BINARY, rt_deadline_in(RT_MS)) == 0;
+        rt_sleep(RT_MS, NULL);
+    }
+    cr_expect(done);
+    cr_expect_eq(got, sent + 1);
+    cr_expect_eq(drops(&t, LINK_DROP_RECV_QUEUE_FULL), 0);
+    tv_stop(&t);
+}
+
+static void drops_when_full(const char *name)
+{
+    tv t;
+    tv_load(&t, name);
+    tv_set(&t, "recv_queue_len", 4);
+    tv_start(&t);
+    int i = tv_attach(&t);
+    client_send(&t, i, 50);
+    WAIT(msgs_in(t.srv_s[i]) == 50 && drops(&t, LINK_DROP_RECV_QUEUE_FULL) == 46);
+    cr_expect_eq(msgs_in(t.srv_s[i]), 50);
+    cr_expect_eq(drops(&t, LINK_DROP_RECV_QUEUE_FULL), 50 - 4);
+    cr_expect_eq(app_drain(&t, i), 4);
+    tv_stop(&t);
+}
+
+Test(seed_variants, poll_drops_when_receive_queue_full) { drops_when_full("poll"); }
+Test(seed_variants, hybrid_drops_when_receive_queue_full) { drops_when_full("hybrid"); }
+
+Test(seed_variants, poll_drops_rate_limited_messages)
+{
+    tv t;
+    tv_load(&t, "poll");
+    t.common.rate_limit_per_s = 5;   /* burst 5: most of a quick burst of 40 is refused */
+    tv_start(&t);
+    int i = tv_attach(&t);
+    client_send(&t, i, 40);
+    int got = 0;
+    rt_ns end = rt_deadline_in(10 * RT_S);
+    while (got + drops(&t, LINK_DROP_RATE_LIMITED) < 40 && rt_now() < end) {
+        got += app_drain(&t, i);
+        rt_sleep(RT_MS, NULL);
+    }
+    got += app_drain(&t, i);
+    cr_expect_eq(got + drops(&t, LINK_DROP_RATE_LIMITED), 40);
+    cr_expect_geq(got, 5);
+    cr_expect_gt(drops(&t, LINK_DROP_RATE_LIMITED), 0);
+    cr_expect_eq(drops(&t, LINK_DROP_RECV_QUEUE_FULL), 0);
+    tv_stop(&t);
+}
+
+Test(seed_variants, dual_delays_rate_limited_messages_without_dropping)
+{
+    tv t;
+    tv_load(&t, "dual");
+    t.common.rate_limit_per_s = 50;
+    tv_start(&t);
+    int i = tv_attach(&t);
+    client_send(&t, i, 30);
+    int got = 0;
+    rt_ns end = rt_deadline_in(10 * RT_S);
+    while (got < 30 && rt_now() < end) {
+        got += app_drain(&t, i);
+        rt_sleep(RT_MS, NULL);
+    }
+    cr_expect_eq(got, 30);
+    tv_stop(&t);   /* flushes the batched counters */
+    cr_expect_eq(t.host.impl.drops[LINK_DROP_RATE_LIMITED], 0);
+    cr_expect_gt(t.host.impl.counters[LINK_C_RATE_WAITS], 0);
+}
+
+/* ---------------------------------------------------------------- retry lifetime */
+
+/* The client stops reading; each 1 MiB message times out once, then the client reads it
+ * (the retry resumes the partial frame). Returns how many messages the client got
+ * before the link closed, of `n`. */
+static int one_timeout_per_message(tv *t, int i, int n)
+{
+    const size_t big = 1 << 20;
+    int got = 0;
+    for (int k = 0; k < n; k++) {
+        int64_t wt0 = counter(t, LINK_C_WRITE_TIMEOUTS);
+        vsock_msg *m = vsock_msg_new(big);
+        memset(m->data, 'a' + k, big);
+        m->len = (uint32_t)big;
+        m->opcode = VSOCK_BINARY;
+        if (t->v->send(t->l[i], m) != 0) {
+            vsock_msg_free(m);
+            break;
+        }
+        WAIT(counter(t, LINK_C_WRITE_TIMEOUTS) > wt0 || atomic_load(&t->host.closed) > 0);
+        vsock_msg *back;
+        if (vsock_read(t->cli[i], &back, rt_deadline_in(5 * RT_S)) != 0)
+            break;
+        cr_expect_eq(back->len, big);
+        cr_expect_eq(back->data[big - 1], 'a' + k);
+        vsock_msg_free(back);
+        got++;
+    }
+    return got;
+}
+
+static void retry_setup(tv *t, const char *name)
+{
+    tv_load(t, name);
+    tv_set(t, "write_timeout_ms", 200);
+    tv_set(t, "retry_init_ms", 1);
+    tv_set(t, "retry_max_ms", 2);
+    tv_set(t, "retry_max", 3);
+    if (link_params_find(t->v, "read_timeout_ms") >= 0)
+        tv_set(t, "read_timeout_ms", 20);   /* batch: a send waits behind a read */
+    tv_start(t);
+}
+
+Test(seed_variants, batch_shares_one_backoff_for_the_loops_life)
+{
+    tv t;
+    retry_setup(&t, "batch");
+    int i = tv_attach(&t);
+    int got = one_timeout_per_message(&t, i, 6);
+    WAIT(atomic_load(&t.host.closed) == 1);
+    /* 3 retries in all: the 4th message's time-out finds the strategy spent. */
+    cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_RETRY_SPENT + 1);
+    cr_expect_lt(got, 6);
+    cr_expect_eq(counter(&t, LINK_C_RETRIES), 3);
+    cr_expect_eq(drops(&t, LINK_DROP_SEND_FAILED), 1);
+    tv_stop(&t);
+}
+
+Test(seed_variants, dual_gives_each_message_a_fresh_backoff)
+{
+    tv t;
+    retry_setup(&t, "dual");
+    int i = tv_attach(&t);
+    int got = one_timeout_per_message(&t, i, 6);
+    cr_expect_eq(got, 6);
+    cr_expect_eq(atomic_load(&t.host.closed), 0);
+    cr_expect_geq(counter(&t, LINK_C_WRITE_TIMEOUTS), 6);
+    cr_expect_eq(drops(&t, LINK_DROP_SEND_FAILED), 0);
+    tv_stop(&t);
+    cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_SHUTDOWN + 1);
+}
+
+/* ---------------------------------------------------------------- pair */
+
+Test(seed_variants, pair_serves_two_links_on_one_thread)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_start(&t);
+    int a = tv_attach(&t), b = tv_attach(&t);
+    cr_expect_eq(live_link_threads(), 1);
+    echo_ok(&t, a);
+    echo_ok(&t, b);
+    tv_stop(&t);
+    cr_expect_eq(live_link_threads(), 0);
+}
+
+Test(seed_variants, pair_keeps_the_other_link_when_one_closes)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_start(&t);
+    int a = tv_attach(&t), b = tv_attach(&t);
+    cr_assert_eq(t.v->close(t.l[a]), 0);
+    WAIT(atomic_load(&t.host.cause_of[a]) != 0);
+    cr_expect_eq(atomic_load(&t.host.cause_of[a]), LINK_CLOSE_APP + 1);
+    vsock_msg *m = vsock_msg_new(1);
+    m->len = 1;
+    cr_expect_eq(t.v->send(t.l[a], m), -EPIPE);
+    vsock_msg_free(m);
+    echo_ok(&t, b);
+    echo_ok(&t, b);
+    cr_expect_eq(live_link_threads(), 1);
+    cr_expect_eq(atomic_load(&t.host.cause_of[b]), 0);
+    tv_stop(&t);
+    cr_expect_eq(atomic_load(&t.host.cause_of[b]), LINK_CLOSE_SHUTDOWN + 1);
+    cr_expect_eq(live_link_threads(), 0);
+}
+
+Test(seed_variants, pair_odd_link_runs_alone)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_start(&t);
+    for (int k = 0; k < 3; k++)
+        tv_attach(&t);
+    cr_expect_eq(live_link_threads(), 2);
+    echo_ok(&t, 2);
+    echo_ok(&t, 0);
+    tv_stop(&t);
+    cr_expect_eq(atomic_load(&t.host.closed), 3);
+    cr_expect_eq(live_link_threads(), 0);
+}
+
+Test(seed_variants, pair_first_link_closed_alone_leaves_the_next_to_a_new_pair)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_start(&t);
+    int a = tv_attach(&t);
+    cr_assert_eq(t.v->close(t.l[a]), 0);
+    WAIT(atomic_load(&t.host.closed) == 1 && live_link_threads() == 0);
+    cr_expect_eq(live_link_threads(), 0);
+    int b = tv_attach(&t);
+    cr_expect_eq(live_link_threads(), 1);
+    echo_ok(&t, b);
+    tv_stop(&t);
+}
+
+/* ---------------------------------------------------------------- every design */
+
+static void threads_back_to_zero(const char *name, int per_link_x2)
+{
+    tv t;
+    tv_load(&t, name);
+    if (link_params_find(t.v, "read_timeout_ms") >= 0)
+        tv_set(&t, "read_timeout_ms", 50);
+    tv_start(&t);
+    for (int k = 0; k < 4; k++)
+        tv_attach(&t);
+    WAIT(live_link_threads() == 4 * per_link_x2 / 2);
+    cr_expect_eq(live_link_threads(), 4 * per_link_x2 / 2, "%s", name);
+    for (int k = 0; k < 4; k++)
+        echo_ok(&t, k);
+    tv_stop(&t);
+    cr_expect_eq(live_link_threads(), 0, "%s", name);
+    cr_expect_eq(atomic_load(&t.host.closed), 4, "%s", name);
+    cr_expect_eq(t.host.impl.closes[LINK_CLOSE_SHUTDOWN], 4, "%s", name);
+}
+
+Test(seed_variants, dual_threads_return_to_zero) { threads_back_to_zero("dual", 4); }
+Test(seed_variants, batch_threads_return_to_zero) { threads_back_to_zero("batch", 2); }
+Test(seed_variants, poll_threads_return_to_zero) { threads_back_to_zero("poll", 2); }
+Test(seed_variants, hybrid_threads_return_to_zero) { threads_back_to_zero("hybrid", 2); }
+Test(seed_variants, pair_threads_return_to_zero) { threads_back_to_zero("pair", 1); }
+
+Test(seed_variants, peer_close_is_reported_once_with_cause_peer)
+{
+    const char *names[] = {"dual", "batch", "poll", "hybrid", "pair"};
+    for (int v = 0; v < 5; v++) {
+        tv t;
+        tv_load(&t, names[v]);
+        if (link_params_find(t.v, "read_timeout_ms") >= 0)
+            tv_set(&t, "read_timeout_ms", 50);   /* batch/hybrid: a send waits behind a read */
+        tv_start(&t);
+        int i = tv_attach(&t);
+        echo_ok(&t, i);
+        vsock_close(t.cli[i], VSOCK_CLOSE_GOING_AWAY);
+        WAIT(atomic_load(&t.host.closed) == 1);
+        cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_PEER + 1, "%s", names[v]);
+        vsock_msg *m;
+        WAIT(t.v->recv(t.l[i], &m) == -EPIPE);
+        cr_expect_eq(t.v->recv(t.l[i], &m), -EPIPE, "%s", names[v]);
+        t.v->release(t.l[i]);
+        tv_stop(&t);
+        cr_expect_eq(atomic_load(&t.host.closed), 1, "%s", names[v]);
+    }
+}
+
+Test(seed_variants, idle_link_closes_with_cause_idle_only_when_auto_close)
+{
+    tv t;
+    tv_load(&t, "hybrid");
+    tv_set(&t, "read_timeout_ms", 20);
+    tv_start(&t);
+    int i = tv_attach(&t);
+    t.v->update_active(t.l[i]);
+    cr_expect(!t.v->try_close_if_idle(t.l[i], 10 * RT_S));
+    rt_sleep(20 * RT_MS, NULL);
+    cr_expect(t.v->try_close_if_idle(t.l[i], RT_MS));
+    WAIT(atomic_load(&t.host.closed) == 1);
+    cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_IDLE + 1);
+    cr_expect(t.v->try_close_if_idle(t.l[i], 10 * RT_S));   /* already closed: true */
+    tv_stop(&t);
+
+    tv_load(&t, "hybrid");
+    t.common.auto_close = false;
+    tv_start(&t);
+    i = tv_attach(&t);
+    rt_sleep(20 * RT_MS, NULL);
+    cr_expect(!t.v->try_close_if_idle(t.l[i], RT_MS));
+    tv_stop(&t);
+    cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_SHUTDOWN + 1);
+}
+
+Test(seed_variants, full_send_queue_answers_eagain_then_writable)
+{
+    tv t;
+    tv_load(&t, "hybrid");
+    tv_set(&t, "send_queue_len", 2);
+    tv_set(&t, "read_timeout_ms", 200);   /* the loop sits in a read: the queue fills */
+    tv_start(&t);
+    int i = tv_attach(&t);
+    rt_sleep(20 * RT_MS, NULL);
+    vsock_msg *m[3];
+    for (int k = 0; k < 3; k++) {
+        m[k] = vsock_msg_new(4);
+        memcpy(m[k]->data, "abcd", 4);
+        m[k]->len = 4;
+    }
+    cr_expect_eq(t.v->send(t.l[i], m[0]), 0);
+    cr_expect_eq(t.v->send(t.l[i], m[1]), 0);
+    cr_expect_eq(t.v->send(t.l[i], m[2]), -EAGAIN);
+    WAIT(atomic_load(&t.host.writable) >= 1);
+    cr_expect_eq(atomic_load(&t.host.writable), 1);
+    cr_expect_eq(t.v->send(t.l[i], m[2]), 0);
+    for (int k = 0; k < 3; k++) {
+        vsock_msg *back;
+        cr_expect_eq(vsock_read(t.cli[i], &back, rt_deadline_in(5 * RT_S)), 0);
+        vsock_msg_free(back);
+    }
+    cr_expect_eq(counter(&t, LINK_C_SEND_BACKPRESSURE), 1);
+    tv_stop(&t);
+}
