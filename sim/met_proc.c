@@ -289,11 +289,30 @@ static int read_mem(met_proc *p, met_proc_reading *r, bool threads_too)
     return 0;
 }
 
+/* utime + stime, fields 14 and 15 of /proc/PID/stat (12th and 13th after the comm). */
+static int read_total(met_proc *p, met_proc_reading *r)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)p->pid);
+    ssize_t n = slurp(AT_FDCWD, path, buf, sizeof buf);
+    if (n < 0)
+        return n == -ENOENT ? -ESRCH : (int)n;
+    char *s = strrchr(buf, ')');
+    long long ut, st;
+    if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) != 2)
+        return -EINVAL;
+    long hz = sysconf(_SC_CLK_TCK);
+    r->cpu_total_ns = (ut + st) * (1000000000LL / (hz > 0 ? hz : 100));
+    return 0;
+}
+
 int met_proc_read(met_proc *p, unsigned what, met_proc_reading *out)
 {
     met_proc_reading r = p->last;
     int rc = 0;
-    if (what & MET_PROC_THREADS)
+    if (what & MET_PROC_TOTAL)
+        rc = read_total(p, &r);
+    if (rc == 0 && (what & MET_PROC_THREADS))
         rc = walk_threads(p, what, &r);
     if (rc == 0 && (what & MET_PROC_MEM))
         rc = read_mem(p, &r, !(what & MET_PROC_THREADS));

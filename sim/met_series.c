@@ -112,6 +112,11 @@ static int grow(met_series *s)
     return 0;
 }
 
+static int64_t proc_cpu(const met_series *s, const met_proc_reading *r)
+{
+    return s->ngroups ? r->cpu_ns : r->cpu_total_ns;
+}
+
 int met_series_sample(met_series *s, int64_t now_ns, const int64_t *counters)
 {
     met_proc_reading r;
@@ -120,7 +125,9 @@ int met_series_sample(met_series *s, int64_t now_ns, const int64_t *counters)
         return 0;
     if (s->proc) {
         /* -ESRCH: the process is gone; its last reading stands and CPU stays flat */
-        int rc = met_proc_read(s->proc, MET_PROC_THREADS | MET_PROC_MEM, &r);
+        /* without groups, two cheap files whatever the thread count (see met_proc.h) */
+        unsigned what = s->ngroups ? MET_PROC_THREADS | MET_PROC_MEM : MET_PROC_TOTAL | MET_PROC_MEM;
+        int rc = met_proc_read(s->proc, what, &r);
         if (rc == -ENOMEM)
             return rc;
         have_proc = true;
@@ -131,7 +138,7 @@ int met_series_sample(met_series *s, int64_t now_ns, const int64_t *counters)
         for (int k = 0; k < s->ncounters; k++)
             s->last_counters[k] = counters ? counters[k] : 0;
         if (have_proc) {
-            s->last_cpu_ns = r.cpu_ns;
+            s->last_cpu_ns = proc_cpu(s, &r);
             memcpy(s->last_group_cpu, r.group_cpu_ns, sizeof s->last_group_cpu);
         }
         return 0;
@@ -150,10 +157,10 @@ int met_series_sample(met_series *s, int64_t now_ns, const int64_t *counters)
     if (have_proc) {
         row[c++] = r.threads;
         row[c++] = (double)r.rss_bytes;
-        row[c++] = 100.0 * (double)(r.cpu_ns - s->last_cpu_ns) / 1e9 / dt;
+        row[c++] = 100.0 * (double)(proc_cpu(s, &r) - s->last_cpu_ns) / 1e9 / dt;
         for (int g = 0; g < s->ngroups; g++)
             row[c++] = 100.0 * (double)(r.group_cpu_ns[g] - s->last_group_cpu[g]) / 1e9 / dt;
-        s->last_cpu_ns = r.cpu_ns;
+        s->last_cpu_ns = proc_cpu(s, &r);
         memcpy(s->last_group_cpu, r.group_cpu_ns, sizeof s->last_group_cpu);
     }
     s->last_ns = now_ns;

@@ -21,7 +21,10 @@ typedef struct met_series_cfg {
     pid_t pid;                 /* process to sample; 0 = this one; < 0 = none (counters only) */
     const char *label;         /* names the process's CPU column: cpu_<label>_pct (default "server") */
     int64_t period_ns;         /* default 250 ms */
-    const char *const *groups; /* thread-name prefixes: one cpu_<group>_pct column each */
+    const char *const *groups; /* thread-name prefixes: one cpu_<group>_pct column each.
+                                * Groups make each sample walk every thread (costly at
+                                * thousands of threads, see met_proc.h); without them the
+                                * process CPU comes from /proc/PID/stat in 10 ms ticks. */
     int ngroups;               /* <= MET_PROC_GROUPS_MAX */
     const met_series_counter *counters;
     int ncounters;
