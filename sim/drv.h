@@ -155,6 +155,7 @@ struct drv_result {
     int64_t lag_max_ns, lag_p99_ns;
     bool driver_saturated;
     const char *saturated_why;      /* "cpu", "lag", "cpu+lag" or "" */
+    int64_t runq_wait_ns;           /* runnable but not running (whole run): others took the core */
     int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU spent in the send and the receive paths (whole run) */
     int64_t wakeups;                /* loop iterations */
 };
@@ -179,5 +180,9 @@ int drv_fault(struct drv *d, enum drv_fault_kind kind, uint32_t first, uint32_t 
 
 /* Local address of link i while it is open (for tests and reports): 0 or -ENOTCONN. */
 int drv_link_local_addr(const struct drv *d, uint32_t i, uint32_t *ip_host_order, uint16_t *port);
+
+/* `linkbench bench driver` (argv[0] is "driver"): CPU per message at increasing offered
+ * rates against an in-process echo thread. Exit code 0, 1 (failed), 2 (usage). */
+int drv_bench(int argc, char **argv);
 
 #endif

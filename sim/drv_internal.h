@@ -111,7 +111,7 @@ struct drv {
     met_hist *h_rtt, *h_rtt_unc, *h_out, *h_lag;
     struct drv_result r;         /* counters accumulate here during the run */
     int64_t lag_max_tick;
-    int64_t cpu0, cpu_meas0, cpu_meas1, cpu_tx, cpu_rx;
+    int64_t runq0, cpu0, cpu_meas0, cpu_meas1, cpu_tx, cpu_rx;
     bool cpu_meas0_set, cpu_meas1_set;
 };
 

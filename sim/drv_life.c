@@ -10,6 +10,20 @@
 
 #include "drv_internal.h"
 
+/* Time this thread spent runnable but waiting for a CPU (ns): a driver that lags while
+ * its own CPU is low was starved by other work on its core, not by the server. */
+static int64_t runq_wait_ns(void)
+{
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    unsigned long long run = 0, wait = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+        wait = 0;
+    fclose(f);
+    return (int64_t)wait;
+}
+
 static int fault_order(const void *a, const void *b)
 {
     const struct drv_fault *x = a, *y = b;
@@ -173,6 +187,7 @@ static void finish(struct drv *d, struct drv_result *r)
     bool lag = d->r.lag_p99_ns > d->p.saturated_lag_ns;
     d->r.driver_saturated = cpu || lag;
     d->r.saturated_why = cpu && lag ? "cpu+lag" : cpu ? "cpu" : lag ? "lag" : "";
+    d->r.runq_wait_ns = runq_wait_ns() - d->runq0;
     d->r.cpu_tx_ns = d->cpu_tx;
     d->r.cpu_rx_ns = d->cpu_rx;
     *r = d->r;
@@ -191,6 +206,7 @@ int drv_run(struct drv *d, struct drv_result *r)
         pinned = sched_setaffinity(0, sizeof one, &one) == 0;
     }
     d->cpu0 = drv_thread_cpu();
+    d->runq0 = runq_wait_ns();
     d->t_start = rt_now();
     d->phase = DRV_PHASE_RAMP;
     ev_now_update(d->loop);

@@ -4,10 +4,13 @@
 
 #include "bench.h"
 #include "cmd.h"
+#include "drv.h"
 
 static const struct lb_cmd benches[] = {
     {"vsock", "pipelined 64 B echo and ping-pong over one loopback WebSocket; idle memory",
      bench_vsock_main},
+    {"driver", "the load generator's CPU per message (send, receive) at increasing offered rates",
+     drv_bench},
 };
 #define N_BENCHES (sizeof benches / sizeof benches[0])
 
