@@ -5,4 +5,4 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
 "$top/scripts/build.sh" "$top/build"
 cd "$top"
-exec "$top/build/linkbench" run "$@" workloads/default.suite
+exec "$top/build/linkbench" run "$@" workloads/suites/default.json

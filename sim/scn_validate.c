@@ -1,0 +1,363 @@
+/* scn_validate.c — the pure check of a scenario: ranges, cross-field rules, variants and their params. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "link_registry.h"
+#include "scn_internal.h"
+
+_Static_assert(SCN_WIRE_HDR_BYTES == 48, "payloads carry struct wire_hdr (wire.h): 48 bytes");
+
+static const struct scn_variant_info builtin_infos[SCN_BUILTIN_N] = {
+    {"dual", NULL}, {"batch", NULL}, {"poll", NULL}, {"hybrid", NULL}, {"pair", NULL}, {"evloop", NULL},
+};
+static const struct scn_catalog builtin_catalog = {builtin_infos, SCN_BUILTIN_N};
+
+const struct scn_catalog *scn_catalog_builtin(void)
+{
+    return &builtin_catalog;
+}
+
+struct vctx {
+    const char *file;
+    struct scn_diag *d;
+    int errs;
+};
+
+#define PATH_BYTES 256
+#define MAX_PAYLOAD_BYTES (64LL << 20)
+
+static void verr(struct vctx *c, const char *path, const char *got, const char *rule)
+{
+    scn__err(c->d, c->file, path, got, "%s", rule);
+    c->errs++;
+}
+
+/* Integer in [lo, hi]: the rule names the bound that was crossed. */
+static bool chk_i(struct vctx *c, const char *path, int64_t v, int64_t lo, int64_t hi)
+{
+    char rule[64], got[32];
+    if (v >= lo && v <= hi) return true;
+    snprintf(rule, sizeof rule, v < lo ? "must be >= %" PRId64 : "must be <= %" PRId64, v < lo ? lo : hi);
+    verr(c, path, scn__i64_text(v, got, sizeof got), rule);
+    return false;
+}
+
+/* Real in [lo, hi], or (lo, hi] when lo_open. */
+static bool chk_d(struct vctx *c, const char *path, double v, double lo, bool lo_open, double hi)
+{
+    char rule[64], got[40];
+    if ((lo_open ? v > lo : v >= lo) && v <= hi) return true;
+    if (lo_open ? v <= lo : v < lo)
+        snprintf(rule, sizeof rule, "must be %s %.15g", lo_open ? ">" : ">=", lo);
+    else
+        snprintf(rule, sizeof rule, "must be <= %.15g", hi);
+    verr(c, path, scn__dbl_text(v, got, sizeof got), rule);
+    return false;
+}
+
+static void join(char *buf, const char *prefix, const char *key)
+{
+    scn__join(buf, PATH_BYTES, prefix, key);
+}
+
+static void chk_payload(struct vctx *c, const char *path, const struct scn_payload *p)
+{
+    char sub[PATH_BYTES], rule[96], got[32];
+    if (p->dist == SCN_DIST_FIXED) {
+        if (p->min_bytes < SCN_WIRE_HDR_BYTES)
+            verr(c, path, scn__i64_text(p->min_bytes, got, sizeof got),
+                 "must be >= 48, the wire header every message carries");
+        else
+            chk_i(c, path, p->min_bytes, SCN_WIRE_HDR_BYTES, MAX_PAYLOAD_BYTES);
+        return;
+    }
+    join(sub, path, "min");
+    if (p->min_bytes < SCN_WIRE_HDR_BYTES)
+        verr(c, sub, scn__i64_text(p->min_bytes, got, sizeof got),
+             "must be >= 48, the wire header every message carries");
+    join(sub, path, "max");
+    if (chk_i(c, sub, p->max_bytes, SCN_WIRE_HDR_BYTES, MAX_PAYLOAD_BYTES) && p->max_bytes < p->min_bytes) {
+        snprintf(rule, sizeof rule, "must be >= min (%" PRId64 ")", p->min_bytes);
+        verr(c, sub, scn__i64_text(p->max_bytes, got, sizeof got), rule);
+    }
+    if (p->dist == SCN_DIST_EXPONENTIAL && p->max_bytes > p->min_bytes &&
+        (p->mean_bytes <= p->min_bytes || p->mean_bytes >= p->max_bytes)) {
+        join(sub, path, "mean");
+        snprintf(rule, sizeof rule, "must be between min and max (%" PRId64 " < mean < %" PRId64 ")",
+                 p->min_bytes, p->max_bytes);
+        verr(c, sub, scn__i64_text(p->mean_bytes, got, sizeof got), rule);
+    }
+}
+
+/* The client keys under prefix; mask says which to check (a group checks only its own). */
+static void chk_client(struct vctx *c, const struct scn *s, const char *prefix,
+                       const struct scn_client *cl, unsigned mask)
+{
+    char p[PATH_BYTES], rule[96], got[40];
+    if (mask & SCN_CK_RATE) join(p, prefix, "rate_per_s"), chk_d(c, p, cl->rate_per_s, 0, false, 1e6);
+    if (mask & SCN_CK_PAYLOAD) join(p, prefix, "payload_bytes"), chk_payload(c, p, &cl->payload);
+    if (mask & SCN_CK_IN_FLIGHT) {
+        join(p, prefix, "in_flight_max");
+        if (chk_i(c, p, cl->in_flight_max, 0, 1000000) && cl->in_flight_max > 0 &&
+            s->app.mode != SCN_APP_ECHO)
+            verr(c, p, scn__i64_text(cl->in_flight_max, got, sizeof got),
+                 "needs app.mode echo: a sink sends no replies to count in flight");
+    }
+    if ((mask & SCN_CK_STOP_READING) && cl->stop_reading_at_s >= s->duration_s) {
+        join(p, prefix, "stop_reading_at_s");
+        snprintf(rule, sizeof rule, "must be < duration_s (%.15g)", s->duration_s);
+        verr(c, p, scn__dbl_text(cl->stop_reading_at_s, got, sizeof got), rule);
+    }
+    if (mask & SCN_CK_CLOSE_RATE) join(p, prefix, "close_rate_per_s"), chk_d(c, p, cl->close_rate_per_s, 0, false, 1000);
+}
+
+/* One server process cannot hold more than SCN_LINKS_PER_PROCESS_MAX links: say why. */
+static void chk_links(struct vctx *c, const char *path, int64_t links, int64_t processes)
+{
+    if (!chk_i(c, path, links, 1, 1000000) || processes < 1) return;
+    int64_t per = (links + processes - 1) / processes;
+    if (per <= SCN_LINKS_PER_PROCESS_MAX) return;
+    char rule[320], got[32];
+    if (processes == 1)
+        snprintf(rule, sizeof rule,
+                 "must be <= %d for one server process: the machine allows 20000 open files per "
+                 "process (a hard limit) and the server needs some for itself; set \"processes\" "
+                 "to %" PRId64 " or more to go beyond",
+                 SCN_LINKS_PER_PROCESS_MAX, (links + SCN_LINKS_PER_PROCESS_MAX - 1) / SCN_LINKS_PER_PROCESS_MAX);
+    else
+        snprintf(rule, sizeof rule,
+                 "must be <= %d per server process (20000 open files per process): %" PRId64
+                 " processes hold %" PRId64 " links each; raise \"processes\"",
+                 SCN_LINKS_PER_PROCESS_MAX, processes, per);
+    verr(c, path, scn__i64_text(links, got, sizeof got), rule);
+}
+
+static bool valid_name(const char *n)
+{
+    if (!*n) return false;
+    for (const char *p = n; *p; p++)
+        if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+static const struct scn_variant_info *lookup(const struct scn_catalog *cat, const char *name)
+{
+    for (int i = 0; i < cat->n; i++)
+        if (!strcmp(cat->variants[i].name, name)) return &cat->variants[i];
+    return NULL;
+}
+
+/* "unknown variant (did you mean ...)" into rule when name is not in cat. */
+static bool known_variant(const struct scn_catalog *cat, const char *name, char *rule, size_t n)
+{
+    if (lookup(cat, name)) return true;
+    const char *names[64] = {0};
+    int k = cat->n < 64 ? cat->n : 64;
+    for (int i = 0; i < k; i++) names[i] = cat->variants[i].name;
+    const char *near = scn_closest(name, names, k);
+    size_t o = (size_t)snprintf(rule, n, "unknown variant \"%s\"", name);
+    if (near) {
+        snprintf(rule + o, n - o, " (did you mean \"%s\"?)", near);
+    } else {
+        o += (size_t)snprintf(rule + o, n - o, " (known:");
+        for (int i = 0; i < k && o < n; i++) o += (size_t)snprintf(rule + o, n - o, " %s", names[i]);
+        if (o < n) snprintf(rule + o, n - o, ")");
+    }
+    return false;
+}
+
+static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_catalog *cat)
+{
+    char p[PATH_BYTES], rule[400], got[96];
+    if (s->n_variants == 0) verr(c, "variants", "[]", "must name at least one variant");
+    for (int i = 0; i < s->n_variants; i++) {
+        snprintf(p, sizeof p, "variants[%d]", i);
+        snprintf(got, sizeof got, "\"%s\"", s->variants[i]);
+        if (!known_variant(cat, s->variants[i], rule, sizeof rule)) verr(c, p, got, rule);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->variants[i], s->variants[j])) verr(c, p, got, "listed twice");
+    }
+    for (int i = 0; i < s->n_vparams; i++) {
+        const struct scn_vparam *vp = &s->vparams[i];
+        snprintf(p, sizeof p, "variant_config.%s", vp->variant);
+        if (!known_variant(cat, vp->variant, rule, sizeof rule)) {
+            /* one error per variant, not one per param */
+            if (i == 0 || strcmp(s->vparams[i - 1].variant, vp->variant)) verr(c, p, NULL, rule);
+            continue;
+        }
+        const struct link_variant *v = lookup(cat, vp->variant)->v;
+        if (!v) continue;   /* the caller does not know its params */
+        snprintf(p, sizeof p, "variant_config.%s.%s", vp->variant, vp->param);
+        /* The registry's setter is the authority on names and ranges; the messages are
+         * ours, in the scenario's "file: key: rule (got value)" form. */
+        int64_t vals[256];
+        char why[256];
+        if (v->n_params > 256) continue;
+        link_params_defaults(v, vals);
+        int rc = link_params_set(v, vals, vp->param, vp->value, why, sizeof why);
+        if (rc == 0) continue;
+        int idx = link_params_find(v, vp->param);
+        if (idx < 0) {
+            const char *names[256] = {0};
+            for (int j = 0; j < v->n_params; j++) names[j] = v->params[j].name;
+            const char *near = scn_closest(vp->param, names, v->n_params);
+            size_t o = (size_t)snprintf(rule, sizeof rule, "%s has no param \"%s\"", vp->variant, vp->param);
+            if (near) {
+                snprintf(rule + o, sizeof rule - o, " (did you mean \"%s\"?)", near);
+            } else {
+                o += (size_t)snprintf(rule + o, sizeof rule - o, " (its params:");
+                for (int j = 0; j < v->n_params && o < sizeof rule; j++)
+                    o += (size_t)snprintf(rule + o, sizeof rule - o, " %s", names[j]);
+                if (o < sizeof rule) snprintf(rule + o, sizeof rule - o, ")");
+            }
+            verr(c, p, NULL, rule);
+            continue;
+        }
+        const struct link_param *lp = &v->params[idx];
+        snprintf(rule, sizeof rule, "must be in [%" PRId64 ", %" PRId64 "] (%s's default is %" PRId64 ")",
+                 lp->min, lp->max, vp->variant, lp->def);
+        verr(c, p, scn__i64_text(vp->value, got, sizeof got), rule);
+    }
+    for (int i = 0; i < s->n_expect; i++) {
+        const struct scn_ref *refs[2] = {&s->expect[i].lhs, s->expect[i].rhs_is_ref ? &s->expect[i].rhs : NULL};
+        snprintf(p, sizeof p, "expect[%d]", i);
+        for (int r = 0; r < 2; r++) {
+            if (!refs[r] || !strcmp(refs[r]->variant, "*")) continue;
+            if (!known_variant(cat, refs[r]->variant, rule, sizeof rule)) {
+                char g[SCN_EXPECT_BYTES + 2];
+                snprintf(g, sizeof g, "\"%s\"", s->expect[i].text);
+                verr(c, p, g, rule);
+            }
+        }
+    }
+}
+
+int64_t scn_group_links(const struct scn *s, int i, int64_t links)
+{
+    if (i < s->n_groups) {
+        const struct scn_group *g = &s->groups[i];
+        return g->links >= 0 ? g->links : g->fraction > 0 ? llround(g->fraction * (double)links) : 0;
+    }
+    int64_t rest = links;
+    for (int j = 0; j < s->n_groups; j++) rest -= scn_group_links(s, j, links);
+    return rest > 0 ? rest : 0;
+}
+
+static void chk_groups(struct vctx *c, const struct scn *s)
+{
+    char gp[PATH_BYTES], p[PATH_BYTES], got[96], rule[160];
+    for (int i = 0; i < s->n_groups; i++) {
+        const struct scn_group *g = &s->groups[i];
+        snprintf(gp, sizeof gp, "groups[%d]", i);
+        join(p, gp, "name");
+        snprintf(got, sizeof got, "\"%s\"", g->name);
+        if (!g->name[0]) { /* missing or empty: reported by the parser */ }
+        else if (!valid_name(g->name)) verr(c, p, got, "must be a name of letters, digits, _ and -");
+        else if (!strcmp(g->name, "default"))
+            verr(c, p, got, "\"default\" is the implicit group of the links in no group");
+        for (int j = 0; j < i; j++)
+            if (!strcmp(g->name, s->groups[j].name)) verr(c, p, got, "used by another group");
+        if (g->links >= 0) join(p, gp, "links"), chk_i(c, p, g->links, 0, 1000000);
+        else if (g->fraction != -1) join(p, gp, "fraction"), chk_d(c, p, g->fraction, 0, true, 1);
+        chk_client(c, s, gp, &g->client, g->set_mask);
+    }
+    /* The groups must fit in every run's link count. */
+    int n_runs = s->n_steps ? s->n_steps : 1;
+    for (int r = 0; r < n_runs && s->n_groups; r++) {
+        int64_t links = s->n_steps ? s->steps[r] : s->links, sum = 0;
+        for (int i = 0; i < s->n_groups; i++) sum += scn_group_links(s, i, links);
+        if (sum > links) {
+            snprintf(rule, sizeof rule, "the groups take %" PRId64 " links, more than the %" PRId64 " of %s",
+                     sum, links, s->n_steps ? "this step" : "the scenario");
+            if (s->n_steps) snprintf(p, sizeof p, "steps[%d]", r);
+            else snprintf(p, sizeof p, "groups");
+            verr(c, p, NULL, rule);
+            break;
+        }
+    }
+}
+
+static void chk_faults(struct vctx *c, const struct scn *s)
+{
+    char fp[PATH_BYTES], p[PATH_BYTES], rule[128], got[96];
+    for (int i = 0; i < s->n_faults; i++) {
+        const struct scn_fault *f = &s->faults[i];
+        snprintf(fp, sizeof fp, "faults[%d]", i);
+        join(p, fp, "at_s");
+        if (chk_d(c, p, f->at_s, 0, false, 1e9) && f->at_s >= s->duration_s) {
+            snprintf(rule, sizeof rule, "must be < duration_s (%.15g)", s->duration_s);
+            verr(c, p, scn__dbl_text(f->at_s, got, sizeof got), rule);
+        }
+        if (f->links >= 0) join(p, fp, "links"), chk_i(c, p, f->links, 0, 1000000);
+        else join(p, fp, "fraction"), chk_d(c, p, f->fraction, 0, true, 1);
+        join(p, fp, "duration_s");
+        if (f->kind == SCN_FAULT_PAUSE_APP) chk_d(c, p, f->duration_s, 0, true, 1e9);
+        else chk_d(c, p, f->duration_s, 0, false, 1e9);
+        if (f->group[0]) {
+            bool found = false;
+            for (int g = 0; g < s->n_groups; g++) found |= !strcmp(s->groups[g].name, f->group);
+            if (!found) {
+                join(p, fp, "group");
+                snprintf(got, sizeof got, "\"%s\"", f->group);
+                verr(c, p, got, "no group of that name in \"groups\"");
+            }
+        }
+    }
+}
+
+static void chk_cpus(struct vctx *c, const char *path, const int *cpus, int n)
+{
+    char p[PATH_BYTES], got[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s[%d]", path, i);
+        if (!chk_i(c, p, cpus[i], 0, 1023)) continue;
+        for (int j = 0; j < i; j++)
+            if (cpus[j] == cpus[i]) verr(c, p, scn__i64_text(cpus[i], got, sizeof got), "listed twice");
+    }
+}
+
+int scn_validate(const struct scn *s, const struct scn_catalog *cat, const char *file,
+                 struct scn_diag *d)
+{
+    struct vctx c = {.file = file, .d = d, .errs = 0};
+    char got[96], rule[128], p[PATH_BYTES];
+    if (!cat) cat = scn_catalog_builtin();
+    snprintf(got, sizeof got, "\"%s\"", s->name);
+    if (!valid_name(s->name)) verr(&c, "name", got, "must be a name of letters, digits, _ and -");
+    chk_i(&c, "processes", s->processes, 1, 64);
+    chk_links(&c, "links", s->links, s->processes);
+    chk_d(&c, "duration_s", s->duration_s, 0, true, 3600);
+    chk_d(&c, "warmup_s", s->warmup_s, 0, false, 600);
+    chk_i(&c, "repetitions", s->repetitions, 1, 100);
+    chk_d(&c, "connect_rate_per_s", s->connect_rate_per_s, 0, false, 1e6);
+    for (int i = 0; i < s->n_steps; i++) {
+        snprintf(p, sizeof p, "steps[%d]", i);
+        chk_links(&c, p, s->steps[i], s->processes);
+    }
+    chk_variants(&c, s, cat);
+    chk_client(&c, s, "client", &s->client, ~0u);
+    chk_groups(&c, s);
+
+    const struct scn_app *a = &s->app;
+    chk_i(&c, "app.workers", a->workers, 1, 64);
+    chk_i(&c, "app.service_time_us", a->service_time_us, 0, 10000000);
+    chk_d(&c, "app.push.rate_per_s", a->push_rate_per_s, 0, false, 1e6);
+    chk_payload(&c, "app.push.payload_bytes", &a->push_payload);
+    chk_i(&c, "app.idle.timeout_ms", a->idle_timeout_ms, 0, 3600000);
+    if (chk_i(&c, "app.idle.period_ms", a->idle_period_ms, 1, 3600000) && a->idle_timeout_ms > 0 &&
+        a->idle_period_ms > a->idle_timeout_ms) {
+        /* a scan period longer than the timeout makes the timeout meaningless */
+        snprintf(rule, sizeof rule, "must be <= app.idle.timeout_ms (%" PRId64 ")", a->idle_timeout_ms);
+        verr(&c, "app.idle.period_ms", scn__i64_text(a->idle_period_ms, got, sizeof got), rule);
+    }
+    chk_i(&c, "limits.rate_limit_per_s", s->limits.rate_limit_per_s, 0, 1000000);
+    chk_i(&c, "limits.max_msg_bytes", s->limits.max_msg_bytes, SCN_WIRE_HDR_BYTES, 256LL << 20);
+    chk_faults(&c, s);
+    chk_cpus(&c, "pin.server", s->pin_server, s->n_pin_server);
+    chk_cpus(&c, "pin.driver", s->pin_driver, s->n_pin_driver);
+    return c.errs;
+}

@@ -1,0 +1,491 @@
+/* test_scenario.c — scenario and suite files: shipped ones load, defaults and overrides apply, invalid ones fail with golden errors. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "link_registry.h"
+#include "scn.h"
+
+/* Paths in error messages are relative to the source tree, as a user typing
+ * `linkbench run workloads/x.json` from there would see them. */
+static void to_source_dir(void)
+{
+    const char *src = getenv("LINKBENCH_SOURCE_DIR");
+    cr_assert(src, "LINKBENCH_SOURCE_DIR must be set (ctest sets it)");
+    cr_assert_eq(chdir(src), 0, "chdir %s", src);
+}
+
+/* ---------------------------------------------------------------- catalogs */
+
+/* A fixed catalog for golden files, so their text does not change when a real
+ * variant gains a param. */
+static const struct link_param fake_params[] = {
+    {"read_timeout_ms", 1000, 1, 86400000, "read deadline"},
+    {"send_queue_len", 32, 1, 1 << 20, "send queue capacity"},
+    {"send_batch", 16, 1, 1 << 20, "messages per batch"},
+};
+static const struct link_variant fake_variants[6] = {
+    {.abi_version = LINK_ABI_VERSION, .name = "dual", .params = fake_params, .n_params = 2},
+    {.abi_version = LINK_ABI_VERSION, .name = "batch", .params = fake_params, .n_params = 3},
+    {.abi_version = LINK_ABI_VERSION, .name = "poll", .params = fake_params, .n_params = 2},
+    {.abi_version = LINK_ABI_VERSION, .name = "hybrid", .params = fake_params, .n_params = 3},
+    {.abi_version = LINK_ABI_VERSION, .name = "pair", .params = fake_params, .n_params = 2},
+    {.abi_version = LINK_ABI_VERSION, .name = "evloop", .params = fake_params, .n_params = 1},
+};
+static const struct scn_variant_info fake_infos[6] = {
+    {"dual", &fake_variants[0]}, {"batch", &fake_variants[1]}, {"poll", &fake_variants[2]},
+    {"hybrid", &fake_variants[3]}, {"pair", &fake_variants[4]}, {"evloop", &fake_variants[5]},
+};
+static const struct scn_catalog fake_catalog = {fake_infos, 6};
+
+/* The real modules when they are built (their params checked), else names only. */
+static link_module *mods[6];
+static struct scn_variant_info real_infos[6];
+static struct scn_catalog real_catalog = {real_infos, 6};
+
+static void load_real(void)
+{
+    static const char *const names[6] = {"dual", "batch", "poll", "hybrid", "pair", "evloop"};
+    char err[512];
+    for (int i = 0; i < 6; i++) {
+        real_infos[i].name = names[i];
+        real_infos[i].v = link_module_load(names[i], &mods[i], err, sizeof err) == 0 ? mods[i]->v : NULL;
+    }
+}
+
+static void unload_real(void)
+{
+    for (int i = 0; i < 6; i++) link_module_unload(mods[i]);
+}
+
+static void setup(void)
+{
+    to_source_dir();
+    load_real();
+}
+
+TestSuite(scenario, .init = setup, .fini = unload_real);
+
+/* ---------------------------------------------------------------- helpers */
+
+static int parse_text(const char *text, struct scn *s, struct scn_diag *d)
+{
+    json_error_t je;
+    json_t *root = json_loads(text, 0, &je);
+    cr_assert(root, "test JSON: %s", je.text);
+    int n = scn_parse_json("t.json", root, s, d);
+    json_decref(root);
+    return n;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = calloc(1, (size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Wall time of a scenario with its defaults: variants x repetitions x every step's
+ * ramp-up, warm-up and measurement. */
+static double est_seconds(const struct scn *s)
+{
+    double per_rep = 0;
+    int runs = s->n_steps ? s->n_steps : 1;
+    for (int r = 0; r < runs; r++) {
+        int64_t links = s->n_steps ? s->steps[r] : s->links;
+        double ramp = s->connect_rate_per_s > 0 ? (double)links / s->connect_rate_per_s : 0;
+        per_rep += ramp + s->warmup_s + s->duration_s;
+    }
+    return per_rep * (double)s->n_variants * (double)s->repetitions;
+}
+
+/* ---------------------------------------------------------------- shipped files */
+
+Test(scenario, every_shipped_scenario_loads_and_fits_in_a_minute)
+{
+    glob_t g;
+    cr_assert_eq(glob("workloads/*.json", 0, NULL, &g), 0, "no workloads/*.json");
+    cr_assert_geq(g.gl_pathc, 10);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        struct scn s;
+        struct scn_diag d;
+        scn_diag_init(&d);
+        int n = scn_load_file(g.gl_pathv[i], &real_catalog, &s, &d);
+        cr_expect_eq(n, 0, "%s:\n%s", g.gl_pathv[i], d.text ? d.text : "");
+        cr_expect_geq(strlen(s.description), 200, "%s: a description paragraph", g.gl_pathv[i]);
+        cr_expect_geq(s.n_expect, 1, "%s: expectations", g.gl_pathv[i]);
+        cr_expect_eq(s.n_variants, 6, "%s: runs all six variants", g.gl_pathv[i]);
+        cr_expect_lt(est_seconds(&s), 60.0, "%s: %.1f s with defaults", g.gl_pathv[i], est_seconds(&s));
+        /* The file name is the scenario's name: reports are found by it. */
+        char base[128];
+        snprintf(base, sizeof base, "workloads/%s.json", s.name);
+        cr_expect_str_eq(base, g.gl_pathv[i]);
+        scn_diag_deinit(&d);
+    }
+    globfree(&g);
+}
+
+Test(scenario, every_suite_loads_and_its_scenarios_validate_scaled)
+{
+    glob_t g;
+    cr_assert_eq(glob("workloads/suites/*.json", 0, NULL, &g), 0);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        struct scn_suite suite;
+        struct scn_diag d;
+        scn_diag_init(&d);
+        cr_assert_eq(scn_suite_load(g.gl_pathv[i], &suite, &d), 0, "%s", d.text ? d.text : "");
+        cr_expect_geq(suite.n, 10);
+        double total = 0;
+        for (int e = 0; e < suite.n; e++) {
+            struct scn s;
+            cr_expect_eq(scn_parse_file(suite.entries[e].path, &s, &d), 0, "%s", d.text ? d.text : "");
+            scn_apply_scaling(&s, &suite.entries[e].scaling);
+            cr_expect_eq(scn_validate(&s, &real_catalog, suite.entries[e].path, &d), 0,
+                         "%s in %s:\n%s", suite.entries[e].path, g.gl_pathv[i], d.text ? d.text : "");
+            total += est_seconds(&s);
+        }
+        if (!strcmp(suite.name, "quick"))
+            cr_expect_lt(total, 240.0, "quick suite: %.0f s", total);
+        scn_suite_deinit(&suite);
+        scn_diag_deinit(&d);
+    }
+    globfree(&g);
+}
+
+Test(scenario, quick_suite_scales_links_times_and_repetitions)
+{
+    struct scn_suite suite;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(scn_suite_load("workloads/suites/quick.json", &suite, &d), 0);
+    int seen = 0;
+    for (int e = 0; e < suite.n; e++) {
+        struct scn s;
+        cr_assert_eq(scn_parse_file(suite.entries[e].path, &s, &d), 0);
+        scn_apply_scaling(&s, &suite.entries[e].scaling);
+        cr_expect_eq(s.repetitions, 1);
+        if (!strcmp(s.name, "scale")) {
+            cr_assert_eq(s.n_steps, 3);
+            cr_expect_eq(s.steps[0], 100);
+            cr_expect_eq(s.steps[1], 1000);
+            cr_expect_eq(s.steps[2], 1900);
+            cr_expect_float_eq(s.duration_s, 0.5, 1e-9);
+            seen++;
+        }
+        if (!strcmp(s.name, "idle_timeout")) {   /* its entry keeps the links */
+            cr_expect_eq(s.links, 100);
+            cr_expect_eq(s.app.idle_timeout_ms, 500);
+            cr_expect_eq(s.app.idle_period_ms, 50);
+            seen++;
+        }
+        if (!strcmp(s.name, "slow_reader")) {     /* times keep their place in the run */
+            cr_expect_eq(s.links, 10);
+            cr_expect_float_eq(s.groups[0].client.stop_reading_at_s, 0.25, 1e-9);
+            cr_expect_float_eq(s.faults[0].at_s, 0.75, 1e-9);
+            cr_expect_eq(scn_group_links(&s, 0, s.links), 2);
+            seen++;
+        }
+    }
+    cr_expect_eq(seen, 3);
+    scn_suite_deinit(&suite);
+    scn_diag_deinit(&d);
+}
+
+Test(scenario, main_script_runs_the_default_suite)
+{
+    char *sh = slurp("scripts/main.sh");
+    cr_assert(sh);
+    cr_expect(strstr(sh, "workloads/suites/default.json"), "scripts/main.sh names the default suite");
+    free(sh);
+}
+
+/* ---------------------------------------------------------------- defaults, groups, overrides */
+
+Test(scenario, empty_file_gets_every_default)
+{
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text("{\"name\": \"x\"}", &s, &d), 0);
+    cr_assert_eq(scn_validate(&s, NULL, "t.json", &d), 0, "%s", d.text ? d.text : "");
+    cr_expect_eq(s.links, 100);
+    cr_expect_float_eq(s.duration_s, 2.0, 1e-9);
+    cr_expect_float_eq(s.warmup_s, 0.5, 1e-9);
+    cr_expect_eq(s.repetitions, 3);
+    cr_expect_eq(s.processes, 1);
+    cr_expect_eq(s.n_variants, 6);
+    cr_expect_str_eq(s.variants[0], "dual");
+    cr_expect_str_eq(s.variants[5], "evloop");
+    cr_expect_float_eq(s.client.rate_per_s, 10, 1e-9);
+    cr_expect_eq(s.client.payload.dist, SCN_DIST_FIXED);
+    cr_expect_eq(s.client.payload.min_bytes, 64);
+    cr_expect_eq(s.client.in_flight_max, 0);
+    cr_expect_lt(s.client.stop_reading_at_s, 0);
+    cr_expect_eq(s.app.mode, SCN_APP_ECHO);
+    cr_expect(s.app.auto_close);
+    cr_expect_eq(s.app.idle_timeout_ms, 0);
+    cr_expect_eq(s.limits.rate_limit_per_s, 0);
+    cr_expect_eq(s.limits.max_msg_bytes, 4 << 20);
+    cr_expect_eq(s.n_steps, 0);
+    cr_expect_eq(s.n_groups, 0);
+    cr_expect_eq(scn_group_links(&s, 0, s.links), 100);   /* all in the implicit group */
+    scn_diag_deinit(&d);
+}
+
+Test(scenario, file_name_is_the_default_name)
+{
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(scn_parse_file("workloads/echo.json", &s, &d), 0);
+    cr_expect_str_eq(s.name, "echo");
+    cr_assert_eq(scn_parse_file("tests/data/invalid/bad_json/input.json", &s, &d), 1);
+    scn_diag_deinit(&d);
+}
+
+Test(scenario, groups_start_from_the_default_client_and_split_links)
+{
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text("{\"name\": \"g\", \"links\": 10,"
+                            " \"groups\": [{\"name\": \"quiet\", \"fraction\": 0.25, \"rate_per_s\": 0},"
+                            "              {\"name\": \"big\", \"links\": 3, \"payload_bytes\": 4096}],"
+                            " \"client\": {\"rate_per_s\": 50, \"payload_bytes\": 128}}",
+                            &s, &d), 0, "%s", d.text);
+    cr_assert_eq(scn_validate(&s, NULL, "t.json", &d), 0, "%s", d.text);
+    cr_assert_eq(s.n_groups, 2);
+    cr_expect_float_eq(s.groups[0].client.rate_per_s, 0, 1e-9);
+    cr_expect_eq(s.groups[0].client.payload.min_bytes, 128);   /* inherited, though "client" came last */
+    cr_expect_eq(s.groups[0].set_mask, SCN_CK_RATE);
+    cr_expect_float_eq(s.groups[1].client.rate_per_s, 50, 1e-9);
+    cr_expect_eq(s.groups[1].client.payload.min_bytes, 4096);
+    cr_expect_eq(scn_group_links(&s, 0, 10), 3);   /* 2.5 rounds to 3 */
+    cr_expect_eq(scn_group_links(&s, 1, 10), 3);
+    cr_expect_eq(scn_group_links(&s, 2, 10), 4);   /* the implicit "default" group */
+    cr_expect_eq(scn_group_links(&s, 0, 1000), 250);
+    scn_diag_deinit(&d);
+}
+
+Test(scenario, overrides_replace_the_file_values)
+{
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(scn_parse_file("workloads/scale.json", &s, &d), 0);
+    cr_assert_eq(s.n_steps, 3);
+    scn_override_links(&s, 500);
+    scn_override_duration(&s, 0.25);
+    scn_override_repetitions(&s, 2);
+    cr_assert_eq(scn_override_variants(&s, "evloop,dual", &d), 0);
+    cr_assert_eq(scn_validate(&s, &real_catalog, "workloads/scale.json", &d), 0, "%s", d.text);
+    cr_expect_eq(s.links, 500);
+    cr_expect_eq(s.n_steps, 0, "--links means one run of that many links");
+    cr_expect_float_eq(s.duration_s, 0.25, 1e-9);
+    cr_expect_eq(s.repetitions, 2);
+    cr_assert_eq(s.n_variants, 2);
+    cr_expect_str_eq(s.variants[0], "evloop");
+    cr_expect_str_eq(s.variants[1], "dual");
+
+    /* An override is validated like the file: the run command exits 2 on these. */
+    scn_override_links(&s, 30000);
+    cr_assert_eq(scn_override_variants(&s, "evloop,dulal", &d), 0);
+    cr_expect_eq(scn_validate(&s, &real_catalog, "workloads/scale.json", &d), 2);
+    cr_expect(strstr(d.text, "workloads/scale.json: links: must be <= 19000 for one server process"));
+    cr_expect(strstr(d.text, "workloads/scale.json: variants[1]: unknown variant \"dulal\" "
+                             "(did you mean \"dual\"?) (got \"dulal\")"));
+    scn_diag_deinit(&d);
+
+    scn_diag_init(&d);
+    cr_expect_eq(scn_override_variants(&s, "evloop,,dual", &d), -1);
+    cr_expect_str_eq(d.text, "--variant: empty variant name (got \"evloop,,dual\")\n");
+    cr_expect_eq(s.n_variants, 2, "a bad list leaves the variants alone");
+    scn_diag_deinit(&d);
+}
+
+Test(scenario, processes_lift_the_per_process_link_limit)
+{
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text("{\"name\": \"p\", \"links\": 38000, \"processes\": 2}", &s, &d), 0);
+    cr_expect_eq(scn_validate(&s, NULL, "t.json", &d), 0, "%s", d.text);
+    s.links = 38001;
+    cr_expect_eq(scn_validate(&s, NULL, "t.json", &d), 1);
+    cr_expect_str_eq(d.text, "t.json: links: must be <= 19000 per server process (20000 open files "
+                             "per process): 2 processes hold 19001 links each; raise \"processes\" "
+                             "(got 38001)\n");
+    scn_diag_deinit(&d);
+}
+
+Test(scenario, effective_config_json_parses_back_to_the_same_scenario)
+{
+    glob_t g;
+    cr_assert_eq(glob("workloads/*.json", 0, NULL, &g), 0);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        struct scn a, b;
+        struct scn_diag d;
+        scn_diag_init(&d);
+        cr_assert_eq(scn_parse_file(g.gl_pathv[i], &a, &d), 0);
+        json_t *ja = scn_to_json(&a);
+        cr_assert_eq(scn_parse_json(g.gl_pathv[i], ja, &b, &d), 0, "%s", d.text);
+        json_t *jb = scn_to_json(&b);
+        char *ta = json_dumps(ja, JSON_SORT_KEYS), *tb = json_dumps(jb, JSON_SORT_KEYS);
+        cr_expect_str_eq(ta, tb, "%s", g.gl_pathv[i]);
+        cr_expect_eq(memcmp(&a.client, &b.client, sizeof a.client), 0);
+        free(ta);
+        free(tb);
+        json_decref(ja);
+        json_decref(jb);
+        scn_diag_deinit(&d);
+    }
+    globfree(&g);
+}
+
+/* ---------------------------------------------------------------- expect lines */
+
+Test(scenario, expect_lines_parse_into_variant_metric_operator_and_operand)
+{
+    struct scn_expect e;
+    char err[256];
+    cr_assert_eq(scn_expect_parse("evloop.msgs_dropped == 0", &e, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(e.lhs.variant, "evloop");
+    cr_expect_str_eq(e.lhs.metric, "msgs_dropped");
+    cr_expect_eq(e.lhs.stat, SCN_STAT_MEDIAN);
+    cr_expect_eq(e.op, SCN_CMP_EQ);
+    cr_expect_not(e.rhs_is_ref);
+    cr_expect_float_eq(e.value, 0, 1e-12);
+
+    cr_assert_eq(scn_expect_parse("poll.wakeups_per_link_s > 100 * evloop.wakeups_per_link_s", &e, err,
+                                  sizeof err), 0, "%s", err);
+    cr_expect_eq(e.op, SCN_CMP_GT);
+    cr_expect(e.rhs_is_ref);
+    cr_expect_float_eq(e.value, 100, 1e-12);
+    cr_expect_str_eq(e.rhs.variant, "evloop");
+    cr_expect_str_eq(e.rhs.metric, "wakeups_per_link_s");
+
+    cr_assert_eq(scn_expect_parse("*.lat_rtt_us.p99.max<=2.5e3", &e, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(e.lhs.variant, "*");
+    cr_expect_str_eq(e.lhs.metric, "lat_rtt_us.p99");
+    cr_expect_eq(e.lhs.stat, SCN_STAT_MAX);
+    cr_expect_eq(e.op, SCN_CMP_LE);
+    cr_expect_float_eq(e.value, 2500, 1e-9);
+
+    cr_assert_eq(scn_expect_parse("*.links_closed_idle == *.links", &e, err, sizeof err), 0, "%s", err);
+    cr_expect(e.rhs_is_ref);
+    cr_expect_float_eq(e.value, 1, 1e-12);
+    cr_expect_str_eq(e.rhs.variant, "*");
+
+    cr_assert_eq(scn_expect_parse("dual.drops_by_reason.recv_queue_full.min != -1", &e, err, sizeof err), 0,
+                 "%s", err);
+    cr_expect_str_eq(e.lhs.metric, "drops_by_reason.recv_queue_full");
+    cr_expect_eq(e.lhs.stat, SCN_STAT_MIN);
+    cr_expect_eq(e.op, SCN_CMP_NE);
+    cr_expect_float_eq(e.value, -1, 1e-12);
+
+    cr_assert_eq(scn_expect_parse("evloop.lat_out_us.max >= 0.5 * dual.lat_out_us.max", &e, err, sizeof err), 0);
+    cr_expect_str_eq(e.lhs.metric, "lat_out_us.max");
+    cr_expect_eq(e.lhs.stat, SCN_STAT_MEDIAN, "max here is the percentile, not the aggregate");
+}
+
+Test(scenario, expect_errors_name_the_column)
+{
+    static const struct { const char *text, *err; } cases[] = {
+        {"", "expected a variant name or * at column 1"},
+        {"evloop msgs_lost == 0", "expected '.' and a metric name after the variant at column 7"},
+        {"evloop.msgs_lost = 0", "expected a comparison operator (==, !=, <, <=, >, >=) at column 18"},
+        {"evloop.msgs_lost == ", "expected a number, variant.metric or N * variant.metric at column 21"},
+        {"evloop.msgs_lost == 0 and more", "unexpected text after the expression at column 23"},
+        {"evloop.msgs_lost < 2 * ", "expected a variant name or * at column 24"},
+        {"evloop.msgs_lost < *.msgs_lost",
+         "'*' on the right needs '*' on the left (it means the same variant) at column 20"},
+        {"evloop.lat_rtt_us.p95 < 1",
+         "lat_rtt_us needs a percentile: lat_rtt_us.p50, p90, p99, p999 or max at column 8"},
+        {"evloop.msgs_lost.mean == 0",
+         "\"mean\" after msgs_lost is not an aggregate (median, min or max) at column 8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct scn_expect e;
+        char err[256] = "";
+        cr_expect_eq(scn_expect_parse(cases[i].text, &e, err, sizeof err), -1, "\"%s\"", cases[i].text);
+        cr_expect_str_eq(err, cases[i].err, "\"%s\"", cases[i].text);
+    }
+}
+
+/* ---------------------------------------------------------------- golden files */
+
+/* tests/data/invalid/<case>/input.json must fail with exactly error.txt (every error
+ * of the file, in order). LINKBENCH_UPDATE_GOLDEN=1 rewrites error.txt instead, for
+ * review in the diff. */
+Test(scenario, invalid_files_fail_with_the_golden_errors)
+{
+    DIR *dir = opendir("tests/data/invalid");
+    cr_assert(dir, "tests/data/invalid");
+    int cases = 0;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (de->d_name[0] == '.') continue;
+        char in[512], out[512];
+        snprintf(in, sizeof in, "tests/data/invalid/%s/input.json", de->d_name);
+        snprintf(out, sizeof out, "tests/data/invalid/%s/error.txt", de->d_name);
+        struct scn s;
+        struct scn_diag d;
+        scn_diag_init(&d);
+        int n = scn_load_file(in, &fake_catalog, &s, &d);
+        cr_expect_gt(n, 0, "%s loaded without error", in);
+        cr_expect_eq(n, d.n);
+        const char *got = d.text ? d.text : "";
+        if (getenv("LINKBENCH_UPDATE_GOLDEN")) {
+            FILE *f = fopen(out, "w");
+            cr_assert(f, "%s", out);
+            fputs(got, f);
+            fclose(f);
+        }
+        char *want = slurp(out);
+        cr_assert(want, "%s missing", out);
+        cr_expect_str_eq(got, want, "%s", de->d_name);
+        free(want);
+        scn_diag_deinit(&d);
+        cases++;
+    }
+    closedir(dir);
+    cr_expect_geq(cases, 9);
+}
+
+Test(scenario, invalid_suite_reports_every_error)
+{
+    char path[512];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/lb_suite_XXXXXX.json", tmp && *tmp ? tmp : P_tmpdir);
+    int fd = mkstemps(path, 5);
+    cr_assert_geq(fd, 0);
+    const char *text = "{\"scenarios\": [\"workloads/echo.json\", 3, {\"fil\": \"x.json\"}],"
+                       " \"scaling\": {\"links_factr\": 2, \"repetitions\": -1}}";
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct scn_suite suite;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    int n = scn_suite_load(path, &suite, &d);
+    unlink(path);
+    cr_expect_eq(n, 6, "%s", d.text);
+    cr_expect(strstr(d.text, "scaling.links_factr: unknown key (did you mean \"links_factor\"?)"), "%s", d.text);
+    cr_expect(strstr(d.text, "scaling.repetitions: must be in [0, 100] (0 = keep) (got -1)"), "%s", d.text);
+    cr_expect(strstr(d.text, "/workloads/echo.json: No such file or directory (got \"workloads/echo.json\")"), "%s", d.text);
+    cr_expect(strstr(d.text, "scenarios[1]: must be a scenario file name (relative to the suite) (got 3)"));
+    cr_expect(strstr(d.text, "scenarios[2].fil: unknown key (known here: file scaling)"));
+    cr_expect(strstr(d.text, "scenarios[2].file: required key missing"));
+    scn_suite_deinit(&suite);
+    scn_diag_deinit(&d);
+}
