@@ -22,6 +22,7 @@ struct conn {
     int fd;
     bool open, paused;
     uint64_t n;                     /* echoes considered, for drop_every */
+    uint64_t push_seq;
     struct conn *prev, *next;
     struct drv_echo *e;
 };
@@ -110,6 +111,15 @@ static void echo_msg(struct drv_echo *e, struct conn *c, vsock_msg *m)
     for (int i = 0; i < copies; i++)
         if (vsock_queue(c->s, m->data, m->len, m->opcode) == 0)
             e->st.msgs_out++;
+    if (e->p.push_per_echo) {
+        uint8_t buf[WIRE_HDR_BYTES];
+        struct wire_hdr p = {.magic = WIRE_MAGIC, .kind = WIRE_PUSH, .link_id = 0, .len = WIRE_HDR_BYTES,
+                             .seq = c->push_seq++, .t_sched = rt_now()};
+        p.t_app = p.t_sched;
+        wire_put(buf, &p);
+        if (vsock_queue(c->s, buf, sizeof buf, VSOCK_BINARY) == 0)
+            e->st.pushes_out++;
+    }
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)

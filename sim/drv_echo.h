@@ -14,6 +14,7 @@ struct drv_echo_params {
     uint32_t drop_every;            /* drop the Nth, 2Nth, ... echo of each connection; 0 none */
     int64_t dup_seq;                /* echo the message with this seq twice; -1 none */
     bool stamp_t_app;               /* set the wire header's t_app when echoing */
+    bool push_per_echo;             /* also send a WIRE_PUSH (per-connection seq) after each echo */
     size_t pause_above_bytes;       /* stop reading a connection with more queued (default 1 MiB) */
 };
 void drv_echo_params_default(struct drv_echo_params *p);
@@ -21,7 +22,7 @@ void drv_echo_params_default(struct drv_echo_params *p);
 /* Counters; read them after drv_echo_stop (the thread owns them while it runs). */
 struct drv_echo_stats {
     int64_t accepted, handshakes_ok, handshakes_failed, closed;
-    int64_t msgs_in, msgs_out, dropped, duplicated, not_wire;
+    int64_t msgs_in, msgs_out, pushes_out, dropped, duplicated, not_wire;
     int64_t write_eagain;           /* flushes that left bytes queued: the client was not reading */
     int64_t read_pauses;            /* connections paused for exceeding pause_above_bytes */
     int64_t pending_max_bytes;      /* most bytes ever queued on one connection */

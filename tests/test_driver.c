@@ -340,3 +340,70 @@ Test(driver, stop_request_ends_an_unbounded_run_and_reset_is_accounted)
     drv_destroy(d);
     drv_echo_stop(e, NULL);
 }
+
+Test(driver, warmup_is_excluded_but_still_accounted)
+{
+    uint16_t port;
+    struct drv_echo *e = echo_up(NULL, &port);
+    struct drv_params p;
+    count_params(&p, port, 5, 0, 1000);
+    p.warmup_ns = 100 * RT_MS;
+    p.duration_ns = 200 * RT_MS;
+    struct drv *d;
+    struct drv_result r;
+    run(&p, &d, &r);
+    cr_expect_gt(r.measured.echo.sent, 0);
+    cr_expect_lt(r.measured.echo.sent, r.all.echo.sent, "warm-up messages are outside the window");
+    cr_expect_eq(met_hist_count(r.lat_rtt), r.measured.echo.delivered);
+    cr_expect_eq(met_hist_count(r.lag), r.measured.echo.sent);
+    cr_expect_eq(r.all.echo.delivered, r.all.echo.sent);
+    assert_closes(&r.all.echo);
+    assert_closes(&r.measured.echo);
+    cr_expect_geq(r.t_measure_start - r.t_load0, p.warmup_ns);
+    drv_destroy(d);
+    drv_echo_stop(e, NULL);
+}
+
+Test(driver, churn_closes_and_reconnects_with_abandoned_accounted)
+{
+    uint16_t port;
+    struct drv_echo *e = echo_up(NULL, &port);
+    struct drv_params p;
+    count_params(&p, port, 5, 0, 2000);
+    p.groups[0].close_rate_per_s = 40;
+    p.groups[0].reconnect = true;
+    p.duration_ns = 300 * RT_MS;
+    struct drv *d;
+    struct drv_result r;
+    run(&p, &d, &r);
+    cr_expect_gt(r.closed_by_driver, 0);
+    cr_expect_eq(r.reconnects, r.closed_by_driver);
+    cr_expect_eq(r.links_established, 5, "a reopened link is not a new link");
+    cr_expect_eq(r.closed_by_peer, 0);
+    cr_expect_eq(r.all.echo.gaps + r.all.echo.duplicates, 0);
+    assert_closes(&r.all.echo);
+    drv_destroy(d);
+    struct drv_echo_stats st;
+    drv_echo_stop(e, &st);
+    cr_expect_eq(st.accepted, 5 + r.reconnects);
+}
+
+Test(driver, server_pushes_are_tracked_per_connection)
+{
+    struct drv_echo_params ep;
+    drv_echo_params_default(&ep);
+    ep.push_per_echo = true;
+    uint16_t port;
+    struct drv_echo *e = echo_up(&ep, &port);
+    struct drv_params p;
+    count_params(&p, port, 3, 30, 2000);
+    struct drv *d;
+    struct drv_result r;
+    run(&p, &d, &r);
+    cr_expect_eq(r.all.echo.delivered, 90);
+    cr_expect_eq(r.all.push.delivered, 90);
+    cr_expect_eq(r.all.push.gaps + r.all.push.duplicates + r.all.push.reordered + r.all.push.bad, 0);
+    cr_expect_eq(met_hist_count(r.lat_out), r.measured.echo.delivered + r.measured.push.delivered);
+    drv_destroy(d);
+    drv_echo_stop(e, NULL);
+}
