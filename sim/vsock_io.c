@@ -289,6 +289,10 @@ static void cb_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
         s->rx_cap = 0;
         if (!m)
             return;
+        if (s->rx_too_big) {   /* the rest of it was never copied: not a message */
+            vsock_msg_free(m);
+            return;
+        }
         s->c.msgs_in++;
         if (s->rx_discard) {
             vsock_msg_free(m);
