@@ -7,40 +7,6 @@
 
 #include "scn_internal.h"
 
-void scn_defaults(struct scn *s)
-{
-    memset(s, 0, sizeof *s);
-    s->links = 100;
-    s->duration_s = 2.0;
-    s->warmup_s = 0.5;
-    s->repetitions = 3;
-    s->connect_rate_per_s = 10000;
-    s->processes = 1;
-    s->n_variants = SCN_BUILTIN_N;
-    for (int i = 0; i < SCN_BUILTIN_N; i++)
-        snprintf(s->variants[i], SCN_NAME_BYTES, "%s", scn__builtin_variants[i]);
-    s->client = (struct scn_client){
-        .rate_per_s = 10,
-        .pattern = SCN_PATTERN_CONSTANT,
-        .payload = {.dist = SCN_DIST_FIXED, .min_bytes = 64, .max_bytes = 64},
-        .in_flight_max = 0,
-        .stop_reading_at_s = -1,
-        .close_rate_per_s = 0,
-        .reconnect = false,
-    };
-    s->app = (struct scn_app){
-        .mode = SCN_APP_ECHO,
-        .workers = 2,
-        .service_time_us = 0,
-        .push_rate_per_s = 0,
-        .push_payload = {.dist = SCN_DIST_FIXED, .min_bytes = 64, .max_bytes = 64},
-        .idle_timeout_ms = 0,
-        .idle_period_ms = 1000,
-        .auto_close = true,
-    };
-    s->limits = (struct scn_limits){.rate_limit_per_s = 0, .max_msg_bytes = 4 << 20};
-}
-
 /* ---------------------------------------------------------------- typed readers */
 
 struct ctx {

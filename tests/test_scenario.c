@@ -353,6 +353,35 @@ Test(scenario, effective_config_json_parses_back_to_the_same_scenario)
     globfree(&g);
 }
 
+Test(scenario, the_complete_example_in_the_docs_validates)
+{
+    char *doc = slurp("docs/scenarios.md");
+    cr_assert(doc, "docs/scenarios.md");
+    const char *h = strstr(doc, "## A complete example");
+    cr_assert(h);
+    const char *start = strstr(h, "```json\n");
+    cr_assert(start);
+    start += 8;
+    const char *end = strstr(start, "```");
+    cr_assert(end);
+    char *text = strndup(start, (size_t)(end - start));
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_expect_eq(parse_text(text, &s, &d), 0, "%s", d.text);
+    cr_expect_eq(scn_validate(&s, &real_catalog, "t.json", &d), 0, "%s", d.text);
+    cr_expect_eq(s.n_groups, 1);
+    cr_expect_eq(scn_group_links(&s, 0, s.links), 100);
+    cr_expect_eq(s.groups[0].client.payload.dist, SCN_DIST_EXPONENTIAL);
+    cr_expect_eq(s.n_vparams, 1);
+    /* Under ctest the test is a host executable and the modules are built: the
+     * variant_config above was then checked against hybrid's real params. */
+    if (getenv("LINKBENCH_BIN")) cr_expect(real_infos[3].v, "hybrid module did not load");
+    free(text);
+    free(doc);
+    scn_diag_deinit(&d);
+}
+
 /* ---------------------------------------------------------------- expect lines */
 
 Test(scenario, expect_lines_parse_into_variant_metric_operator_and_operand)
