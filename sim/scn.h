@@ -175,9 +175,12 @@ void scn_diag_add(struct scn_diag *d, const char *fmt, ...) __attribute__((forma
 /* ---------------------------------------------------------------- variants known to the caller */
 
 /* scn never loads a module: the caller says which variants exist, with each one's
- * table when it has loaded it (link_registry.h), so variant_config is checked against
- * the variant's own params. v == NULL: the variant exists but its params are unknown,
- * so variant_config for it is checked only for types. */
+ * table when it has loaded it (link_registry.h), so variant_config is checked by the
+ * registry's own param setter. v == NULL: the variant exists but its params are
+ * unknown, so variant_config for it is checked only for types. The six built-in
+ * names are always known to expect lines and variant_config (a run with --variant
+ * evloop still accepts "dual.threads_per_link > 1.5"); an entry of "variants" must be
+ * in the catalog. */
 struct scn_variant_info {
     const char *name;
     const struct link_variant *v;

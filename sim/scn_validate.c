@@ -186,13 +186,24 @@ static const struct scn_variant_info *lookup(const struct scn_catalog *cat, cons
     return NULL;
 }
 
-/* "unknown variant (did you mean ...)" into rule when name is not in cat. */
-static bool known_variant(const struct scn_catalog *cat, const char *name, char *rule, size_t n)
+/* "unknown variant (did you mean ...)" into rule when name is not in cat (nor, with
+ * builtins, one of the six built-in names). Suggestions come from both. */
+static bool known_variant(const struct scn_catalog *cat, bool builtins, const char *name,
+                          char *rule, size_t n)
 {
     if (lookup(cat, name)) return true;
-    const char *names[64] = {0};
-    int k = cat->n < 64 ? cat->n : 64;
-    for (int i = 0; i < k; i++) names[i] = cat->variants[i].name;
+    const char *names[64 + SCN_BUILTIN_N] = {0};
+    int k = 0;
+    for (int i = 0; i < cat->n && k < 64; i++) names[k++] = cat->variants[i].name;
+    for (int i = 0; i < SCN_BUILTIN_N; i++) {
+        if (!strcmp(name, scn__builtin_variants[i])) {
+            if (builtins) return true;
+            /* a built-in the caller could not load: say that, not "did you mean" itself */
+            snprintf(rule, n, "variant \"%s\" is built in but its module was not found (is it built?)", name);
+            return false;
+        }
+        if (!lookup(cat, scn__builtin_variants[i])) names[k++] = scn__builtin_variants[i];
+    }
     const char *near = scn_closest(name, names, k);
     size_t o = (size_t)snprintf(rule, n, "unknown variant \"%s\"", name);
     if (near) {
@@ -212,20 +223,21 @@ static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_c
     for (int i = 0; i < s->n_variants; i++) {
         snprintf(p, sizeof p, "variants[%d]", i);
         snprintf(got, sizeof got, "\"%s\"", s->variants[i]);
-        if (!known_variant(cat, s->variants[i], rule, sizeof rule)) verr(c, p, got, rule);
+        if (!known_variant(cat, false, s->variants[i], rule, sizeof rule)) verr(c, p, got, rule);
         for (int j = 0; j < i; j++)
             if (!strcmp(s->variants[i], s->variants[j])) verr(c, p, got, "listed twice");
     }
     for (int i = 0; i < s->n_vparams; i++) {
         const struct scn_vparam *vp = &s->vparams[i];
         snprintf(p, sizeof p, "variant_config.%s", vp->variant);
-        if (!known_variant(cat, vp->variant, rule, sizeof rule)) {
+        if (!known_variant(cat, true, vp->variant, rule, sizeof rule)) {
             /* one error per variant, not one per param */
             if (i == 0 || strcmp(s->vparams[i - 1].variant, vp->variant)) verr(c, p, NULL, rule);
             continue;
         }
-        const struct link_variant *v = lookup(cat, vp->variant)->v;
-        if (!v) continue;   /* the caller does not know its params */
+        const struct scn_variant_info *vi = lookup(cat, vp->variant);
+        const struct link_variant *v = vi ? vi->v : NULL;
+        if (!v) continue;   /* its params are unknown here */
         snprintf(p, sizeof p, "variant_config.%s.%s", vp->variant, vp->param);
         /* The registry's setter is the authority on names and ranges; the messages are
          * ours, in the scenario's "file: key: rule (got value)" form. */
@@ -262,7 +274,7 @@ static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_c
         snprintf(p, sizeof p, "expect[%d]", i);
         for (int r = 0; r < 2; r++) {
             if (!refs[r] || !strcmp(refs[r]->variant, "*")) continue;
-            if (!known_variant(cat, refs[r]->variant, rule, sizeof rule)) {
+            if (!known_variant(cat, true, refs[r]->variant, rule, sizeof rule)) {
                 char g[SCN_EXPECT_BYTES + 2];
                 snprintf(g, sizeof g, "\"%s\"", s->expect[i].text);
                 verr(c, p, g, rule);
@@ -334,11 +346,12 @@ static void chk_faults(struct vctx *c, const struct scn *s)
         else chk_d(c, p, f->duration_s, 0, false, 1e9);
         if (f->group[0]) {
             bool found = false;
+            found = !strcmp(f->group, "default");   /* the links in no group */
             for (int g = 0; g < s->n_groups; g++) found |= !strcmp(s->groups[g].name, f->group);
             if (!found) {
                 join(p, fp, "group");
                 snprintf(got, sizeof got, "\"%s\"", f->group);
-                verr(c, p, got, "no group of that name in \"groups\"");
+                verr(c, p, got, "no group of that name in \"groups\" (nor \"default\")");
             }
         }
     }
@@ -382,6 +395,8 @@ int scn_validate(const struct scn *s, const struct scn_catalog *cat, const char 
     chk_i(&c, "app.service_time_us", a->service_time_us, 0, 10000000);
     chk_d(&c, "app.push.rate_per_s", a->push_rate_per_s, 0, false, 1e6);
     chk_payload(&c, "app.push.payload_bytes", &a->push_payload);
+    if (a->push_payload.dist != SCN_DIST_FIXED) /* the app model pushes one size */
+        verr(&c, "app.push.payload_bytes", NULL, "must be a fixed size in bytes, not a distribution");
     chk_i(&c, "app.idle.timeout_ms", a->idle_timeout_ms, 0, 3600000);
     if (chk_i(&c, "app.idle.period_ms", a->idle_period_ms, 1, 3600000) && a->idle_timeout_ms > 0 &&
         a->idle_period_ms > a->idle_timeout_ms) {

@@ -314,6 +314,25 @@ Test(scenario, overrides_replace_the_file_values)
     scn_diag_deinit(&d);
 }
 
+Test(scenario, a_run_of_some_variants_still_accepts_lines_about_the_others)
+{
+    /* The run command's catalog holds only the variants it loaded (--variant evloop). */
+    static const struct scn_variant_info only_evloop[1] = {{"evloop", &fake_variants[5]}};
+    const struct scn_catalog cat = {only_evloop, 1};
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text("{\"name\": \"o\", \"variants\": [\"evloop\", \"dual\", \"mine\"],"
+                            " \"variant_config\": {\"dual\": {\"anything\": 1}},"
+                            " \"expect\": [\"dual.threads_per_link > 1.5\"]}", &s, &d), 0);
+    cr_expect_eq(scn_validate(&s, &cat, "t.json", &d), 2, "%s", d.text);
+    cr_expect_str_eq(d.text, "t.json: variants[1]: variant \"dual\" is built in but its module was not "
+                             "found (is it built?) (got \"dual\")\n"
+                             "t.json: variants[2]: unknown variant \"mine\" (known: evloop dual batch poll "
+                             "hybrid pair) (got \"mine\")\n");
+    scn_diag_deinit(&d);
+}
+
 Test(scenario, processes_lift_the_per_process_link_limit)
 {
     struct scn s;
