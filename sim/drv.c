@@ -110,6 +110,9 @@ static void send_due(struct drv *d, struct drv_link *L, rt_ns now)
 static void arm_timer(struct drv *d)
 {
     rt_ns t = d->heap_n ? d->heap[0]->next_t : 0;
+    rt_ns grid = d->p.wake_grid_ns;
+    if (grid > 0 && t > 0)
+        t = (t + grid - 1) / grid * grid;   /* wake on a grid: fewer wake-ups, lag <= grid */
     if (t == d->tfd_armed)
         return;
     struct itimerspec its = {{0, 0}, {0, 0}};
@@ -158,8 +161,10 @@ void drv_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
         }
         reschedule(d, L);
     }
-    if (d->p.cpu_split)
+    if (d->p.cpu_split) {
         d->cpu_tx += drv_thread_cpu() - c0;
+        d->n_tx_events++;
+    }
     /* count mode: every slot sent and nothing left to schedule */
     if (d->phase != DRV_PHASE_RAMP && d->heap_n == 0 && d->p.duration_ns == 0) {
         bool more = false;
@@ -274,8 +279,10 @@ void drv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         L->iblocked = false;
         reschedule(d, L);
     }
-    if (d->p.cpu_split)
+    if (d->p.cpu_split) {
         d->cpu_rx += drv_thread_cpu() - c0;
+        d->n_rx_events++;
+    }
     if (d->phase == DRV_PHASE_DRAIN && d->outstanding <= 0)
         ev_break(loop, EVBREAK_ONE);
 }

@@ -88,6 +88,9 @@ struct drv_params {
     uint32_t src_addrs_min;         /* use at least this many of 127.0.0.1.. (default 1) */
     uint32_t links_per_src_max;     /* at most this many links per source address (default 10 000) */
     size_t pending_out_max_bytes;   /* a link with more queued bytes waits (default 256 KiB) */
+    int64_t wake_grid_ns;           /* 0: wake exactly at each slot; > 0: round wake-ups up to a
+                                     * grid, batching slots (their lag is measured, latency still
+                                     * runs from t_sched) — trades precision for CPU at low rates */
     size_t read_budget_bytes;       /* bytes read per readiness event per link (default 256 KiB) */
     int cpu;                        /* pin the driver thread to this CPU; -1 = no pinning */
     uint64_t seed;                  /* PRNG seed for schedules and sizes (default 1) */
@@ -156,7 +159,8 @@ struct drv_result {
     bool driver_saturated;
     const char *saturated_why;      /* "cpu", "lag", "cpu+lag" or "" */
     int64_t runq_wait_ns;           /* runnable but not running (whole run): others took the core */
-    int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU spent in the send and the receive paths (whole run) */
+    int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU in the send and the receive paths (whole run, cpu_split;
+                                     * the thread clock's own cost, calibrated, taken out) */
     int64_t wakeups;                /* loop iterations */
 };
 

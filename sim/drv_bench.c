@@ -18,7 +18,8 @@ struct bench_params {
     double seconds, warmup_s;       /* measured window and warm-up per rate (2 s, 0.5 s) */
     int driver_cpu, server_cpu;     /* 0 and 1; -1 = no pinning */
     uint32_t in_flight_max;         /* per link; 0 = open loop */
-    bool split;                     /* time send and receive paths apart (default on) */
+    bool split;                     /* a second run timing send and receive apart (default on) */
+    int64_t wake_grid_ns;           /* drv_params.wake_grid_ns (default 0: exact wake-ups) */
 };
 
 static void bench_defaults(struct bench_params *b)
@@ -50,7 +51,8 @@ static void usage(FILE *f)
             "  --driver-cpu N     pin the driver (default 0; -1 none)\n"
             "  --server-cpu N     pin the echo thread (default 1; -1 none)\n"
             "  --in-flight N      echoes outstanding per link (default 0 = open loop)\n"
-            "  --no-split         do not time send and receive paths apart (saves 2 syscalls/event)\n");
+            "  --grid-us N        round the driver's wake-ups to an N us grid (default 0: exact)\n"
+            "  --no-split         skip the second run that times send and receive apart\n");
 }
 
 static int parse_rates(const char *s, struct bench_params *b)
@@ -76,7 +78,7 @@ static int parse(int argc, char **argv, struct bench_params *b)
     static const struct option opts[] = {
         {"links", 1, 0, 'l'}, {"size", 1, 0, 's'}, {"rates", 1, 0, 'r'}, {"seconds", 1, 0, 't'},
         {"warmup", 1, 0, 'w'}, {"driver-cpu", 1, 0, 'd'}, {"server-cpu", 1, 0, 'c'},
-        {"in-flight", 1, 0, 'i'}, {"no-split", 0, 0, 'n'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"in-flight", 1, 0, 'i'}, {"no-split", 0, 0, 'n'}, {"grid-us", 1, 0, 'g'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -95,6 +97,7 @@ static int parse(int argc, char **argv, struct bench_params *b)
         case 'c': b->server_cpu = atoi(optarg); break;
         case 'i': b->in_flight_max = (uint32_t)atoi(optarg); break;
         case 'n': b->split = false; break;
+        case 'g': b->wake_grid_ns = (int64_t)(atof(optarg) * 1e3); break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
@@ -106,8 +109,9 @@ static int parse(int argc, char **argv, struct bench_params *b)
     return 0;
 }
 
-/* One offered rate: fresh echo thread, fresh driver, one measured window. */
-static int bench_rate(const struct bench_params *b, double rate)
+/* One run at one offered rate: fresh echo thread, fresh driver, one measured window. */
+static int run_once(const struct bench_params *b, double rate, bool split, struct drv_result *r,
+                    double *srv_util, struct drv **out)
 {
     struct drv_echo_params ep;
     drv_echo_params_default(&ep);
@@ -124,7 +128,8 @@ static int bench_rate(const struct bench_params *b, double rate)
     p.port = port;
     p.connect_rate_per_s = 0;
     p.cpu = b->driver_cpu;
-    p.cpu_split = b->split;
+    p.cpu_split = split;
+    p.wake_grid_ns = b->wake_grid_ns;
     p.groups[0].links = b->links;
     p.groups[0].rate_per_s = rate / b->links;
     p.groups[0].payload_min_bytes = p.groups[0].payload_max_bytes = b->size_bytes;
@@ -132,35 +137,54 @@ static int bench_rate(const struct bench_params *b, double rate)
     p.warmup_ns = (int64_t)(b->warmup_s * 1e9);
     p.duration_ns = (int64_t)(b->seconds * 1e9);
     p.drain_max_ns = RT_S;
-    struct drv *d;
     char err[256];
-    if ((rc = drv_create(&p, &d, err, sizeof err)) < 0) {
+    if ((rc = drv_create(&p, out, err, sizeof err)) < 0) {
         fprintf(stderr, "bench driver: %s\n", err);
         drv_echo_stop(e, NULL);
         return rc;
     }
-    struct drv_result r;
     int64_t scpu0 = drv_echo_cpu_ns(e);
-    drv_run(d, &r);
-    int64_t scpu = drv_echo_cpu_ns(e) - scpu0;
+    drv_run(*out, r);
+    *srv_util = (double)(drv_echo_cpu_ns(e) - scpu0) / (double)(r->t_end - r->t_start);
+    drv_echo_stop(e, NULL);
+    return 0;
+}
+
+/* Two runs per rate: a plain one for throughput, CPU and latency, and one with the
+ * send and receive paths timed apart (that timing costs system calls of its own). */
+static int bench_rate(const struct bench_params *b, double rate)
+{
+    struct drv_result r, rs;
+    struct drv *d, *ds = NULL;
+    double srv, srv_s;
+    int rc = run_once(b, rate, false, &r, &srv, &d);
+    if (rc)
+        return rc;
+    if (b->split && (rc = run_once(b, rate, true, &rs, &srv_s, &ds)) != 0) {
+        drv_destroy(d);
+        return rc;
+    }
     double secs = (double)r.measure_ns / 1e9;
     const struct drv_dir *m = &r.measured.echo, *a = &r.all.echo;
     double per_msg = (m->sent + m->delivered) ? (double)r.cpu_ns / (double)(m->sent + m->delivered) : 0;
-    double tx = a->sent ? (double)r.cpu_tx_ns / (double)a->sent : 0;
-    double rx = a->delivered ? (double)r.cpu_rx_ns / (double)a->delivered : 0;
+    double tx = 0, rx = 0;
+    if (b->split) {
+        tx = rs.all.echo.sent ? (double)rs.cpu_tx_ns / (double)rs.all.echo.sent : 0;
+        rx = rs.all.echo.delivered ? (double)rs.cpu_rx_ns / (double)rs.all.echo.delivered : 0;
+    }
     printf("%9.0f %9.0f %9.0f %5.0f%% %7.0f %7.0f %7.0f %5.0f%% %8.1f %8.1f %8.1f %8.1f %6.1f %s%s\n",
            rate, (double)m->sent / secs, (double)m->delivered / secs, 100 * r.cpu_util, per_msg, tx, rx,
-           100.0 * (double)scpu / (double)(r.t_end - r.t_start),
-           (double)met_hist_percentile(r.lat_rtt, 50) / 1e3, (double)met_hist_percentile(r.lat_rtt, 99) / 1e3,
+           100.0 * srv, (double)met_hist_percentile(r.lat_rtt, 50) / 1e3,
+           (double)met_hist_percentile(r.lat_rtt, 99) / 1e3,
            (double)met_hist_percentile(r.lat_rtt_uncorrected, 99) / 1e3, (double)r.lag_p99_ns / 1e3,
            (double)r.runq_wait_ns / 1e6, r.driver_saturated ? "SATURATED:" : "", r.saturated_why);
     fflush(stdout);
-    if (a->sent != a->delivered + a->gaps + a->in_flight + a->abandoned || m->gaps || m->duplicates)
+    if (a->sent != a->delivered + a->gaps + a->in_flight + a->abandoned || a->gaps || a->duplicates)
         printf("          accounting: sent %lld delivered %lld gaps %lld in_flight %lld dup %lld unsent %lld\n",
                (long long)a->sent, (long long)a->delivered, (long long)a->gaps, (long long)a->in_flight,
                (long long)a->duplicates, (long long)a->unsent);
     drv_destroy(d);
-    drv_echo_stop(e, NULL);
+    drv_destroy(ds);
     return 0;
 }
 
@@ -171,11 +195,12 @@ int drv_bench(int argc, char **argv)
     int rc = parse(argc, argv, &b);
     if (rc)
         return rc == 1 ? 0 : 2;
-    printf("bench driver: %u links, %u B, %.1f s (+%.1f s warm-up) per rate, driver cpu %d, echo cpu %d, %s\n",
+    printf("bench driver: %u links, %u B, %.1f s (+%.1f s warm-up) per rate, driver cpu %d, echo cpu %d, %s, grid %lld us\n",
            b.links, b.size_bytes, b.seconds, b.warmup_s, b.driver_cpu, b.server_cpu,
-           b.in_flight_max ? "in-flight capped" : "open loop");
-    printf("  ns/msg: driver CPU per message (sends + receives in the window); tx, rx: per send and\n"
-           "  per receive (whole run, paths timed apart); srv: the echo thread's CPU share;\n"
+           b.in_flight_max ? "in-flight capped" : "open loop", (long long)(b.wake_grid_ns / 1000));
+    printf("  ns/msg: driver CPU per message (sends + receives in the window); tx_ns, rx_ns: per send\n"
+           "  and per receive, from a second run timing the paths apart (clock cost taken out);\n"
+           "  srv: the echo thread's CPU share;\n"
            "  runqms: ms the driver waited for its CPU (another process on the core).\n");
     printf("%9s %9s %9s %6s %7s %7s %7s %6s %8s %8s %8s %8s %6s\n", "offered", "sent/s", "recv/s", "drvcpu",
            "ns/msg", "tx_ns", "rx_ns", "srv", "rtt50us", "rtt99us", "raw99us", "lag99us", "runqms");

@@ -111,6 +111,7 @@ struct drv {
     met_hist *h_rtt, *h_rtt_unc, *h_out, *h_lag;
     struct drv_result r;         /* counters accumulate here during the run */
     int64_t lag_max_tick;
+    int64_t n_tx_events, n_rx_events, clock_cost_ns;
     int64_t runq0, cpu0, cpu_meas0, cpu_meas1, cpu_tx, cpu_rx;
     bool cpu_meas0_set, cpu_meas1_set;
 };

@@ -79,6 +79,7 @@ int drv_params_check(const struct drv_params *p, char *err, size_t errlen)
     if ((links + p->links_per_src_max - 1) / p->links_per_src_max > 254)
         FAIL("links_per_src_max: %llu links need more than 254 source addresses (got %u)",
              (unsigned long long)links, p->links_per_src_max);
+    if (p->wake_grid_ns < 0) FAIL("wake_grid_ns: must be >= 0 (got %lld)", (long long)p->wake_grid_ns);
     if (p->read_budget_bytes < 4096) FAIL("read_budget_bytes: must be >= 4096 (got %zu)", p->read_budget_bytes);
     if (p->saturated_cpu_frac <= 0) FAIL("saturated_cpu_frac: must be > 0 (got %g)", p->saturated_cpu_frac);
     if (p->progress_interval_ns < RT_MS) FAIL("progress_interval_ns: must be >= 1 ms (got %lld)", (long long)p->progress_interval_ns);
