@@ -15,7 +15,7 @@
 #define SCN_NAME_BYTES 64
 #define SCN_TEXT_BYTES 2048      /* description */
 #define SCN_VARIANTS_MAX 16
-#define SCN_GROUPS_MAX 16
+#define SCN_GROUPS_MAX 7         /* + the implicit "default" group = the driver's 8 */
 #define SCN_VPARAMS_MAX 64       /* variant_config entries, all variants together */
 #define SCN_FAULTS_MAX 64
 #define SCN_STEPS_MAX 32
