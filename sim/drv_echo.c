@@ -206,6 +206,7 @@ static void stop_cb(struct ev_loop *loop, ev_async *w, int revents)
 static void *thread_main(void *arg)
 {
     struct drv_echo *e = arg;
+    pthread_setname_np(pthread_self(), "drv_echo");
     pthread_getcpuclockid(pthread_self(), &e->cpu_clock);
     atomic_store(&e->cpu_clock_ready, true);
     if (e->p.cpu >= 0) {
