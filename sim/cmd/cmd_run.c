@@ -1,0 +1,152 @@
+/* cmd_run.c — `linkbench run`: options, then each scenario or suite file through run_file. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "run.h"
+#include "srv_main.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: linkbench run [options] <scenario.json|suite.json>...\n"
+        "\n"
+        "Run each scenario against each of its variants over real loopback WebSocket\n"
+        "connections (server in a child process, driver in this one), repetitions\n"
+        "interleaved across variants, and write results/<scenario>/<timestamp>/report.json\n"
+        "with one series_<variant>_<rep>.csv per run. Prints the comparison table and the\n"
+        "report's path.\n"
+        "\n"
+        "options:\n"
+        "  --variant a,b    run these variants (names or paths of .so modules)\n"
+        "  --out DIR        results root (default results/)\n"
+        "  --repeat N       repetitions per variant\n"
+        "  --duration S     measured seconds per run\n"
+        "  --links N        links (replaces the scenario's steps by one run)\n"
+        "  --json           print report.json instead of the table\n"
+        "  --quiet          no progress line, no table: only the report's path\n"
+        "  -h, --help       this text\n"
+        "\n"
+        "exit codes: 0 ok; 1 a run failed (server died, messages lost, a variant could not\n"
+        "run, interrupted, results not writable); 2 usage or scenario error\n");
+}
+
+static int parse_i64(const char *opt, const char *s, int64_t min, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min) {
+        fprintf(stderr, "linkbench run: %s: must be an integer >= %lld (got \"%s\")\n", opt,
+                (long long)min, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void raise_nofile(void)
+{
+    /* the driver holds one descriptor per link */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int cmd_run(int argc, char **argv)
+{
+    /* the hidden server side: started by this same command in a child process */
+    if (argc == 2 && !strcmp(argv[1], "--server-child"))
+        return srv_main(SRV_CTRL_FD, SRV_REPORT_FD);
+
+    run_opts o;
+    run_opts_default(&o);
+    enum { O_VARIANT = 256, O_OUT, O_REPEAT, O_DURATION, O_LINKS, O_JSON, O_QUIET };
+    static const struct option lo[] = {
+        {"variant", required_argument, 0, O_VARIANT}, {"out", required_argument, 0, O_OUT},
+        {"repeat", required_argument, 0, O_REPEAT}, {"duration", required_argument, 0, O_DURATION},
+        {"links", required_argument, 0, O_LINKS}, {"json", no_argument, 0, O_JSON},
+        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return LB_EXIT_OK;
+        case O_VARIANT:
+            o.variants = optarg;
+            break;
+        case O_OUT:
+            o.out_dir = optarg;
+            break;
+        case O_REPEAT:
+            if (parse_i64("--repeat", optarg, 1, &o.repeat) < 0)
+                return LB_EXIT_USAGE;
+            break;
+        case O_LINKS:
+            if (parse_i64("--links", optarg, 1, &o.links) < 0)
+                return LB_EXIT_USAGE;
+            break;
+        case O_DURATION: {
+            char *end;
+            o.duration_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o.duration_s > 0)) {
+                fprintf(stderr, "linkbench run: --duration: must be a number of seconds > 0 "
+                        "(got \"%s\")\n", optarg);
+                return LB_EXIT_USAGE;
+            }
+            break;
+        }
+        case O_JSON:
+            o.json = true;
+            break;
+        case O_QUIET:
+            o.quiet = true;
+            break;
+        default:
+            fprintf(stderr, "linkbench run: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return LB_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "linkbench run: no scenario file given\n");
+        usage(stderr);
+        return LB_EXIT_USAGE;
+    }
+    static char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        fprintf(stderr, "linkbench run: cannot find this executable: %s\n", strerror(errno));
+        return LB_EXIT_FAIL;
+    }
+    exe[n] = 0;
+    o.exe = exe;
+    o.progress = !o.quiet && !o.json && isatty(STDERR_FILENO);
+    raise_nofile();
+    run_signals_install();
+
+    int rc = LB_EXIT_OK;
+    for (int i = optind; i < argc && !run_interrupted; i++) {
+        int r = run_file(&o, argv[i]);
+        if (r == LB_EXIT_USAGE)
+            return LB_EXIT_USAGE;
+        if (r)
+            rc = LB_EXIT_FAIL;
+    }
+    if (run_interrupted) {
+        fprintf(stderr, "linkbench run: interrupted: the report written is marked partial\n");
+        rc = LB_EXIT_FAIL;
+    }
+    return rc;
+}

@@ -1,0 +1,314 @@
+/* run_exec.c — one run: start the server child, drive it from this process, sample a time series, collect both sides into a run object. */
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "met_hist.h"
+#include "met_proc.h"
+#include "met_series.h"
+#include "run.h"
+#include "run_child.h"
+#include "run_plan.h"
+
+volatile sig_atomic_t run_interrupted;
+static struct drv *volatile cur_drv;   /* the driver running now, for the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    run_interrupted = 1;
+    struct drv *d = cur_drv;
+    if (d)
+        drv_request_stop(d);   /* async-signal-safe (drv.h) */
+}
+
+void run_signals_install(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* a dead server child shows as EPIPE on its pipe */
+}
+
+/* What the progress callback and the sampler thread share for one run. */
+typedef struct one {
+    const run_opts *o;
+    const char *label;
+    run_child child;
+    struct drv *d;
+    bool measure_sent, end_sent, server_gone, stop_requested;
+    int64_t t_load0;                   /* progress t_ns when the ramp was seen done; -1 */
+    run_xfault xf[SCN_FAULTS_MAX];     /* kill_server / pause_app: done here */
+    int nxf;
+    bool killed_by_fault;
+    double total_s;                    /* expected warm-up + duration, for the progress line */
+    double inflight_sum;
+    int64_t inflight_n;
+    int64_t prev_t, prev_delivered;
+    double rate;                       /* msg/s shown on the progress line */
+    _Atomic int64_t sent, delivered, links_open, in_flight;
+    /* sampler */
+    met_series *series;
+    rt_ctx *stop;
+    rt_thread *sampler;
+} one;
+
+static const char *phase_name(enum drv_phase p)
+{
+    static const char *const n[] = {"ramp", "warm-up", "measure", "drain", "done"};
+    return (unsigned)p < 5 ? n[p] : "?";
+}
+
+static void progress(struct drv *d, const struct drv_progress *p, void *arg)
+{
+    one *x = arg;
+    atomic_store(&x->sent, p->sent);
+    atomic_store(&x->delivered, p->delivered + p->pushes_received);
+    atomic_store(&x->links_open, p->links_open);
+    atomic_store(&x->in_flight, p->in_flight);
+    if (!x->server_gone && run_child_exited(&x->child)) {
+        /* keep what the driver measured: stop sending, drain, report */
+        x->server_gone = true;
+        drv_request_stop(d);
+    }
+    if (p->phase != DRV_PHASE_RAMP && x->t_load0 < 0)
+        x->t_load0 = p->t_ns;
+    if (p->phase >= DRV_PHASE_MEASURE && !x->measure_sent) {
+        run_child_send(&x->child, "measure");
+        x->measure_sent = true;
+    }
+    if (p->phase == DRV_PHASE_MEASURE) {
+        x->inflight_sum += (double)p->in_flight;
+        x->inflight_n++;
+    }
+    if (p->phase >= DRV_PHASE_DRAIN && !x->end_sent) {
+        run_child_send(&x->child, "end");
+        x->end_sent = true;
+    }
+    for (int i = 0; x->t_load0 >= 0 && i < x->nxf; i++) {
+        run_xfault *f = &x->xf[i];
+        if (f->done || p->t_ns - x->t_load0 < f->at_ns)
+            continue;
+        f->done = true;
+        if (f->kind == SCN_FAULT_KILL_SERVER && x->child.pid > 0) {
+            x->killed_by_fault = true;
+            kill(x->child.pid, SIGKILL);
+        } else if (f->kind == SCN_FAULT_PAUSE_APP) {
+            char cmd[64];
+            snprintf(cmd, sizeof cmd, "pause %lld", (long long)f->duration_ns);
+            run_child_send(&x->child, cmd);
+        }
+    }
+    if (p->t_ns - x->prev_t >= 500 * RT_MS) {
+        int64_t del = p->delivered + p->pushes_received;
+        x->rate = (double)(del - x->prev_delivered) * 1e9 / (double)(p->t_ns - x->prev_t);
+        x->prev_t = p->t_ns;
+        x->prev_delivered = del;
+    }
+    if (x->o->progress) {
+        fprintf(stderr, "\r\033[K%s  %-7s  %5.1f/%.1f s  %lld links  %9.0f msg/s", x->label,
+                phase_name(p->phase), p->t_ns / 1e9, x->total_s, (long long)p->links_open, x->rate);
+        fflush(stderr);
+    }
+}
+
+static void sampler_main(void *arg)
+{
+    one *x = arg;
+    for (;;) {
+        int64_t c[4] = {atomic_load(&x->sent), atomic_load(&x->delivered),
+                        atomic_load(&x->links_open), atomic_load(&x->in_flight)};
+        met_series_sample(x->series, rt_now(), c);
+        if (rt_sleep(250 * RT_MS, x->stop) == -ECANCELED)
+            break;
+    }
+}
+
+static const met_series_counter series_counters[] = {
+    {"msgs_sent", MET_SERIES_RATE}, {"msgs_delivered", MET_SERIES_RATE},
+    {"links", MET_SERIES_GAUGE}, {"in_flight", MET_SERIES_GAUGE}};
+
+static void sampler_start(one *x)
+{
+    static const char *const groups[] = {"app", "acceptor"};
+    met_series_cfg c;
+    met_series_cfg_defaults(&c);
+    c.pid = x->child.pid;
+    c.label = "server";
+    c.groups = groups;
+    c.ngroups = 2;
+    c.counters = series_counters;
+    c.ncounters = 4;
+    x->series = met_series_create(&c);
+    x->stop = rt_ctx_create(NULL);
+    if (x->series && x->stop &&
+        rt_thread_spawn(&x->sampler, RT_GROUP_OTHER, "sampler", sampler_main, x) < 0)
+        x->sampler = NULL;
+}
+
+static void sampler_stop(one *x)
+{
+    if (x->sampler) {
+        rt_ctx_cancel(x->stop);
+        rt_thread_join(x->sampler);
+        x->sampler = NULL;
+    }
+    rt_ctx_destroy(x->stop);
+    x->stop = NULL;
+}
+
+static met_hist *hist_copy(const met_hist *h)
+{
+    met_hist *c = met_hist_create();
+    if (c && h)
+        met_hist_merge(c, h);
+    return c;
+}
+
+/* CPUs the server's threads last ran on (placement, METHOD.md 10). */
+static void server_cpus(pid_t pid, char *buf, size_t len)
+{
+    buf[0] = 0;
+    met_proc *mp = met_proc_create(pid, NULL, 0);
+    met_proc_reading r;
+    if (mp && met_proc_read(mp, MET_PROC_THREADS, &r) == 0)
+        met_proc_cpu_list(&r.cpus, buf, len);
+    met_proc_destroy(mp);
+}
+
+static void driver_cpus(char *buf, size_t len)
+{
+    cpu_set_t set;
+    char aff[128] = "";
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        met_proc_cpu_list(&set, aff, sizeof aff);
+    snprintf(buf, len, "affinity %s, last %d", aff, sched_getcpu());
+}
+
+int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *variant,
+            int rep, const char *run_dir, const char *label, json_t *runs)
+{
+    one x = {.o = o, .label = label, .t_load0 = -1};
+    x.child.pid = -1;
+    char err[1024] = "", failure[1200] = "", how[128], scpus[256] = "", dcpus[160] = "";
+    char series_name[256] = "";
+    struct drv_result r;
+    memset(&r, 0, sizeof r);
+    bool have_r = false;
+    json_t *srv = NULL;
+    met_hist *h_rtt = NULL, *h_unc = NULL, *h_out = NULL, *h_lag = NULL;
+    run_inputs in = {.variant = variant, .rep = rep, .links_wanted = links};
+
+    json_t *cfg = run_plan_server_config(s, variant, links);
+    if (!cfg || run_child_spawn(&x.child, o->exe, cfg, err, sizeof err) < 0) {
+        snprintf(failure, sizeof failure, "%s", err[0] ? err : "out of memory");
+        json_decref(cfg);
+        goto out;
+    }
+    json_decref(cfg);
+    json_t *ev = run_child_recv(&x.child, rt_now() + 30 * RT_S, err, sizeof err);
+    const char *evn = json_string_value(json_object_get(ev, "event"));
+    if (!ev || !evn || strcmp(evn, "ready")) {
+        run_child_finish(&x.child, rt_now() + 5 * RT_S);
+        const char *msg = json_string_value(json_object_get(ev, "message"));
+        snprintf(failure, sizeof failure, "%s: server could not start: %s", variant,
+                 msg ? msg : err);
+        json_decref(ev);
+        goto out;
+    }
+    uint16_t port = (uint16_t)json_integer_value(json_object_get(ev, "port"));
+    json_decref(ev);
+
+    struct drv_params dp;
+    struct drv_fault faults[2 * SCN_FAULTS_MAX];
+    run_plan_driver(s, links, port, &dp, faults, &x.nxf, x.xf);
+    dp.progress = progress;
+    dp.progress_arg = &x;
+    dp.progress_interval_ns = 50 * RT_MS;   /* phase changes reach the server within 50 ms */
+    x.total_s = s->warmup_s + s->duration_s;
+    if (drv_create(&dp, &x.d, err, sizeof err) < 0) {
+        snprintf(failure, sizeof failure, "driver: %s", err);
+        goto stop_server;
+    }
+    sampler_start(&x);
+    cur_drv = x.d;
+    if (run_interrupted)
+        drv_request_stop(x.d);
+    drv_run(x.d, &r);
+    cur_drv = NULL;
+    have_r = true;
+    driver_cpus(dcpus, sizeof dcpus);
+    if (!x.end_sent)
+        run_child_send(&x.child, "end");
+    run_child_send(&x.child, "acct");
+    server_cpus(x.child.pid, scpus, sizeof scpus);
+    sampler_stop(&x);
+    /* keep the driver's histograms, then close its links before the server stops, so
+     * the server's teardown does not wait on close handshakes nobody answers */
+    h_rtt = hist_copy(r.lat_rtt);
+    h_unc = hist_copy(r.lat_rtt_uncorrected);
+    h_out = hist_copy(r.lat_out);
+    h_lag = hist_copy(r.lag);
+    r.lat_rtt = h_rtt;
+    r.lat_rtt_uncorrected = h_unc;
+    r.lat_out = h_out;
+    r.lag = h_lag;
+    drv_destroy(x.d);
+    x.d = NULL;
+
+stop_server:
+    run_child_send(&x.child, "stop");
+    srv = run_child_recv(&x.child, rt_now() + 120 * RT_S, err, sizeof err);
+    if (srv && strcmp(json_string_value(json_object_get(srv, "event")) ? json_string_value(json_object_get(srv, "event")) : "", "report")) {
+        json_decref(srv);
+        srv = NULL;
+    }
+    run_child_finish(&x.child, rt_now() + 10 * RT_S);
+    if (!failure[0] && (!srv || run_child_died(&x.child)) && !x.killed_by_fault)
+        snprintf(failure, sizeof failure, "%s: server process %s%s", variant,
+                 run_child_how(&x.child, how, sizeof how),
+                 x.server_gone ? " during the run" : srv ? "" : " before reporting");
+    if (x.series) {
+        snprintf(series_name, sizeof series_name, "series_%s_%d.csv", variant, rep);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", run_dir, series_name);
+        if (met_series_save(x.series, path, err, sizeof err) < 0) {
+            fprintf(stderr, "linkbench: %s\n", err);
+            series_name[0] = 0;
+        }
+    }
+
+out:
+    if (o->progress)
+        fprintf(stderr, "\r\033[K");
+    in.dr = have_r ? &r : NULL;
+    in.srv = srv;
+    in.failure = failure[0] ? failure : NULL;
+    in.partial = run_interrupted || (have_r && r.stopped && !x.server_gone);
+    in.in_flight_mean = x.inflight_n ? x.inflight_sum / (double)x.inflight_n : 0;
+    in.series_file = series_name[0] ? series_name : NULL;
+    in.server_cpus = scpus;
+    in.driver_cpus = dcpus;
+    json_t *run = run_object(&in);
+    if (run && x.killed_by_fault)
+        json_object_set_new(json_object_get(run, "flags"), "server_killed_by_fault", json_true());
+    if (run)
+        json_array_append_new(runs, run);
+    if (in.failure && !o->quiet)
+        fprintf(stderr, "linkbench: %s\n", in.failure);
+    drv_destroy(x.d);
+    met_series_destroy(x.series);
+    met_hist_destroy(h_rtt);
+    met_hist_destroy(h_unc);
+    met_hist_destroy(h_out);
+    met_hist_destroy(h_lag);
+    json_decref(srv);
+    return in.failure ? 1 : 0;
+}

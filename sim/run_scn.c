@@ -1,0 +1,278 @@
+/* run_scn.c — a scenario or suite file end to end: load and check, interleave variants over repetitions, write report.json, print the table. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "link_registry.h"
+#include "met_machine.h"
+#include "rep_report.h"
+#include "rep_table.h"
+#include "run.h"
+
+void run_opts_default(run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->out_dir = "results";
+}
+
+/* mkdir -p; 0 or -errno with "path: reason" in err. */
+static int mkdirs(const char *path, char *err, size_t errlen)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *s = p + 1;; s++) {
+        bool end = *s == 0;
+        if (*s == '/' || end) {
+            *s = 0;
+            if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+                int e = errno;
+                snprintf(err, errlen, "cannot create results directory %s: %s", p, strerror(e));
+                return -e;
+            }
+            if (end)
+                break;
+            *s = '/';
+        }
+    }
+    /* EEXIST of a file that is no directory, or a directory we cannot write into */
+    if (access(path, W_OK | X_OK) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot write into results directory %s: %s", path, strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+/* out/<scenario>/<timestamp>[-n]: a fresh directory per invocation. */
+static int make_run_dir(const char *out, const char *name, char *dir, size_t len, char *err,
+                        size_t errlen)
+{
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s/%s", out, name);
+    int rc = mkdirs(parent, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (int n = 1; n < 100; n++) {
+        int w = n == 1 ? snprintf(dir, len, "%s/%s", parent, ts)
+                       : snprintf(dir, len, "%s/%s-%d", parent, ts, n);
+        if (w >= (int)len) {
+            snprintf(err, errlen, "%s: path too long", parent);
+            return -ENAMETOOLONG;
+        }
+        if (mkdir(dir, 0777) == 0)
+            return 0;
+        if (errno != EEXIST) {
+            int e = errno;
+            snprintf(err, errlen, "cannot create results directory %s: %s", dir, strerror(e));
+            return -e;
+        }
+    }
+    snprintf(err, errlen, "%s: too many runs in one second", parent);
+    return -EEXIST;
+}
+
+/* Load, override and validate one scenario with the variants' real param tables (the
+ * modules are loaded here only to read them: the server child loads its own). Errors
+ * are printed as the loader words them. 0 or -1. */
+static int load_scenario(const run_opts *o, const char *file, const struct scn_scaling *sc,
+                         struct scn *s)
+{
+    struct scn_diag d;
+    scn_diag_init(&d);
+    int errs = scn_parse_file(file, s, &d);
+    if (!errs && sc)
+        scn_apply_scaling(s, sc);
+    if (!errs && o->links > 0)
+        scn_override_links(s, o->links);
+    if (!errs && o->duration_s > 0)
+        scn_override_duration(s, o->duration_s);
+    if (!errs && o->repeat > 0)
+        scn_override_repetitions(s, o->repeat);
+    if (!errs && o->variants && scn_override_variants(s, o->variants, &d) < 0)
+        errs++;
+    link_module *mods[SCN_VARIANTS_MAX] = {0};
+    struct scn_variant_info info[SCN_VARIANTS_MAX];
+    int n = 0;
+    if (!errs) {
+        for (int i = 0; i < s->n_variants; i++) {
+            char err[1024];
+            const char *name = s->variants[i];
+            int rc = link_module_load(name, &mods[i], err, sizeof err);
+            if (rc == 0)
+                info[n++] = (struct scn_variant_info){.name = name, .v = mods[i]->v};
+            else if (rc != -ENOENT || strchr(name, '/'))
+                scn_diag_add(&d, "%s: variants: %s", file, err), errs++;
+            /* an unknown plain name is left to the validator ("did you mean ...") */
+        }
+    }
+    if (!errs) {
+        struct scn_catalog cat = {.variants = info, .n = n};
+        errs = scn_validate(s, &cat, file, &d);
+    }
+    for (int i = 0; i < SCN_VARIANTS_MAX; i++)
+        link_module_unload(mods[i]);
+    if (errs && d.text)
+        fputs(d.text, stderr);
+    if (errs && d.text && d.len && d.text[d.len - 1] != '\n')
+        fputc('\n', stderr);
+    scn_diag_deinit(&d);
+    return errs ? -1 : 0;
+}
+
+static json_t *machine_json(const met_machine *m, const struct scn *s)
+{
+    json_t *j = met_machine_json(m);
+    if (!j)
+        return json_object();
+    json_t *ps = json_array(), *pd = json_array();
+    for (int i = 0; i < s->n_pin_server; i++)
+        json_array_append_new(ps, json_integer(s->pin_server[i]));
+    for (int i = 0; i < s->n_pin_driver; i++)
+        json_array_append_new(pd, json_integer(s->pin_driver[i]));
+    /* per-run placement (the CPUs each process ran on) is in runs[].placement */
+    json_object_set_new(j, "pinning", json_pack("{s:o,s:o}", "server", ps, "driver", pd));
+    return j;
+}
+
+/* Every (variant, repetition) of one link count, interleaved: A B C A B C. */
+static int run_links(const run_opts *o, const char *file, const struct scn *s, int64_t links,
+                     const char *dir)
+{
+    met_machine mm;
+    met_machine_begin(&mm);
+    json_t *runs = json_array();
+    int failed = 0, total = (int)s->repetitions * s->n_variants, k = 0;
+    for (int rep = 0; rep < s->repetitions && !run_interrupted; rep++)
+        for (int v = 0; v < s->n_variants && !run_interrupted; v++) {
+            char label[256];
+            snprintf(label, sizeof label, "%s  %s  rep %d/%d  (run %d/%d)", s->name,
+                     s->variants[v], rep + 1, (int)s->repetitions, ++k, total);
+            failed |= run_one(o, s, links, s->variants[v], rep, dir, label, runs);
+        }
+    met_machine_end(&mm);
+
+    json_t *scen = json_pack("{s:s,s:s,s:s,s:I}", "name", s->name, "file", file, "description",
+                             s->description, "links", (json_int_t)links);
+    json_t *mach = machine_json(&mm, s);
+    json_t *conf = scn_to_json(s);
+    char err[1024];
+    json_t *rep = rep_report_build(scen, mach, conf, runs, err, sizeof err);
+    json_decref(scen);
+    json_decref(mach);
+    json_decref(conf);
+    json_decref(runs);
+    if (!rep) {
+        fprintf(stderr, "linkbench: report: %s\n", err);
+        return 1;
+    }
+    if (run_interrupted) {
+        /* Ctrl-C: what was measured is kept, marked so nobody mistakes it for a result */
+        json_object_set_new(rep, "partial", json_true());
+        json_object_set_new(json_object_get(rep, "flags"), "partial", json_true());
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    if (rep_report_write(rep, path, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench: cannot write the report: %s\n", err);
+        json_decref(rep);
+        return 1;
+    }
+    if (o->json) {
+        json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    } else if (!o->quiet) {
+        rep_table_print(stdout, rep, REP_TABLE_TEXT);
+        const json_t *fl = json_object_get(rep, "flags");
+        if (json_is_true(json_object_get(fl, "driver_saturated")))
+            printf("note: the driver was saturated in some runs (see notes): those figures "
+                   "measure the load generator, not the variant\n");
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(fl, "reasons"), i, r)
+            printf("invalid: %s\n", json_string_value(r));
+    }
+    if (!o->json)
+        printf("report: %s\n", path);
+    fflush(stdout);
+    bool valid = json_is_true(json_object_get(rep, "valid"));
+    json_decref(rep);
+    return failed || !valid || run_interrupted ? 1 : 0;
+}
+
+static int run_scenario(const run_opts *o, const char *file, const struct scn *s)
+{
+    char dir[4096], err[4600];
+    if (make_run_dir(o->out_dir, s->name, dir, sizeof dir, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench: %s\n", err);
+        return LB_RUN_FAIL;
+    }
+    if (s->processes > 1)
+        fprintf(stderr, "linkbench: %s: processes = %lld: several server processes are not "
+                "supported yet; running one\n", file, (long long)s->processes);
+    if (!s->n_steps)
+        return run_links(o, file, s, s->links, dir);
+    int rc = 0;
+    for (int i = 0; i < s->n_steps && !run_interrupted; i++) {
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/links_%lld", dir, (long long)s->steps[i]);
+        if (mkdirs(sub, err, sizeof err) < 0) {
+            fprintf(stderr, "linkbench: %s\n", err);
+            return LB_RUN_FAIL;
+        }
+        if (!o->quiet && !o->json)
+            printf("%s: %lld links\n", s->name, (long long)s->steps[i]);
+        rc |= run_links(o, file, s, s->steps[i], sub);
+    }
+    return rc;
+}
+
+static bool is_suite(const char *file)
+{
+    json_t *j = json_load_file(file, 0, NULL);
+    bool suite = json_is_object(j) && json_object_get(j, "scenarios");
+    json_decref(j);
+    return suite;
+}
+
+int run_file(const run_opts *o, const char *file)
+{
+    if (!is_suite(file)) {
+        struct scn s;
+        if (load_scenario(o, file, NULL, &s) < 0)
+            return LB_RUN_USAGE;
+        return run_scenario(o, file, &s);
+    }
+    struct scn_suite suite;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    if (scn_suite_load(file, &suite, &d) > 0) {
+        if (d.text)
+            fputs(d.text, stderr);
+        scn_diag_deinit(&d);
+        return LB_RUN_USAGE;
+    }
+    scn_diag_deinit(&d);
+    /* check every scenario before running any: a typo in the last must not cost an hour */
+    struct scn *all = calloc((size_t)suite.n, sizeof *all);
+    int rc = all ? 0 : LB_RUN_FAIL;
+    for (int i = 0; all && i < suite.n; i++)
+        if (load_scenario(o, suite.entries[i].path, &suite.entries[i].scaling, &all[i]) < 0)
+            rc = LB_RUN_USAGE;
+    int fails = 0;
+    for (int i = 0; rc == 0 && i < suite.n && !run_interrupted; i++)
+        fails |= run_scenario(o, suite.entries[i].path, &all[i]);
+    if (rc == 0)
+        rc = fails ? LB_RUN_FAIL : 0;
+    free(all);
+    scn_suite_deinit(&suite);
+    return rc;
+}

@@ -1,0 +1,309 @@
+/* srv_main.c — the server child process: listener, variant and app model under the parent's commands; reports one JSON document at the end. */
+#include "srv_main.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "link_host_impl.h"
+#include "link_registry.h"
+#include "srv_acceptor.h"
+#include "srv_report.h"
+
+#define LINE_MAX_BYTES (1 << 20)
+
+typedef struct server {
+    int ctrl, rep, sfd;
+    link_module *mod;
+    link_host_impl host;
+    app *app;
+    struct link_server *srv;
+    srv_acceptor *acc;
+    app_params ap;
+    char inbuf[4096];
+    size_t inlen;
+} server;
+
+/* Write all of s to fd (the parent reads as fast as we write; a pipe write of a report
+ * larger than the pipe buffer simply blocks until it does). */
+static int write_all(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int send_json(int fd, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!s)
+        return -ENOMEM;
+    int rc = write_all(fd, s, strlen(s));
+    if (rc == 0)
+        rc = write_all(fd, "\n", 1);
+    free(s);
+    return rc;
+}
+
+static int fail(server *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(server *sv, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    send_json(sv->rep, json_pack("{s:s,s:s}", "event", "error", "message", msg));
+    return 1;
+}
+
+/* Next command line from the parent. Returns 1 with a line, 0 on EOF or SIGTERM (both
+ * mean "stop"), -ETIMEDOUT when timeout_ms passed (-1: wait forever). */
+static int next_line(server *sv, char *line, size_t cap, int timeout_ms)
+{
+    for (;;) {
+        char *nl = memchr(sv->inbuf, '\n', sv->inlen);
+        if (nl) {
+            size_t n = (size_t)(nl - sv->inbuf);
+            size_t c = n < cap - 1 ? n : cap - 1;
+            memcpy(line, sv->inbuf, c);
+            line[c] = 0;
+            memmove(sv->inbuf, nl + 1, sv->inlen - n - 1);
+            sv->inlen -= n + 1;
+            return 1;
+        }
+        if (sv->inlen == sizeof sv->inbuf)
+            sv->inlen = 0;   /* an absurd line: drop it rather than wedge */
+        struct pollfd p[2] = {{.fd = sv->ctrl, .events = POLLIN}, {.fd = sv->sfd, .events = POLLIN}};
+        int n = poll(p, sv->sfd >= 0 ? 2 : 1, timeout_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            return -ETIMEDOUT;
+        if (n > 0 && (p[1].revents & POLLIN))
+            return 0;   /* SIGTERM */
+        ssize_t r = read(sv->ctrl, sv->inbuf + sv->inlen, sizeof sv->inbuf - sv->inlen);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return 0;   /* the parent is gone: stop */
+        sv->inlen += (size_t)r;
+    }
+}
+
+static int64_t jint(const json_t *o, const char *key, int64_t def)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+static int configure(server *sv, const json_t *cfg, struct link_common *common, int64_t **params)
+{
+    char err[1024];
+    const char *name = json_string_value(json_object_get(cfg, "variant"));
+    if (!name)
+        return fail(sv, "server config: variant: must be a string");
+    if (link_module_load(name, &sv->mod, err, sizeof err) < 0)
+        return fail(sv, "%s", err);
+    const struct link_variant *v = sv->mod->v;
+    *params = calloc((size_t)v->n_params + 1, sizeof **params);
+    if (!*params)
+        return fail(sv, "out of memory");
+    link_params_defaults(v, *params);
+    const char *key;
+    json_t *val;
+    json_object_foreach(json_object_get(cfg, "params"), key, val) {
+        if (link_params_set(v, *params, key, json_integer_value(val), err, sizeof err) < 0)
+            return fail(sv, "%s", err);
+    }
+    const json_t *c = json_object_get(cfg, "common");
+    common->rate_limit_per_s = jint(c, "rate_limit_per_s", 0);
+    common->auto_close = json_is_true(json_object_get(c, "auto_close"));
+    common->max_msg_bytes = jint(c, "max_msg_bytes", 4 << 20);
+
+    const json_t *a = json_object_get(cfg, "app");
+    app_params_default(&sv->ap);
+    sv->ap.workers = (int)jint(a, "workers", sv->ap.workers);
+    const char *mode = json_string_value(json_object_get(a, "mode"));
+    sv->ap.mode = mode && !strcmp(mode, "sink") ? APP_SINK : APP_ECHO;
+    sv->ap.recv_batch = (int)jint(a, "recv_batch", sv->ap.recv_batch);
+    sv->ap.service_ns = jint(a, "service_ns", sv->ap.service_ns);
+    sv->ap.push_per_s = jint(a, "push_per_s", sv->ap.push_per_s);
+    sv->ap.push_bytes = (uint32_t)jint(a, "push_bytes", sv->ap.push_bytes);
+    sv->ap.idle_timeout_ns = jint(a, "idle_timeout_ns", sv->ap.idle_timeout_ns);
+    sv->ap.reap_period_ns = jint(a, "reap_period_ns", sv->ap.reap_period_ns);
+    sv->ap.max_links = (uint32_t)jint(a, "max_links", sv->ap.max_links);
+    if (app_params_check(&sv->ap, err, sizeof err) < 0)
+        return fail(sv, "app: %s", err);
+
+    /* Pin before any thread exists: every thread spawned later inherits the mask. */
+    const json_t *pin = json_object_get(cfg, "pin");
+    if (json_array_size(pin) > 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        size_t i;
+        json_t *cpu;
+        json_array_foreach(pin, i, cpu) CPU_SET((int)json_integer_value(cpu), &set);
+        if (sched_setaffinity(0, sizeof set, &set) < 0)
+            return fail(sv, "pin: sched_setaffinity: %s", strerror(errno));
+    }
+    return 0;
+}
+
+/* Raise the open-files limit to the hard limit: each link is one descriptor. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int srv_main(int ctrl_fd, int report_fd)
+{
+    server sv = {.ctrl = ctrl_fd, .rep = report_fd, .sfd = -1};
+    /* Ctrl-C reaches the whole process group: the parent handles it and tells us to
+     * stop, so the server must survive it to send its report. SIGTERM means stop:
+     * blocked here (inherited by every thread) and read through a signalfd. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigprocmask(SIG_BLOCK, &ss, NULL);
+    sv.sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+    raise_nofile();
+
+    static char line[LINE_MAX_BYTES];
+    if (next_line(&sv, line, sizeof line, 30000) != 1)
+        return fail(&sv, "no configuration from the parent");
+    json_error_t jerr;
+    json_t *cfg = json_loads(line, 0, &jerr);
+    if (!cfg)
+        return fail(&sv, "server config: %s", jerr.text);
+    struct link_common common;
+    int64_t *params = NULL;
+    int rc = configure(&sv, cfg, &common, &params);
+    json_decref(cfg);
+    if (rc)
+        return rc;
+
+    srv_snap base, m0, m1, acct, fin;
+    link_host_init(&sv.host);
+    sv.app = app_create(&sv.ap, sv.mod->v, &sv.host);
+    if (!sv.app)
+        return fail(&sv, "app: could not create the app model");
+    struct link_start_args sa = {.host = &sv.host.base, .params = params, .common = &common};
+    rc = sv.mod->v->start(&sa, &sv.srv);
+    if (rc < 0)
+        return fail(&sv, "%s: start failed: %s", sv.mod->v->name, strerror(-rc));
+    rc = app_start(sv.app, sv.srv);
+    if (rc < 0)
+        return fail(&sv, "app: start failed: %s", strerror(-rc));
+    srv_acceptor_opts ao;
+    srv_acceptor_opts_default(&ao);
+    ao.vs.max_msg_bytes = (size_t)common.max_msg_bytes;
+    sv.acc = srv_acceptor_start(&ao, sv.app, &rc);
+    if (!sv.acc)
+        return fail(&sv, "listen on 127.0.0.1: %s", strerror(-rc));
+    /* the baseline for memory per link: everything but the links is in place */
+    srv_snap_take(&base, NULL, NULL, NULL);
+    send_json(sv.rep, json_pack("{s:s,s:i,s:i}", "event", "ready", "port",
+                                (int)srv_acceptor_port(sv.acc), "pid", (int)getpid()));
+
+    /* Until "measure" the whole run counts as the window; "end" fixes its end. */
+    met_hist *warm = NULL;
+    srv_snap_take(&m0, sv.app, &sv.host, sv.acc);
+    bool ended = false, acct_taken = false;
+    rt_ns pause_until = 0;
+    for (;;) {
+        int tmo = -1;
+        if (pause_until) {
+            rt_ns left = pause_until - rt_now();
+            tmo = left > 0 ? (int)(left / RT_MS) + 1 : 0;
+        }
+        int n = next_line(&sv, line, sizeof line, tmo);
+        if (n == -ETIMEDOUT || (pause_until && rt_now() >= pause_until)) {
+            /* the pause is over: back to the scenario's service time */
+            app_set_service(sv.app, sv.ap.service_ns, sv.ap.service_kind);
+            pause_until = 0;
+            if (n == -ETIMEDOUT)
+                continue;
+        }
+        if (n <= 0 || !strcmp(line, "stop"))
+            break;
+        if (!strcmp(line, "measure")) {
+            met_hist_destroy(warm);
+            warm = met_hist_create();
+            if (warm)
+                app_lat_in_merge(sv.app, warm);
+            for (int g = 0; g < RT_GROUP_COUNT; g++)
+                rt_group_reset_peak((rt_group)g);
+            srv_snap_take(&m0, sv.app, &sv.host, sv.acc);
+        } else if (!strcmp(line, "end") && !ended) {
+            srv_snap_take(&m1, sv.app, &sv.host, sv.acc);
+            ended = true;
+        } else if (!strcmp(line, "acct")) {
+            srv_snap_take(&acct, sv.app, &sv.host, sv.acc);
+            acct_taken = true;
+        } else if (!strncmp(line, "pause ", 6)) {
+            /* the app's workers each sleep the pause away on the next message they take:
+             * the closest the app model comes to "takes nothing for a while" */
+            rt_ns d = strtoll(line + 6, NULL, 10);
+            if (d > 0) {
+                app_set_service(sv.app, d, APP_SERVICE_SLEEP);
+                pause_until = rt_now() + d;
+            }
+        }
+    }
+    if (!ended)
+        srv_snap_take(&m1, sv.app, &sv.host, sv.acc);
+    if (!acct_taken)
+        acct = m1;
+    met_hist *all = met_hist_create();
+    if (all)
+        app_lat_in_merge(sv.app, all);
+    met_hist *window = all ? srv_hist_sub(all, warm) : NULL;
+
+    srv_acceptor_stop(sv.acc);
+    app_stop(sv.app);
+    sv.mod->v->stop(sv.srv);
+    srv_snap_take(&fin, sv.app, &sv.host, sv.acc);
+    json_t *rep = srv_report_json(&base, &m0, &m1, &acct, &fin, window);
+    if (rep) {
+        json_object_set_new(rep, "pid", json_integer(getpid()));
+        json_object_set_new(rep, "variant", json_string(sv.mod->v->name));
+        json_object_set_new(rep, "threads_per_link_declared", json_real(sv.mod->v->threads_per_link));
+        send_json(sv.rep, rep);
+    }
+    app_destroy(sv.app);
+    srv_acceptor_destroy(sv.acc);
+    met_hist_destroy(warm);
+    met_hist_destroy(all);
+    met_hist_destroy(window);
+    free(params);
+    /* the module is not unloaded: the process ends here, and a variant's leftovers
+     * (a detached thread finishing its last instruction) must never run unmapped code */
+    return rep ? 0 : 1;
+}
