@@ -251,12 +251,15 @@ static void flush_held_locked(app *a, slot *s)
 
 static void serve_time(app *a, rt_ns t0)
 {
-    rt_ns d = atomic_load_explicit(&a->service_ns, memory_order_relaxed);
-    if (d <= 0) return;
-    if (atomic_load_explicit(&a->service_kind, memory_order_relaxed) == APP_SERVICE_SLEEP)
-        rt_sleep(d, a->ctx);
-    else
-        while (rt_now() - t0 < d && !rt_ctx_done(a->ctx)) {}
+    for (;;) {
+        /* re-read each slice: a stalled app (a huge service time) can be resumed */
+        rt_ns d = atomic_load_explicit(&a->service_ns, memory_order_relaxed);
+        rt_ns left = d - (rt_now() - t0);
+        if (left <= 0 || rt_ctx_done(a->ctx)) return;
+        if (atomic_load_explicit(&a->service_kind, memory_order_relaxed) != APP_SERVICE_SLEEP)
+            continue;   /* busy: burn the CPU the message costs */
+        rt_sleep(left < 10 * RT_MS ? left : 10 * RT_MS, a->ctx);
+    }
 }
 
 /* One message taken from a link's recv: account it on the link it belongs to (pair's recv

@@ -89,7 +89,8 @@ int app_attach_reserved(app *a, vsock *s, uint32_t id);
 /* The app's Close / TryCloseIfIdle on one link. -ENOENT unknown or released link. */
 int app_close_link(app *a, uint32_t id);
 int app_try_close_if_idle(app *a, uint32_t id, rt_ns idle, bool *closed);
-/* Change the service time while running (a slow app that recovers). */
+/* Change the service time while running (a slow or stalled app that recovers: a
+ * message being served sees the new value within 10 ms). */
 void app_set_service(app *a, rt_ns service_ns, enum app_service kind);
 
 void app_stats_get(app *a, app_stats *out);

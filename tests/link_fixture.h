@@ -58,10 +58,17 @@ static inline void fx_common_default(struct link_common *c)
     c->max_msg_bytes = 1 << 20;
 }
 
+/* A variant param set for a test (applied when the variant's name matches). */
+struct fx_override {
+    const char *variant, *key;
+    int64_t value;
+};
+
 /* Load the variant, start it under an app with params ap (NULL: defaults) and common
- * settings c (NULL: defaults). 0, or a negative error with f->err set. */
-static inline int fx_start(fx *f, const char *variant, enum fx_backend b, const app_params *ap,
-                           const struct link_common *c)
+ * settings c (NULL: defaults), with the matching overrides applied through
+ * link_params_set. 0, or a negative error with f->err set. */
+static inline int fx_start_with(fx *f, const char *variant, enum fx_backend b, const app_params *ap,
+                                const struct link_common *c, const struct fx_override *ov, size_t n_ov)
 {
     memset(f, 0, sizeof *f);
     for (int g = 0; g < RT_GROUP_COUNT; g++) f->base_live[g] = fx_live((rt_group)g);
@@ -74,6 +81,11 @@ static inline int fx_start(fx *f, const char *variant, enum fx_backend b, const 
         return -E2BIG;
     }
     link_params_defaults(f->v, f->params);
+    for (size_t i = 0; i < n_ov; i++) {
+        if (strcmp(ov[i].variant, f->v->name)) continue;
+        rc = link_params_set(f->v, f->params, ov[i].key, ov[i].value, f->err, sizeof f->err);
+        if (rc < 0) return rc;
+    }
     if (c) f->common = *c;
     else fx_common_default(&f->common);
     link_host_init(&f->host);
@@ -107,6 +119,12 @@ static inline int fx_start(fx *f, const char *variant, enum fx_backend b, const 
         }
     }
     return 0;
+}
+
+static inline int fx_start(fx *f, const char *variant, enum fx_backend b, const app_params *ap,
+                           const struct link_common *c)
+{
+    return fx_start_with(f, variant, b, ap, c, NULL, 0);
 }
 
 /* Stop in the harness's order: no new links, app threads, the variant, then free. */

@@ -46,9 +46,25 @@ static struct criterion_test_params conf_cases(void)
 
 static const char *backend_name(int b) { return b == FX_MEM ? "mem" : "tcp"; }
 
+/* Seed constants that would make a test wait for minutes, lowered for the suite only:
+ * hybrid reads with a 30 s deadline before it serves its send queue again (a kept flaw
+ * that the benchmarks measure), so an echo would wait up to 30 s for the next input. */
+static const struct fx_override test_overrides[] = {
+    {"hybrid", "read_timeout_ms", 20},
+};
+
+static int start_case(fx *f, const struct conf_case *c, const app_params *ap,
+                      const struct link_common *common)
+{
+    int rc = fx_start_with(f, c->variant, (enum fx_backend)c->backend, ap, common, test_overrides,
+                           sizeof test_overrides / sizeof test_overrides[0]);
+    return rc;
+}
+
 #define START(f, c, ap, common)                                                                 \
     do {                                                                                        \
-        int rc_ = fx_start((f), (c)->variant, (enum fx_backend)(c)->backend, (ap), (common));   \
+        cr_log_info("%s/%s", (c)->variant, backend_name((c)->backend));                          \
+        int rc_ = start_case((f), (c), (ap), (common));                                         \
         cr_assert_eq(rc_, 0, "%s/%s: %s", (c)->variant, backend_name((c)->backend), (f)->err); \
     } while (0)
 
@@ -91,18 +107,27 @@ ParameterizedTest(struct conf_case *c, conformance, echo_in_order)
     vsock *cl;
     uint32_t id;
     cr_assert_eq(fx_link(&f, &cl, &id), 0);
-    enum { N = 300 };
-    for (int i = 0; i < N; i++)
-        cr_assert_eq(fx_send(cl, id, (uint64_t)i, 48 + (uint32_t)(i * 7) % 300, 10 * RT_S), 0);
-    for (int i = 0; i < N; i++) {
-        struct wire_hdr h;
-        int rc = fx_recv(cl, &h, 10 * RT_S);
-        cr_assert_eq(rc, 0, "%s/%s: echo %d of %d: %s", c->variant, backend_name(c->backend), i, N,
-                     strerror(-rc));
-        cr_assert_eq(h.seq, (uint64_t)i, "%s/%s: echo out of order", c->variant, backend_name(c->backend));
-        cr_assert_eq(h.kind, (uint32_t)WIRE_ECHO);
-        cr_assert_eq(h.len, 48 + (uint32_t)(i * 7) % 300);
-        cr_assert(h.t_app >= h.t_sent, "the app stamps t_app and keeps the driver's stamps");
+    /* A bounded window, as the driver keeps a fixed depth: no queue of any design fills,
+     * so even a design that drops on overflow must echo everything. */
+    enum { WINDOW = 8, N = 38 * WINDOW };
+    for (int base = 0; base < N; base += WINDOW) {
+        for (int i = base; i < base + WINDOW; i++)
+            cr_assert_eq(fx_send(cl, id, (uint64_t)i, 48 + (uint32_t)(i * 7) % 300, 10 * RT_S), 0);
+        for (int i = base; i < base + WINDOW; i++) {
+            struct wire_hdr h;
+            int rc = fx_recv(cl, &h, 10 * RT_S);
+            app_stats st;
+            app_stats_get(f.app, &st);
+            cr_assert_eq(rc, 0, "%s/%s: echo %d of %d: %s (app: received %lld, gaps %lld, variant drops %lld)",
+                         c->variant, backend_name(c->backend), i, N, strerror(-rc),
+                         (long long)st.recv_msgs, (long long)st.seq_gaps, (long long)st.variant_drops);
+            cr_assert_eq(h.seq, (uint64_t)i, "%s/%s: echo %d came back as seq %llu (app: out of order %lld, "
+                         "gaps %lld)", c->variant, backend_name(c->backend), i, (unsigned long long)h.seq,
+                         (long long)st.seq_backwards, (long long)st.seq_gaps);
+            cr_assert_eq(h.kind, (uint32_t)WIRE_ECHO);
+            cr_assert_eq(h.len, 48 + (uint32_t)(i * 7) % 300);
+            cr_assert(h.t_app >= h.t_sent, "the app stamps t_app and keeps the driver's stamps");
+        }
     }
     app_stats st;
     app_stats_get(f.app, &st);
@@ -117,7 +142,9 @@ ParameterizedTest(struct conf_case *c, conformance, echo_in_order)
     cr_expect_eq(hs.drops_total, 0);
     met_hist *lat = met_hist_create();
     app_lat_in_merge(f.app, lat);
-    cr_expect_eq(met_hist_count(lat) + met_hist_overflow(lat), N, "every message's latency recorded");
+    cr_expect_eq(met_hist_count(lat) + met_hist_overflow(lat), N,
+                 "every message's latency recorded (%lld + %lld out of range)",
+                 (long long)met_hist_count(lat), (long long)met_hist_overflow(lat));
     met_hist_destroy(lat);
     client_close(cl);
     assert_no_thread_left(&f, c);
@@ -201,7 +228,8 @@ ParameterizedTest(struct conf_case *c, conformance, idle_close_only_idle)
     cr_expect(closed_b, "%s/%s: the idle link was not closed", c->variant, backend_name(c->backend));
     app_link_stats lb;
     FX_WAIT((app_link_stats_get(f.app, b, &lb), lb.released), 10 * RT_S);
-    cr_expect(lb.closed && lb.released);
+    cr_expect(lb.closed && lb.released, "%s/%s: idle link closed %d released %d", c->variant,
+              backend_name(c->backend), lb.closed, lb.released);
     cr_expect_eq(lb.cause, LINK_CLOSE_IDLE, "%s: cause %s", c->variant, link_close_cause_name(lb.cause));
     cr_expect_eq(lb.closed_calls, 1);
     app_link_stats la;
@@ -213,7 +241,7 @@ ParameterizedTest(struct conf_case *c, conformance, idle_close_only_idle)
     assert_no_thread_left(&f, c);
 }
 
-/* A slow app: the client floods until its writes back up (or a cap), then the app
+/* A stalled app: the client floods until its writes back up (or a cap), then the app
  * recovers and everything is accounted: received + dropped == sent. */
 ParameterizedTestParameters(conformance, slow_app_follows_loss_policy) { return conf_cases(); }
 ParameterizedTest(struct conf_case *c, conformance, slow_app_follows_loss_policy)
@@ -222,7 +250,7 @@ ParameterizedTest(struct conf_case *c, conformance, slow_app_follows_loss_policy
     app_params ap;
     app_params_default(&ap);
     ap.mode = APP_SINK;
-    ap.service_ns = 20 * RT_MS;
+    ap.service_ns = 3600 * RT_S;   /* stalled until app_set_service */
     ap.service_kind = APP_SERVICE_SLEEP;
     START(&f, c, &ap, NULL);
     vsock *cl;
@@ -309,18 +337,20 @@ ParameterizedTest(struct conf_case *c, conformance, rate_limit_as_declared)
     cr_log_info("%s/%s: received %lld rate-dropped %lld", c->variant, backend_name(c->backend),
                 (long long)st.recv_msgs, (long long)hs.drops[LINK_DROP_RATE_LIMITED]);
     cr_expect_eq(st.recv_msgs + hs.drops_total, N, "every message accounted");
+    int64_t rate_drops = hs.drops[LINK_DROP_RATE_LIMITED];
     switch (rate_expectation(f.v)) {
     case RATE_DROPS:
-        cr_expect_gt(hs.drops[LINK_DROP_RATE_LIMITED], 0, "%s drops what its limiter refuses", c->variant);
-        cr_expect_eq(hs.drops[LINK_DROP_RATE_LIMITED], N - st.recv_msgs);
+        cr_expect_gt(rate_drops, 0, "%s drops what its limiter refuses", c->variant);
         break;
     case RATE_DELAYS:
-        cr_expect_eq(hs.drops_total, 0, "%s delays, never drops, when rate limited", c->variant);
-        cr_expect_eq(st.recv_msgs, N);
+        cr_expect_eq(rate_drops, 0, "%s delays, never drops, when rate limited", c->variant);
         break;
     case RATE_BY_POLICY:
         break;   /* accounted above: a dropping variant may drop or delay */
     }
+    /* a burst may still overflow a dropping design's receive queue; a design that
+     * declares it never drops must not */
+    if (f.v->loss_policy != LINK_LOSS_DROPS) cr_expect_eq(hs.drops_total, 0);
     cr_expect_eq(st.seq_backwards, 0);
     client_close(cl);
     assert_no_thread_left(&f, c);
