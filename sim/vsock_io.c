@@ -7,8 +7,6 @@
 
 #include "vsock_internal.h"
 
-/* A drained output buffer bigger than this is freed instead of kept (idle memory). */
-#define OB_KEEP_BYTES (64 * 1024)
 /* vsock_queue refuses to queue beyond this many unsent bytes (wslay's own queue is
  * unbounded: a flooding peer once made an echo queue ~480 MB). */
 #define OB_LIMIT_BYTES ((size_t)64 << 20)
@@ -115,12 +113,11 @@ int vsock__flush_once(vsock *s)
     }
     if (s->ob_off < s->ob_len)
         return -EAGAIN;
-    s->ob_off = s->ob_len = 0;
-    if (s->ob_cap > OB_KEEP_BYTES) {
-        free(s->ob);
-        s->ob = NULL;
-        s->ob_cap = 0;
-    }
+    /* Drained: give the buffer back, so an idle socket holds none (a 4 KiB
+     * malloc/free pair per flush is noise beside the send(2) it comes with). */
+    free(s->ob);
+    s->ob = NULL;
+    s->ob_cap = s->ob_off = s->ob_len = 0;
     return 0;
 }
 
