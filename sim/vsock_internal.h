@@ -95,6 +95,10 @@ static inline uint64_t vsock__out_total(const vsock *s)
     return s->out_sent + (s->ob_len - s->ob_off);
 }
 int vsock__append(vsock *s, const void *data, size_t len);   /* 0, -ENOMEM */
+/* One data frame (masked when a client) into the buffer: 0, -ENOMEM. */
+int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len);
+int vsock__ensure_ws(vsock *s);          /* the wslay context, made on first use: 0, -ENOMEM */
+int vsock__write_err(const vsock *s);    /* what a write says once the socket failed */
 int vsock__flush_once(vsock *s);        /* one send: 0 all out, -EAGAIN, other negative */
 ssize_t vsock__recv(vsock *s, void *buf, size_t len);          /* backend recv + bytes_in */
 int vsock__set_pre(vsock *s, const void *data, size_t len);  /* 0, -ENOMEM */

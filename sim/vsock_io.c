@@ -7,9 +7,6 @@
 
 #include "vsock_internal.h"
 
-/* vsock_queue refuses to queue beyond this many unsent bytes (wslay's own queue is
- * unbounded: a flooding peer once made an echo queue ~480 MB). */
-#define OB_LIMIT_BYTES ((size_t)64 << 20)
 
 /* ---------------------------------------------------------------- output buffer */
 
@@ -49,7 +46,7 @@ int vsock__append(vsock *s, const void *data, size_t len)
 /* Encode one data frame straight into the buffer. wslay_event_queue_msg would cost
  * two mallocs and a copy per message; the header is 14 bytes of RFC 6455 §5.2, and
  * every incoming frame is still parsed and checked by wslay. */
-static int append_frame(vsock *s, int opcode, const void *data, size_t len)
+int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len)
 {
     if (ob_reserve(s, len + 14))
         return -ENOMEM;
@@ -315,7 +312,7 @@ static const struct wslay_event_callbacks callbacks = {
 };
 
 /* The wslay context is made on first use and dropped by vsock_trim when idle. */
-static int ensure_ws(vsock *s)
+int vsock__ensure_ws(vsock *s)
 {
     if (s->ws)
         return 0;
@@ -333,7 +330,7 @@ static int ensure_ws(vsock *s)
 
 int vsock__queue_close(vsock *s, int code)
 {
-    if (ensure_ws(s))
+    if (vsock__ensure_ws(s))
         return -ENOMEM;
     int r = wslay_event_queue_close(s->ws, (uint16_t)code, NULL, 0);
     if (r == 0)
@@ -367,7 +364,7 @@ int vsock__decode(vsock *s)
 {
     if (s->err)
         return s->err;
-    if (ensure_ws(s))
+    if (vsock__ensure_ws(s))
         return -ENOMEM;
     s->rx_blocked = false;
     s->rx_ioerr = 0;
@@ -482,7 +479,7 @@ int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline)
     return r;
 }
 
-static int write_err(const vsock *s)
+int vsock__write_err(const vsock *s)
 {
     return s->err == -ECONNRESET ? -ECONNRESET : -EPIPE;
 }
@@ -493,7 +490,7 @@ int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadli
     s->users++;
     int r = 0;
     if (s->close_called || s->err || !s->hs_done) {
-        r = s->hs_done || s->err ? write_err(s) : -EINVAL;
+        r = s->hs_done || s->err ? vsock__write_err(s) : -EINVAL;
         vsock__leave(s);
         return r;
     }
@@ -508,7 +505,7 @@ int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadli
     if (!retry) {
         /* An unfinished earlier frame stays ahead of this one and is finished first. */
         uint64_t start = vsock__out_total(s);
-        if (append_frame(s, opcode, data, len)) {
+        if (vsock__append_frame(s, opcode, data, len)) {
             vsock__leave(s);
             return -ENOMEM;
         }
@@ -523,7 +520,7 @@ int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadli
         if (r == 0 || (r == -EAGAIN && s->out_sent >= s->pend_end))
             continue;
         if (r != -EAGAIN || s->close_called) {
-            r = write_err(s);
+            r = vsock__write_err(s);
             break;
         }
         int w = vsock__wait_fd(s, POLLOUT, deadline, false);
@@ -543,89 +540,4 @@ int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadli
     }
     vsock__leave(s);
     return r;
-}
-
-/* ---------------------------------------------------------------- event-loop API */
-
-int vsock_read_nb(vsock *s, size_t max_bytes, size_t *bytes_read)
-{
-    pthread_mutex_lock(&s->mu);
-    int r;
-    if (!s->hs_done && !s->err) {
-        r = -EINVAL;
-    } else {
-        s->rx_budget = max_bytes ? max_bytes : SIZE_MAX;
-        r = vsock__decode(s);
-        if (bytes_read)
-            *bytes_read = s->rx_round;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return r;
-}
-
-vsock_msg *vsock_poll_msg(vsock *s)
-{
-    pthread_mutex_lock(&s->mu);
-    vsock_msg *m = s->in_head;
-    if (m) {
-        s->in_head = m->next;
-        if (!s->in_head)
-            s->in_tail = NULL;
-        m->next = NULL;
-    }
-    pthread_mutex_unlock(&s->mu);
-    return m;
-}
-
-int vsock_queue(vsock *s, const void *data, size_t len, int opcode)
-{
-    pthread_mutex_lock(&s->mu);
-    int r;
-    if (s->close_called || s->err || !s->hs_done)
-        r = s->hs_done || s->err ? write_err(s) : -EINVAL;
-    else if (s->ob_len - s->ob_off + len > OB_LIMIT_BYTES)
-        r = -ENOBUFS;
-    else
-        r = append_frame(s, opcode, data, len);
-    pthread_mutex_unlock(&s->mu);
-    return r;
-}
-
-int vsock_flush(vsock *s)
-{
-    pthread_mutex_lock(&s->mu);
-    if (s->ws && wslay_event_want_write(s->ws))
-        wslay_event_send(s->ws);
-    int r = vsock__flush_once(s);
-    pthread_mutex_unlock(&s->mu);
-    return r;
-}
-
-size_t vsock_pending_out(const vsock *s)
-{
-    return s->ob_len - s->ob_off;
-}
-
-bool vsock_want_write(const vsock *s)
-{
-    return s->ob_len > s->ob_off || (s->ws && wslay_event_want_write(s->ws));
-}
-
-void vsock_trim(vsock *s)
-{
-    pthread_mutex_lock(&s->mu);
-    if (s->ob_off == s->ob_len) {
-        free(s->ob);
-        s->ob = NULL;
-        s->ob_cap = s->ob_off = s->ob_len = 0;
-    }
-    /* wslay's context (~8.5 KiB of buffers) can go when it holds no state: every byte
-     * it was given belongs to a frame it has parsed, nothing is half-assembled, nothing
-     * queued, no close under way. It is made again on the next read or close. */
-    if (s->ws && !s->rx_cur && !s->pre && s->rx_fed == s->rx_framed && !s->close_called &&
-        !s->err && !wslay_event_want_write(s->ws) && wslay_event_get_read_enabled(s->ws)) {
-        wslay_event_context_free(s->ws);
-        s->ws = NULL;
-    }
-    pthread_mutex_unlock(&s->mu);
 }
