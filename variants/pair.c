@@ -208,6 +208,23 @@ static int pair_send(struct link *l, vsock_msg *m)
     return rc;
 }
 
+/* Receive(): the unified queue, so either link's recv returns the pair's next message
+ * (its link_id says whose). The seed closes that queue only when both links are gone;
+ * a closed sub-link whose partner still lives answers -EPIPE at once instead, so the
+ * app can let it go: its leftover messages come out of the partner's recv. */
+static int pair_recv(struct link *l, vsock_msg **out)
+{
+    struct pair_link *pl = (struct pair_link *)l;
+    struct pair *p = pl->p;
+    if (!atomic_load(&pl->alive)) {
+        struct pair_link *other = pl == p->a
+            ? (atomic_load(&p->state) == PAIR_JOINED ? p->b : NULL) : p->a;
+        if (other && atomic_load(&other->alive))
+            return -EPIPE;
+    }
+    return seed_op_recv(l, out);
+}
+
 static void pair_on_stop(struct link_server *srv)
 {
     struct pair_server *ps = (struct pair_server *)srv;
@@ -318,7 +335,7 @@ LINK_VARIANT_EXPORT = {
     .start = pair_start,
     .attach = pair_attach,
     .send = pair_send,
-    .recv = seed_op_recv,
+    .recv = pair_recv,
     .update_active = seed_op_update_active,
     .try_close_if_idle = seed_op_try_close_if_idle,
     .close = seed_op_close,
