@@ -194,7 +194,11 @@ static bool known_variant(const struct scn_catalog *cat, bool builtins, const ch
     if (lookup(cat, name)) return true;
     const char *names[64 + SCN_BUILTIN_N] = {0};
     int k = 0;
-    for (int i = 0; i < cat->n && k < 64; i++) names[k++] = cat->variants[i].name;
+    for (int i = 0; i < cat->n && k < 64; i++) {
+        bool dup = false;   /* a catalog built from a list with a repeat */
+        for (int j = 0; j < k; j++) dup |= !strcmp(names[j], cat->variants[i].name);
+        if (!dup) names[k++] = cat->variants[i].name;
+    }
     for (int i = 0; i < SCN_BUILTIN_N; i++) {
         if (!strcmp(name, scn__builtin_variants[i])) {
             if (builtins) return true;
