@@ -157,7 +157,8 @@ struct drv_result {
     double cpu_util;                /* cpu_ns / wall_ns, 0..1 */
     int64_t lag_max_ns, lag_p99_ns;
     bool driver_saturated;
-    const char *saturated_why;      /* "cpu", "lag", "cpu+lag" or "" */
+    const char *saturated_why;      /* "" or "cpu", "lag", "runq" joined by '+' (runq: the driver
+                                     * waited for its core over 10 % of the run) */
     int64_t runq_wait_ns;           /* runnable but not running (whole run): others took the core */
     int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU in the send and the receive paths (whole run, cpu_split;
                                      * the thread clock's own cost, calibrated, taken out) */

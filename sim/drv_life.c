@@ -184,11 +184,14 @@ static void finish(struct drv *d, struct drv_result *r)
     d->r.cpu_util = d->r.wall_ns > 0 ? (double)d->r.cpu_ns / (double)d->r.wall_ns : 0;
     d->r.lag_max_ns = met_hist_max(d->h_lag);
     d->r.lag_p99_ns = met_hist_percentile(d->h_lag, 99);
+    d->r.runq_wait_ns = runq_wait_ns() - d->runq0;
     bool cpu = d->r.cpu_util > d->p.saturated_cpu_frac;
     bool lag = d->r.lag_p99_ns > d->p.saturated_lag_ns;
-    d->r.driver_saturated = cpu || lag;
-    d->r.saturated_why = cpu && lag ? "cpu+lag" : cpu ? "cpu" : lag ? "lag" : "";
-    d->r.runq_wait_ns = runq_wait_ns() - d->runq0;
+    /* waiting for its core over 10 % of the run: something else, not the server, set the pace */
+    bool runq = d->r.runq_wait_ns * 10 > end - d->t_start;
+    d->r.driver_saturated = cpu || lag || runq;
+    static const char *why[8] = {"", "cpu", "lag", "cpu+lag", "runq", "cpu+runq", "lag+runq", "cpu+lag+runq"};
+    d->r.saturated_why = why[cpu | lag << 1 | runq << 2];
     /* one thread-clock read lands inside each timed interval: take its cost out */
     d->r.cpu_tx_ns = d->cpu_tx - d->n_tx_events * d->clock_cost_ns;
     d->r.cpu_rx_ns = d->cpu_rx - d->n_rx_events * d->clock_cost_ns;

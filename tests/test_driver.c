@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -404,6 +405,36 @@ Test(driver, server_pushes_are_tracked_per_connection)
     cr_expect_eq(r.all.push.delivered, 90);
     cr_expect_eq(r.all.push.gaps + r.all.push.duplicates + r.all.push.reordered + r.all.push.bad, 0);
     cr_expect_eq(met_hist_count(r.lat_out), r.measured.echo.delivered + r.measured.push.delivered);
+    drv_destroy(d);
+    drv_echo_stop(e, NULL);
+}
+
+Test(driver, open_files_limit_is_counted_not_fatal)
+{
+    uint16_t port;
+    struct drv_echo *e = echo_up(NULL, &port);
+    struct drv_params p;
+    count_params(&p, port, 40, 5, 1000);
+    p.connect_timeout_ns = 300 * RT_MS;
+    p.connect_rate_per_s = 200;   /* paced, so the echo thread's accepts get descriptors too */
+    p.progress_interval_ns = 20 * RT_MS;   /* timeouts are checked on the progress tick */
+    struct drv *d;
+    char err[256];
+    cr_assert_eq(drv_create(&p, &d, err, sizeof err), 0, "%s", err);
+    /* room for about 10 more descriptors, shared with the echo thread's accepts */
+    int probe = dup(0);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    struct rlimit low = {.rlim_cur = (rlim_t)probe + 10, .rlim_max = rl.rlim_max};
+    close(probe);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct drv_result r;
+    cr_assert_eq(drv_run(d, &r), 0);
+    setrlimit(RLIMIT_NOFILE, &rl);
+    cr_expect_gt(r.fail_emfile, 0);
+    cr_expect_gt(r.links_established, 0);
+    cr_expect_eq(r.links_established + r.fail_emfile + r.fail_connect + r.fail_handshake + r.fail_timeout, 40);
+    assert_closes(&r.all.echo);
     drv_destroy(d);
     drv_echo_stop(e, NULL);
 }
