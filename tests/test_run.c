@@ -1,0 +1,228 @@
+/* test_run.c — `linkbench run` end to end: the built binary on tiny scenarios, its report, its exit codes and messages. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "rep_report.h"
+
+extern char **environ;
+
+static char dir[512];
+
+static void setup(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/lb_run_XXXXXX", t && *t ? t : "/tmp");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(run, .init = setup, .fini = teardown, .timeout = 300);
+
+static void write_file(const char *name, const char *text)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return strdup("");
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strdup(buf);
+}
+
+/* Run the built linkbench with args (NULL-terminated), stdout and stderr into files in
+ * dir. Returns the exit status (-1 when it did not exit normally). */
+static int linkbench(char **out, char **err, const char *const *args)
+{
+    const char *bin = getenv("LINKBENCH_BIN");
+    cr_assert_not_null(bin, "LINKBENCH_BIN is not set (run through ctest)");
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (; *args && n < 31; args++)
+        argv[n++] = (char *)*args;
+    argv[n] = NULL;
+    char po[700], pe[700];
+    snprintf(po, sizeof po, "%s/stdout.txt", dir);
+    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    *out = slurp(po);
+    *err = slurp(pe);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *tiny =
+    "{\n"
+    "  \"name\": \"tiny\",\n"
+    "  \"links\": 4,\n"
+    "  \"duration_s\": 1,\n"
+    "  \"warmup_s\": 0.2,\n"
+    "  \"repetitions\": 1,\n"
+    "  \"variants\": [\"dual\", \"evloop\"],\n"
+    "  \"client\": { \"rate_per_s\": 50, \"payload_bytes\": 64 }\n"
+    "}\n";
+
+Test(run, two_variants_write_a_complete_report)
+{
+    write_file("tiny.json", tiny);
+    char res[700], scn[700];
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(scn, sizeof scn, "%s/tiny.json", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--out", res, scn, NULL});
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    /* the table names both variants, then the report's path */
+    cr_assert(strstr(out, "dual") && strstr(out, "evloop"), "%s", out);
+    cr_assert(strstr(out, "report: "), "%s", out);
+
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s/tiny/*/report.json", res);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no report.json under %s", res);
+    cr_assert_eq(g.gl_pathc, 1);
+    json_error_t je;
+    json_t *rep = json_load_file(g.gl_pathv[0], 0, &je);
+    cr_assert_not_null(rep, "%s", je.text);
+    cr_assert(json_is_true(json_object_get(rep, "valid")), "report invalid: %s",
+              json_dumps(json_object_get(rep, "flags"), 0));
+    json_t *sum = json_object_get(rep, "summary");
+    const char *variants[] = {"dual", "evloop"};
+    for (int v = 0; v < 2; v++) {
+        json_t *s = json_object_get(sum, variants[v]);
+        cr_assert_not_null(s, "no summary for %s", variants[v]);
+        for (const char *const *k = REP_SCALAR_METRICS; *k; k++)
+            cr_assert(json_is_number(json_object_get(json_object_get(s, *k), "median")),
+                      "%s: %s has no median", variants[v], *k);
+        for (const char *const *k = REP_LATENCY_METRICS; *k; k++)
+            for (const char *const *p = REP_LATENCY_KEYS; *p; p++)
+                cr_assert(json_is_number(json_object_get(
+                              json_object_get(json_object_get(s, *k), *p), "median")),
+                          "%s: %s.%s has no median", variants[v], *k, *p);
+        cr_assert(json_is_object(json_object_get(s, "drops_by_reason")));
+        cr_assert_eq(json_number_value(json_object_get(json_object_get(s, "msgs_lost"), "median")), 0);
+        cr_assert_eq(json_number_value(json_object_get(json_object_get(s, "links"), "median")), 4);
+        /* every message accounted for: something was actually delivered */
+        cr_assert_gt(json_number_value(json_object_get(json_object_get(s, "msgs_delivered"), "median")), 0);
+    }
+    /* dual spends two threads per link, evloop none */
+    cr_assert_eq(json_number_value(json_object_get(json_object_get(json_object_get(sum, "dual"),
+                 "threads_per_link"), "median")), 2);
+    cr_assert_eq(json_number_value(json_object_get(json_object_get(json_object_get(sum, "evloop"),
+                 "threads_per_link"), "median")), 0);
+
+    /* one series CSV per run, with a header and rows */
+    char *slash = strrchr(g.gl_pathv[0], '/');
+    *slash = 0;
+    for (int v = 0; v < 2; v++) {
+        char p[1000];
+        snprintf(p, sizeof p, "%s/series_%s_0.csv", g.gl_pathv[0], variants[v]);
+        char *csv = slurp(p);
+        cr_assert(strncmp(csv, "t_s,", 4) == 0, "%s: %.80s", p, csv);
+        cr_assert(strchr(csv, '\n') && strchr(strchr(csv, '\n') + 1, '\n'), "%s has no rows", p);
+        free(csv);
+    }
+    globfree(&g);
+    json_decref(rep);
+    free(out);
+    free(err);
+}
+
+Test(run, bad_scenario_exits_2_with_the_loaders_message)
+{
+    write_file("bad.json", "{ \"name\": \"bad\", \"links\": -3, \"variants\": [\"dual\"] }\n");
+    char scn[700], res[700];
+    snprintf(scn, sizeof scn, "%s/bad.json", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--out", res, scn, NULL});
+    cr_assert_eq(rc, 2, "exit %d, stderr: %s", rc, err);
+    /* file: key: rule (got value) */
+    cr_assert(strstr(err, "bad.json") && strstr(err, "links") && strstr(err, "-3"), "%s", err);
+    cr_assert_eq(out[0], 0, "nothing on stdout: %s", out);
+    struct stat st;
+    cr_assert_neq(stat(res, &st), 0, "no results directory for a scenario that did not load");
+    free(out);
+    free(err);
+}
+
+Test(run, unknown_variant_is_a_usage_error)
+{
+    write_file("tiny.json", tiny);
+    char scn[700], res[700];
+    snprintf(scn, sizeof scn, "%s/tiny.json", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--variant", "dula", "--out", res, scn, NULL});
+    cr_assert_eq(rc, 2, "exit %d, stderr: %s", rc, err);
+    cr_assert(strstr(err, "dula"), "%s", err);
+    free(out);
+    free(err);
+}
+
+Test(run, unwritable_results_directory_fails_clearly)
+{
+    write_file("tiny.json", tiny);
+    /* a regular file where the results root should be: mkdir fails even for root */
+    write_file("not_a_dir", "x\n");
+    char scn[700], res[700];
+    snprintf(scn, sizeof scn, "%s/tiny.json", dir);
+    snprintf(res, sizeof res, "%s/not_a_dir/results", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--out", res, scn, NULL});
+    cr_assert_neq(rc, 0);
+    cr_assert_neq(rc, -1, "it must exit, not crash");
+    cr_assert(strstr(err, "results directory") && strstr(err, "not_a_dir"), "%s", err);
+    free(out);
+    free(err);
+}
+
+Test(run, usage_errors_exit_2)
+{
+    char *out, *err;
+    cr_assert_eq(linkbench(&out, &err, (const char *const[]){"run", NULL}), 2);
+    free(out);
+    free(err);
+    cr_assert_eq(linkbench(&out, &err, (const char *const[]){"run", "--repeat", "0", "x.json", NULL}), 2);
+    cr_assert(strstr(err, "--repeat"), "%s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(linkbench(&out, &err, (const char *const[]){"run", "--help", NULL}), 0);
+    cr_assert(strstr(out, "usage: linkbench run"), "%s", out);
+    free(out);
+    free(err);
+}
