@@ -157,7 +157,7 @@ json_t *run_object(const run_inputs *in)
         return NULL;
     const struct drv_result *dr = in->dr;
     const json_t *srv = in->srv;
-    int64_t links = srv ? jget(srv, "links.held") : dr ? dr->links_open_at_end : 0;
+    int64_t links = srv ? jget(srv, "links.held") : dr ? dr->links_established : 0;
 
     if (srv)
         server_metrics(m, dr, srv, links);
@@ -202,7 +202,7 @@ json_t *run_object(const run_inputs *in)
 
     /* a limit reached is a readable result, not a crash */
     char lim[256] = "";
-    if (links < in->links_wanted) {
+    if (links < in->links_wanted && !in->failure) {
         const char *e = srv ? json_string_value(json_object_get(json_object_get(srv, "links"), "limit_errno")) : NULL;
         const char *what = !e ? "clients could not connect"
                          : !strcmp(e, "EAGAIN") ? "thread creation failed (EAGAIN)"
