@@ -40,6 +40,9 @@ int seed_server_create(const struct link_start_args *a, int n_params, size_t siz
     if (a->common)
         srv->common = *a->common;
     atomic_flag_clear(&srv->lock);
+    atomic_init(&srv->zombies, NULL);
+    atomic_init(&srv->committed, 0);
+    atomic_init(&srv->joined, 0);
     *out = srv;
     return 0;
 }
@@ -48,17 +51,30 @@ int seed_server_create(const struct link_start_args *a, int n_params, size_t siz
 
 struct seed_thr {
     rt_thread *t;
-    atomic_bool exited;   /* set by the thread as its very last act */
+    /* Two parties must be done before the handle may be joined: the thread (its
+     * function returned) and the spawner (the handle is committed). The last one
+     * pushes it onto the server's zombie stack. */
+    atomic_int parties;
     void (*fn)(void *);
     void *arg;
+    struct link_server *srv;   /* set by commit, before its party is counted */
     seed_thr *next;
 };
+
+static void zombie_push(struct link_server *srv, seed_thr *t)
+{
+    seed_thr *head = atomic_load(&srv->zombies);
+    do {
+        t->next = head;
+    } while (!atomic_compare_exchange_weak(&srv->zombies, &head, t));
+}
 
 static void trampoline(void *arg)
 {
     seed_thr *t = arg;
     t->fn(t->arg);
-    atomic_store(&t->exited, true);
+    if (atomic_fetch_sub(&t->parties, 1) == 1)
+        zombie_push(t->srv, t);
 }
 
 seed_thr *seed_spawn(const char *name, void (*fn)(void *), void *arg, int *err)
@@ -70,7 +86,7 @@ seed_thr *seed_spawn(const char *name, void (*fn)(void *), void *arg, int *err)
     }
     t->fn = fn;
     t->arg = arg;
-    atomic_init(&t->exited, false);
+    atomic_init(&t->parties, 2);
     int rc = rt_thread_spawn(&t->t, RT_GROUP_LINK, name, trampoline, t);
     if (rc < 0) {
         free(t);
@@ -82,10 +98,10 @@ seed_thr *seed_spawn(const char *name, void (*fn)(void *), void *arg, int *err)
 
 void seed_thr_commit(struct link_server *srv, seed_thr *t)
 {
-    srv_lock(srv);
-    t->next = srv->thrs;
-    srv->thrs = t;
-    srv_unlock(srv);
+    t->srv = srv;
+    atomic_fetch_add(&srv->committed, 1);
+    if (atomic_fetch_sub(&t->parties, 1) == 1)
+        zombie_push(srv, t);
 }
 
 void seed_thr_join(seed_thr *t)
@@ -94,31 +110,29 @@ void seed_thr_join(seed_thr *t)
     free(t);
 }
 
-/* Move the committed threads (all, or only the finished ones) out of the list, then join
- * them without the lock: a finished thread's join returns at once. */
-static void reap(struct link_server *srv, bool all)
+/* Join what finished so far: a zombie's function has returned, so its join is prompt.
+ * The single consumer takes the whole stack at once (no ABA with exchange). */
+void seed_reap(struct link_server *srv)
 {
-    seed_thr *done = NULL;
-    srv_lock(srv);
-    for (seed_thr **pp = &srv->thrs; *pp;) {
-        seed_thr *t = *pp;
-        if (all || atomic_load(&t->exited)) {
-            *pp = t->next;
-            t->next = done;
-            done = t;
-        } else {
-            pp = &t->next;
-        }
-    }
-    srv_unlock(srv);
-    while (done) {
-        seed_thr *n = done->next;
-        seed_thr_join(done);
-        done = n;
+    seed_thr *z = atomic_exchange(&srv->zombies, NULL);
+    while (z) {
+        seed_thr *n = z->next;
+        seed_thr_join(z);
+        atomic_fetch_add(&srv->joined, 1);
+        z = n;
     }
 }
 
-void seed_reap(struct link_server *srv) { reap(srv, false); }
+/* stop(): every committed thread, once its loop has seen its link closed. */
+static void reap_all(struct link_server *srv)
+{
+    for (;;) {
+        seed_reap(srv);
+        if (atomic_load(&srv->joined) >= atomic_load(&srv->committed))
+            return;
+        rt_sleep(RT_MS, NULL);
+    }
+}
 
 /* ---------------------------------------------------------------- notifiers */
 
@@ -333,7 +347,7 @@ void seed_server_stop(struct link_server *srv)
     }
     free(all);
     /* 2. Every loop sees its link closed and returns: join them all. */
-    reap(srv, true);
+    reap_all(srv);
     if (srv->on_stop)
         srv->on_stop(srv);
     /* 3. What is left is held only by the app, which may not use it after stop. */

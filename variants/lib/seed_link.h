@@ -59,9 +59,12 @@ struct link_server {
     struct link_common common;
     int64_t *params;
     int n_params;
-    atomic_flag lock;         /* guards links and thrs; held only for list edits */
+    atomic_flag lock;         /* guards links; held only for list edits */
     struct link *links;
-    seed_thr *thrs;
+    /* Finished threads wait here to be joined (a lock-free stack: any thread pushes,
+     * attach or stop takes the whole stack), so reaping costs O(finished), not O(all). */
+    seed_thr *_Atomic zombies;
+    atomic_llong committed, joined;
     /* design hook in stop(), after every thread is joined, before links are freed */
     void (*on_stop)(struct link_server *srv);
 };
@@ -94,7 +97,8 @@ void seed_server_stop(struct link_server *srv);
 seed_thr *seed_spawn(const char *name, void (*fn)(void *), void *arg, int *err);
 void seed_thr_commit(struct link_server *srv, seed_thr *t);
 void seed_thr_join(seed_thr *t);   /* joins and frees an uncommitted handle */
-/* Join the committed threads that have already finished (cheap; attach calls it). */
+/* Join the committed threads that have already finished (cheap; attach calls it; not
+ * concurrently with itself or stop). */
 void seed_reap(struct link_server *srv);
 
 /* ---------------------------------------------------------------- links */
