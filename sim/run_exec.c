@@ -51,7 +51,7 @@ typedef struct one {
     double total_s;                    /* expected warm-up + duration, for the progress line */
     double inflight_sum;
     int64_t inflight_n;
-    int64_t prev_t, prev_delivered;
+    int64_t prev_t, prev_delivered, prev_print;
     double rate;                       /* msg/s shown on the progress line */
     _Atomic int64_t sent, delivered, links_open, in_flight;
     /* sampler */
@@ -112,7 +112,8 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
         x->prev_t = p->t_ns;
         x->prev_delivered = del;
     }
-    if (x->o->progress) {
+    if (x->o->progress && p->t_ns - x->prev_print >= 200 * RT_MS) {
+        x->prev_print = p->t_ns;
         fprintf(stderr, "\r\033[K%s  %-7s  %5.1f/%.1f s  %lld links  %9.0f msg/s", x->label,
                 phase_name(p->phase), p->t_ns / 1e9, x->total_s, (long long)p->links_open, x->rate);
         fflush(stderr);
