@@ -62,7 +62,10 @@ int run_child_spawn(run_child *c, const char *exe, const json_t *cfg, char *err,
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     char *argv[] = {"linkbench", "run", "--server-child", NULL};
-    int rc = posix_spawn(&c->pid, exe, &fa, &at, argv, environ);
+    /* /proc/self/exe, not the path: the spawned process runs the very image the parent
+     * runs, even when a rebuild replaced the file since (mixing versions of the pipe
+     * protocol, or finding no file at all mid-link, would fail the run) */
+    int rc = posix_spawn(&c->pid, "/proc/self/exe", &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(to_child[0]);

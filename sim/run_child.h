@@ -20,7 +20,7 @@ typedef struct run_child {
     int status;        /* waitpid status once reaped */
 } run_child;
 
-/* Start `exe run --server-child` with the pipes on SRV_CTRL_FD/SRV_REPORT_FD, its
+/* Start this executable (exe names it in messages) as `run --server-child` with the pipes on SRV_CTRL_FD/SRV_REPORT_FD, its
  * stdout on our stderr (the parent's stdout carries only the table), and send cfg as
  * the first line. 0, or a negative errno with a message in err. */
 int run_child_spawn(run_child *c, const char *exe, const json_t *cfg, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 /* run_scn.c — a scenario or suite file end to end: load and check, interleave variants over repetitions, write report.json, print the table. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,33 @@ static json_t *machine_json(const met_machine *m, const struct scn *s)
     return j;
 }
 
+static double med(const json_t *sum, const char *metric, const char *key)
+{
+    const json_t *m = json_object_get(sum, metric);
+    if (key)
+        m = json_object_get(m, key);
+    const json_t *v = json_object_get(m, "median");
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* What the table has no column for but a reader must not miss: the open-loop latency
+ * beside the one a closed-loop tool would report (METHOD.md, 1), and Little's law. */
+static void print_notes(const json_t *rep)
+{
+    const char *v;
+    const json_t *sum;
+    json_object_foreach(json_object_get(rep, "summary"), v, sum) {
+        double c = med(sum, "lat_rtt_us", "p99"), u = med(sum, "lat_rtt_uncorrected_us", "p99");
+        if (c > 1.5 * u)
+            printf("note: %s: round trip p99 %.0f µs from the schedule, %.0f µs from the actual "
+                   "send (a closed-loop tool would report the latter)\n", v, c, u);
+        double pred = med(sum, "little", "predicted"), meas = med(sum, "little", "measured");
+        if (pred > 1 && fabs(meas - pred) > 0.5 * pred)
+            printf("note: %s: Little's law: %.1f echoes in flight measured, %.1f predicted "
+                   "(throughput x mean round trip)\n", v, meas, pred);
+    }
+}
+
 /* Every (variant, repetition) of one link count, interleaved: A B C A B C. */
 static int run_links(const run_opts *o, const char *file, const struct scn *s, int64_t links,
                      const char *dir)
@@ -195,6 +223,7 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
         if (json_is_true(json_object_get(fl, "driver_saturated")))
             printf("note: the driver was saturated in some runs (see notes): those figures "
                    "measure the load generator, not the variant\n");
+        print_notes(rep);
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(fl, "reasons"), i, r)
