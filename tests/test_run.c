@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,30 @@ static int linkbench(char **out, char **err, const char *const *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Start linkbench without waiting (stdout/stderr into files); returns its pid. */
+static pid_t linkbench_start(const char *const *args)
+{
+    const char *bin = getenv("LINKBENCH_BIN");
+    cr_assert_not_null(bin);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (; *args && n < 31; args++)
+        argv[n++] = (char *)*args;
+    argv[n] = NULL;
+    char po[700], pe[700];
+    snprintf(po, sizeof po, "%s/stdout.txt", dir);
+    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
 static const char *tiny =
     "{\n"
     "  \"name\": \"tiny\",\n"
@@ -109,6 +134,8 @@ Test(run, two_variants_write_a_complete_report)
     /* the table names both variants, then the report's path */
     cr_assert(strstr(out, "dual") && strstr(out, "evloop"), "%s", out);
     cr_assert(strstr(out, "report: "), "%s", out);
+    /* not on a terminal: no progress line, nothing but the table on stdout */
+    cr_assert_eq(err[0], 0, "stderr: %s", err);
 
     char pat[800];
     snprintf(pat, sizeof pat, "%s/tiny/*/report.json", res);
@@ -225,4 +252,47 @@ Test(run, usage_errors_exit_2)
     cr_assert(strstr(out, "usage: linkbench run"), "%s", out);
     free(out);
     free(err);
+}
+
+Test(run, interrupt_writes_a_partial_report_and_fails)
+{
+    write_file("long.json",
+               "{ \"name\": \"long\", \"links\": 4, \"duration_s\": 30, \"warmup_s\": 0.2,"
+               " \"repetitions\": 1, \"variants\": [\"evloop\", \"dual\"],"
+               " \"client\": { \"rate_per_s\": 50, \"payload_bytes\": 64 } }\n");
+    char scn[700], res[700];
+    snprintf(scn, sizeof scn, "%s/long.json", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    pid_t pid = linkbench_start((const char *const[]){"run", "--out", res, scn, NULL});
+    /* wait until the first run is measuring: its series CSV does not exist yet, but the
+     * run directory does; then Ctrl-C (SIGINT to the parent, as a terminal would send) */
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s/long/*", res);
+    glob_t g;
+    for (int i = 0; i < 200 && glob(pat, 0, NULL, &g) != 0; i++)
+        usleep(20000);
+    globfree(&g);
+    usleep(1500000);
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st), "it must exit cleanly, not die of the signal");
+    cr_assert_eq(WEXITSTATUS(st), 1);
+
+    snprintf(pat, sizeof pat, "%s/long/*/report.json", res);
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no partial report.json");
+    json_t *rep = json_load_file(g.gl_pathv[0], 0, NULL);
+    cr_assert_not_null(rep);
+    cr_assert(json_is_true(json_object_get(json_object_get(rep, "flags"), "partial")));
+    /* the interrupted run is kept; the variant that never ran is not invented */
+    json_t *runs = json_object_get(rep, "runs");
+    cr_assert_eq(json_array_size(runs), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, 0), "variant")), "evloop");
+    char pe[700];
+    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
+    char *err = slurp(pe);
+    cr_assert(strstr(err, "interrupted"), "%s", err);
+    free(err);
+    json_decref(rep);
+    globfree(&g);
 }
