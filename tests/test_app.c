@@ -1,0 +1,308 @@
+/* test_app.c — the app model against a scripted in-test variant: ordering, held sends, close accounting, seq checks. */
+#include <criterion/criterion.h>
+
+#include "link_fixture.h"
+
+/* A variant with no threads: the test pushes "received" messages into a link's inbox and
+ * reads what the app sent from its outbox; send answers -EAGAIN while `blocked`. */
+struct link {
+    uint32_t id;
+    struct link_host *host;
+    rt_queue *inbox, *outbox;
+    atomic_bool blocked, closed;
+    _Atomic int active_calls, released, idle_calls;
+};
+struct link_server {
+    struct link_host *host;
+    struct link *links[8];
+};
+
+static int f_start(const struct link_start_args *a, struct link_server **out)
+{
+    *out = calloc(1, sizeof **out);
+    (*out)->host = a->host;
+    return 0;
+}
+static int f_attach(struct link_server *s, vsock *v, uint32_t id, struct link **out)
+{
+    vsock_destroy(v);
+    struct link *l = calloc(1, sizeof *l);
+    l->id = id;
+    l->host = s->host;
+    l->inbox = rt_queue_create(64);
+    l->outbox = rt_queue_create(64);
+    s->links[id] = l;
+    *out = l;
+    return 0;
+}
+static int f_send(struct link *l, vsock_msg *m)
+{
+    if (atomic_load(&l->closed)) return -EPIPE;
+    if (atomic_load(&l->blocked)) return -EAGAIN;
+    return rt_queue_try_push(l->outbox, m);
+}
+static int f_recv(struct link *l, vsock_msg **out)
+{
+    void *m;
+    int rc = rt_queue_try_pop(l->inbox, &m);
+    if (rc == 0) *out = m;
+    if (rc == -EAGAIN && atomic_load(&l->closed)) rc = -EPIPE;
+    return rc;
+}
+static void f_active(struct link *l) { atomic_fetch_add(&l->active_calls, 1); }
+static bool f_idle(struct link *l, rt_ns idle)
+{
+    (void)idle;
+    atomic_fetch_add(&l->idle_calls, 1);
+    return false;
+}
+static void close_with(struct link *l, enum link_close_cause c)
+{
+    if (!atomic_exchange(&l->closed, true)) l->host->on_closed(l->host, l, l->id, c);
+}
+static int f_close(struct link *l)
+{
+    close_with(l, LINK_CLOSE_APP);
+    return 0;
+}
+static void f_release(struct link *l) { atomic_store(&l->released, 1); }
+static void f_stop(struct link_server *s)
+{
+    for (int i = 0; i < 8; i++) {
+        struct link *l = s->links[i];
+        if (!l) continue;
+        void *m;
+        while (rt_queue_try_pop(l->inbox, &m) == 0) vsock_msg_free(m);
+        while (rt_queue_try_pop(l->outbox, &m) == 0) vsock_msg_free(m);
+        rt_queue_destroy(l->inbox);
+        rt_queue_destroy(l->outbox);
+        free(l);
+    }
+    free(s);
+}
+
+static const struct link_variant fake = {
+    .abi_version = LINK_ABI_VERSION, .name = "fake", .summary = "scripted", .threads_per_link = 0,
+    .loss_policy = LINK_LOSS_LOSSLESS, .start = f_start, .attach = f_attach, .send = f_send,
+    .recv = f_recv, .update_active = f_active, .try_close_if_idle = f_idle, .close = f_close,
+    .release = f_release, .stop = f_stop};
+
+static link_host_impl host;
+static struct link_server *srv;
+static app *A;
+
+static void setup(app_params *p)
+{
+    link_host_init(&host);
+    app_params dp;
+    app_params_default(&dp);
+    A = app_create(p ? p : &dp, &fake, &host);
+    cr_assert(A);
+    struct link_common c;
+    fx_common_default(&c);
+    struct link_start_args sa = {.host = &host.base, .params = NULL, .common = &c};
+    cr_assert_eq(fake.start(&sa, &srv), 0);
+    cr_assert_eq(app_start(A, srv), 0);
+}
+
+static void teardown(void)
+{
+    app_stop(A);
+    fake.stop(srv);
+    app_destroy(A);
+}
+
+static struct link *new_link(uint32_t *id)
+{
+    vsock *s, *c;
+    vsock_opts o;
+    vsock_opts_default(&o);
+    cr_assert_eq(vsock_mem_pair(&s, &c, &o), 0);
+    vsock_destroy(c);
+    cr_assert_eq(app_attach(A, s, id), 0);
+    return srv->links[*id];
+}
+
+/* A message "received" on link `from`, labelled as link `owner`'s (pair does that). */
+static void deliver(struct link *from, uint32_t owner, uint64_t seq)
+{
+    vsock_msg *m = vsock_msg_new(64);
+    struct wire_hdr h = {.magic = WIRE_MAGIC, .kind = WIRE_ECHO, .link_id = owner, .len = 64,
+                         .seq = seq, .t_sched = rt_now(), .t_sent = rt_now()};
+    memset(m->data, 0, 64);
+    wire_put(m->data, &h);
+    m->len = 64;
+    m->opcode = VSOCK_BINARY;
+    m->link_id = owner;
+    bool was_empty = rt_queue_len(from->inbox) == 0;
+    cr_assert_eq(rt_queue_try_push(from->inbox, m), 0);
+    if (was_empty) from->host->on_readable(from->host, from, from->id);
+}
+
+static uint64_t take_seq(struct link *l)
+{
+    void *m;
+    int rc = -EAGAIN;
+    FX_WAIT((rc = rt_queue_try_pop(l->outbox, &m)) == 0, 10 * RT_S);
+    cr_assert_eq(rc, 0, "nothing sent on link %u", l->id);
+    struct wire_hdr h;
+    cr_assert_eq(wire_get(((vsock_msg *)m)->data, ((vsock_msg *)m)->len, &h), 0);
+    cr_expect_eq(((vsock_msg *)m)->link_id, l->id);
+    cr_expect_gt(h.t_app, 0);
+    vsock_msg_free(m);
+    return h.seq;
+}
+
+Test(app, echoes_in_order_and_updates_activity)
+{
+    setup(NULL);
+    uint32_t id;
+    struct link *l = new_link(&id);
+    for (uint64_t i = 0; i < 40; i++) deliver(l, id, i);
+    for (uint64_t i = 0; i < 40; i++) cr_expect_eq(take_seq(l), i);
+    app_stats st;
+    app_stats_get(A, &st);
+    cr_expect_eq(st.recv_msgs, 40);
+    cr_expect_eq(st.sent, 40);
+    cr_expect_eq(st.seq_gaps + st.seq_backwards, 0);
+    cr_expect_eq(atomic_load(&l->active_calls), 80, "once per message taken, once per message given");
+    teardown();
+}
+
+Test(app, held_on_eagain_and_reoffered_in_order_on_writable)
+{
+    setup(NULL);
+    uint32_t id;
+    struct link *l = new_link(&id);
+    atomic_store(&l->blocked, true);
+    for (uint64_t i = 0; i < 10; i++) deliver(l, id, i);
+    app_stats st;
+    FX_WAIT((app_stats_get(A, &st), st.held_now == 10), 10 * RT_S);
+    cr_assert_eq(st.held_now, 10, "every refused message is held, none dropped");
+    cr_expect_eq(st.send_eagain, 1, "later messages queue behind the held one without asking");
+    cr_expect_eq(rt_queue_len(l->outbox), 0);
+    atomic_store(&l->blocked, false);
+    l->host->on_writable(l->host, l, id);
+    for (uint64_t i = 0; i < 10; i++) cr_expect_eq(take_seq(l), i);
+    app_stats_get(A, &st);
+    cr_expect_eq(st.held_now, 0);
+    cr_expect_eq(st.held_peak, 10);
+    cr_expect_eq(st.sent, 10);
+    teardown();
+}
+
+Test(app, close_counts_held_as_unsent_then_releases_once_drained)
+{
+    setup(NULL);
+    uint32_t id;
+    struct link *l = new_link(&id);
+    atomic_store(&l->blocked, true);
+    for (uint64_t i = 0; i < 5; i++) deliver(l, id, i);
+    app_stats st;
+    FX_WAIT((app_stats_get(A, &st), st.held_now == 5), 10 * RT_S);
+    cr_assert_eq(app_close_link(A, id), 0);
+    FX_WAIT(atomic_load(&l->released), 10 * RT_S);
+    cr_assert(atomic_load(&l->released));
+    app_stats_get(A, &st);
+    cr_expect_eq(st.unsent_at_close, 5);
+    cr_expect_eq(st.held_now, 0);
+    cr_expect_eq(st.links_closed, 1);
+    link_host_snapshot hs;
+    link_host_snapshot_get(&host, &hs);
+    cr_expect_eq(hs.closes[LINK_CLOSE_APP], 1);
+    /* a second on_closed is a contract breach, counted, never a second release */
+    l->host->on_closed(l->host, l, id, LINK_CLOSE_PEER);
+    app_stats_get(A, &st);
+    cr_expect_eq(st.closed_twice, 1);
+    app_link_stats ls;
+    app_link_stats_get(A, id, &ls);
+    cr_expect(ls.released && ls.closed && ls.cause == LINK_CLOSE_APP && ls.closed_calls == 2);
+    cr_expect_eq(app_close_link(A, id), -ENOENT);
+    teardown();
+}
+
+Test(app, message_of_another_link_is_accounted_and_echoed_there)
+{
+    setup(NULL);
+    uint32_t a, b;
+    struct link *la = new_link(&a), *lb = new_link(&b);
+    deliver(la, b, 0);   /* came out of a's recv, belongs to b (pair's shared queue) */
+    cr_expect_eq(take_seq(lb), 0);
+    app_link_stats sa, sb;
+    app_link_stats_get(A, a, &sa);
+    app_link_stats_get(A, b, &sb);
+    cr_expect_eq(sa.recv_msgs, 0);
+    cr_expect_eq(sb.recv_msgs, 1);
+    cr_expect_eq(rt_queue_len(la->outbox), 0);
+    teardown();
+}
+
+Test(app, seq_gaps_and_backwards_detected)
+{
+    app_params p;
+    app_params_default(&p);
+    p.mode = APP_SINK;
+    p.workers = 1;
+    setup(&p);
+    uint32_t id;
+    struct link *l = new_link(&id);
+    uint64_t seqs[] = {0, 1, 3, 2, 4};
+    for (size_t i = 0; i < 5; i++) deliver(l, id, seqs[i]);
+    app_stats st;
+    FX_WAIT((app_stats_get(A, &st), st.recv_msgs == 5), 10 * RT_S);
+    cr_expect_eq(st.sink_freed, 5);
+    cr_expect_eq(st.seq_gaps, 1);
+    cr_expect_eq(st.seq_backwards, 1);
+    cr_expect_eq(st.sent, 0);
+    app_link_stats ls;
+    app_link_stats_get(A, id, &ls);
+    cr_expect_eq(ls.next_seq, 5);
+    teardown();
+}
+
+Test(app, reaper_asks_every_open_link)
+{
+    app_params p;
+    app_params_default(&p);
+    p.idle_timeout_ns = RT_S;
+    p.reap_period_ns = 5 * RT_MS;
+    setup(&p);
+    uint32_t a, b;
+    struct link *la = new_link(&a), *lb = new_link(&b);
+    FX_WAIT(atomic_load(&la->idle_calls) >= 3 && atomic_load(&lb->idle_calls) >= 3, 10 * RT_S);
+    cr_expect_geq(atomic_load(&la->idle_calls), 3);
+    cr_expect_geq(atomic_load(&lb->idle_calls), 3);
+    teardown();
+}
+
+Test(app, pushes_numbered_messages_to_every_link)
+{
+    app_params p;
+    app_params_default(&p);
+    p.push_per_s = 200;
+    p.push_bytes = 100;
+    setup(&p);
+    uint32_t a, b;
+    struct link *la = new_link(&a), *lb = new_link(&b);
+    for (uint64_t i = 0; i < 3; i++) {
+        cr_expect_eq(take_seq(la), i);
+        cr_expect_eq(take_seq(lb), i);
+    }
+    teardown();
+}
+
+Test(app, params_checked_with_key_and_value)
+{
+    app_params p;
+    app_params_default(&p);
+    char err[128];
+    cr_expect_eq(app_params_check(&p, err, sizeof err), 0);
+    p.workers = 0;
+    cr_expect_eq(app_params_check(&p, err, sizeof err), -EINVAL);
+    cr_expect_str_eq(err, "workers: must be in [1, 256] (got 0)");
+    app_params_default(&p);
+    p.push_per_s = 10;
+    p.push_bytes = 10;
+    cr_expect_eq(app_params_check(&p, err, sizeof err), -EINVAL);
+    cr_expect(strstr(err, "push_bytes"), "%s", err);
+}
