@@ -205,6 +205,12 @@ int srv_main(int ctrl_fd, int report_fd)
     struct link_common common;
     int64_t *params = NULL;
     int rc = configure(&sv, cfg, &common, &params);
+    /* `linkbench serve` listens where it is told; `run` takes any free loopback port */
+    char listen_addr[64] = "";
+    const char *la = json_string_value(json_object_get(cfg, "addr"));
+    if (la)
+        snprintf(listen_addr, sizeof listen_addr, "%s", la);
+    uint16_t listen_port = (uint16_t)jint(cfg, "port", 0);
     json_decref(cfg);
     if (rc)
         return rc;
@@ -224,9 +230,12 @@ int srv_main(int ctrl_fd, int report_fd)
     srv_acceptor_opts ao;
     srv_acceptor_opts_default(&ao);
     ao.vs.max_msg_bytes = (size_t)common.max_msg_bytes;
+    if (listen_addr[0])
+        ao.addr = listen_addr;
+    ao.port = listen_port;
     sv.acc = srv_acceptor_start(&ao, sv.app, &rc);
     if (!sv.acc)
-        return fail(&sv, "listen on 127.0.0.1: %s", strerror(-rc));
+        return fail(&sv, "listen on %s:%u: %s", ao.addr, (unsigned)ao.port, strerror(-rc));
     /* the baseline for memory per link: everything but the links is in place */
     srv_snap_take(&base, NULL, NULL, NULL);
     send_json(sv.rep, json_pack("{s:s,s:i,s:i}", "event", "ready", "port",

@@ -14,7 +14,8 @@
  *            "app": {"workers", "mode": "echo"|"sink", "recv_batch", "service_ns",
  *                    "push_per_s", "push_bytes", "idle_timeout_ns", "reap_period_ns",
  *                    "max_links"},
- *            "pin": [cpu, ...]}                      the configuration, first line
+ *            "pin": [cpu, ...],
+ *            "addr": "127.0.0.1", "port": 0}          the configuration, first line
  *   child:  {"event": "ready", "port": N, "pid": P}  listening; or
  *           {"event": "error", "message": "..."}     could not start (then exits 1)
  *   parent: "measure"      warm-up is over: counters and histograms restart here

@@ -14,5 +14,6 @@ struct lb_cmd {
 int cmd_list(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

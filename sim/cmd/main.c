@@ -7,6 +7,7 @@
 static const struct lb_cmd cmds[] = {
     {"list", "print every variant with its summary, threads per link and loss policy", cmd_list},
     {"run", "run scenarios against variants over loopback WebSockets; write report.json", cmd_run},
+    {"serve", "serve one variant with the app model on an address until Ctrl-C; print its measurements", cmd_serve},
     {"bench", "micro-benchmarks of the harness itself (vsock, driver)", cmd_bench},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
