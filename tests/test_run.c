@@ -296,3 +296,32 @@ Test(run, interrupt_writes_a_partial_report_and_fails)
     json_decref(rep);
     globfree(&g);
 }
+
+Test(run, serve_listens_then_reports_on_sigterm)
+{
+    pid_t pid = linkbench_start((const char *const[]){"serve", "--variant", "evloop", NULL});
+    char po[700];
+    snprintf(po, sizeof po, "%s/stdout.txt", dir);
+    char *out = NULL;
+    for (int i = 0; i < 500; i++) {
+        free(out);
+        out = slurp(po);
+        if (strchr(out, '\n'))
+            break;
+        usleep(20000);
+    }
+    cr_assert(strncmp(out, "127.0.0.1:", 10) == 0, "first line: %s", out);
+    free(out);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+    out = slurp(po);
+    json_t *rep = json_loads(strchr(out, '\n') + 1, 0, NULL);
+    cr_assert_not_null(rep, "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(rep, "variant")), "evloop");
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(rep, "links"), "attached")), 0);
+    cr_assert(json_is_object(json_object_get(rep, "groups")));
+    json_decref(rep);
+    free(out);
+}
