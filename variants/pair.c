@@ -34,7 +34,7 @@ struct pair;
 struct pair_link {
     struct link base;
     struct pair *p;
-    atomic_bool alive;   /* linkAAlive / linkBAlive */
+    atomic_bool *alive;  /* its flag in the pair (linkAAlive / linkBAlive) */
 };
 
 /* LinkV5. Pairing is by attach order: the first link of a pair gets the thread at
@@ -48,6 +48,9 @@ struct pair {
     struct pair_link *a;
     struct pair_link *b;        /* published by the OPEN → JOINED transition */
     atomic_int state;
+    /* linkAAlive / linkBAlive live in the pair, which outlives both sub-links: a
+     * sub-link's recv reads its partner's flag after the partner may have been freed. */
+    atomic_bool alive[2];
 };
 
 struct pair_server {
@@ -100,7 +103,7 @@ static void unified_notify(void *arg, rt_queue *q, enum rt_queue_event ev)
 static void mark_closed(struct pair_link *pl, enum link_close_cause cause)
 {
     bool expected = true;
-    if (atomic_compare_exchange_strong(&pl->alive, &expected, false))
+    if (atomic_compare_exchange_strong(pl->alive, &expected, false))
         seed_link_finish(&pl->base, cause);
 }
 
@@ -109,7 +112,7 @@ static void mark_closed(struct pair_link *pl, enum link_close_cause cause)
  * the sub-link; and the write blocks the whole loop (both links) up to its deadline. */
 static bool try_write(struct pair *p, struct pair_link *pl)
 {
-    if (!pl || !atomic_load(&pl->alive))
+    if (!pl || !atomic_load(pl->alive))
         return false;
     struct link *l = &pl->base;
     void *item;
@@ -135,7 +138,7 @@ static bool try_write(struct pair *p, struct pair_link *pl)
  * rate_limit_per_s has no effect on pair, as in the seed. */
 static bool try_read(struct pair *p, struct pair_link *pl)
 {
-    if (!pl || !atomic_load(&pl->alive))
+    if (!pl || !atomic_load(pl->alive))
         return false;
     struct link *l = &pl->base;
     vsock_msg *m;
@@ -166,7 +169,7 @@ static void pair_loop(void *arg)
         if (rt_ctx_done(p->ctx))
             break;
         struct pair_link *b = ready_b(p);
-        if (!atomic_load(&a->alive) && !(b && atomic_load(&b->alive))) {
+        if (!atomic_load(a->alive) && !(b && atomic_load(b->alive))) {
             int st = PAIR_OPEN;
             if (atomic_compare_exchange_strong(&p->state, &st, PAIR_SEALED))
                 break;   /* alone and closed: no partner will join any more */
@@ -200,7 +203,7 @@ out:
 static int pair_send(struct link *l, vsock_msg *m)
 {
     struct pair_link *pl = (struct pair_link *)l;
-    if (!atomic_load(&pl->alive) || rt_ctx_done(pl->p->ctx))
+    if (!atomic_load(pl->alive) || rt_ctx_done(pl->p->ctx))
         return -EPIPE;
     int rc = rt_queue_try_push(l->sendq, m);
     if (rc == -EAGAIN)
@@ -216,10 +219,11 @@ static int pair_recv(struct link *l, vsock_msg **out)
 {
     struct pair_link *pl = (struct pair_link *)l;
     struct pair *p = pl->p;
-    if (!atomic_load(&pl->alive)) {
-        struct pair_link *other = pl == p->a
-            ? (atomic_load(&p->state) == PAIR_JOINED ? p->b : NULL) : p->a;
-        if (other && atomic_load(&other->alive))
+    if (!atomic_load(pl->alive)) {
+        bool other_alive = pl == p->a
+            ? atomic_load(&p->state) == PAIR_JOINED && atomic_load(&p->alive[1])
+            : atomic_load(&p->alive[0]);
+        if (other_alive)
             return -EPIPE;
     }
     return seed_op_recv(l, out);
@@ -260,7 +264,6 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         return -ENOMEM;
     }
     struct pair_link *pl = (struct pair_link *)l;
-    atomic_init(&pl->alive, true);
 
     /* The second link of a pair joins the running loop if its first is still there. */
     struct pair *p = ps->pending;
@@ -271,6 +274,8 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         l->on_free = sub_free;
         atomic_fetch_add(&p->refs, 1);
         p->b = pl;
+        pl->alive = &p->alive[1];
+        atomic_store(pl->alive, true);
         int st = PAIR_OPEN;
         if (atomic_compare_exchange_strong(&p->state, &st, PAIR_JOINED)) {
             pair_unref(p);   /* the server's pending ref */
@@ -301,6 +306,9 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
     }
     p->srv = srv;
     p->a = pl;
+    atomic_init(&p->alive[0], true);
+    atomic_init(&p->alive[1], false);
+    pl->alive = &p->alive[0];
     atomic_init(&p->state, PAIR_OPEN);
     atomic_init(&p->refs, 1);   /* A's */
     rt_queue_set_notify(p->unified, unified_notify, p, rt_queue_cap(p->unified));
