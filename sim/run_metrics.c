@@ -138,7 +138,7 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
         json_object_set(m, "closes_by_cause", closes);
     json_t *vs = json_object_get(srv, "vsock");
     if (vs)
-        json_object_set(m, "syscalls", json_pack("{s:O,s:O,s:O,s:O}", "read",
+        json_object_set_new(m, "syscalls", json_pack("{s:O,s:O,s:O,s:O}", "read",
                         json_object_get(vs, "sys_read"), "write", json_object_get(vs, "sys_write"),
                         "poll", json_object_get(vs, "sys_poll"), "partial_resumed",
                         json_object_get(vs, "partial_resumed")));
