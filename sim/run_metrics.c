@@ -188,8 +188,9 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(m, "little", json_pack("{s:f,s:f,s:f,s:b}", "predicted", lt.predicted,
                             "measured", lt.measured, "ratio", isfinite(lt.ratio) ? lt.ratio : -1.0,
                             "ok", lt.ok));
-        json_object_set_new(m, "driver", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "links_established",
-                            (json_int_t)dr->links_established, "fail_connect",
+        json_object_set_new(m, "driver", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "links_established",
+                            (json_int_t)dr->links_established, "fail_timeout",
+                            (json_int_t)dr->fail_timeout, "fail_connect",
                             (json_int_t)dr->fail_connect, "fail_handshake",
                             (json_int_t)dr->fail_handshake, "fail_emfile", (json_int_t)dr->fail_emfile,
                             "closed_by_peer", (json_int_t)dr->closed_by_peer, "lag_p99_ns",
@@ -206,15 +207,21 @@ json_t *run_object(const run_inputs *in)
     int64_t refused_links = srv ? jget(srv, "links.attach_failed") + jget(srv, "links.refused") : 0;
     int64_t no_conn = dr ? dr->fail_connect + dr->fail_handshake + dr->fail_timeout +
                            dr->fail_emfile + dr->fail_addr : 0;
-    if (!in->failure && (refused_links > 0 || no_conn > 0)) {
-        char lim[256];
+    int64_t held = srv ? jget(srv, "links.attached") : dr ? dr->links_established : 0;
+    if (dr && dr->links_established < held)
+        held = dr->links_established;
+    if (!in->failure && held < in->links_wanted && (refused_links > 0 || no_conn > 0)) {
+        char lim[256], conn[160];
         const char *e = srv ? json_string_value(json_object_get(json_object_get(srv, "links"), "limit_errno")) : NULL;
-        const char *what = refused_links == 0 ? "clients could not connect"
+        snprintf(conn, sizeof conn, "clients could not connect (%lld connect, %lld handshake, "
+                 "%lld timeout, %lld EMFILE failures)", (long long)(dr ? dr->fail_connect : 0),
+                 (long long)(dr ? dr->fail_handshake : 0), (long long)(dr ? dr->fail_timeout : 0),
+                 (long long)(dr ? dr->fail_emfile : 0));
+        const char *what = refused_links == 0 ? conn
                          : e && !strcmp(e, "EAGAIN") ? "thread creation failed (EAGAIN)"
                          : e && !strcmp(e, "EMFILE") ? "out of open files (EMFILE)"
                          : e && !strcmp(e, "ENOSPC") ? "link table full"
                                                      : "the variant's attach failed";
-        int64_t held = srv ? jget(srv, "links.attached") : dr->links_established;
         snprintf(lim, sizeof lim, "%s: held %lld of %lld links: %s", in->variant, (long long)held,
                  (long long)in->links_wanted, what);
         json_object_set_new(flags, "limit_reached", json_string(lim));
