@@ -325,6 +325,7 @@ Test(evloop, idle_links_cost_no_wakeups_and_little_memory)
     th_start(&t, 1000, true, 0, k, v, 1);
     /* Make the pairs first, so that only the variant's part is in the memory delta. */
     vsock *srv_side[1000];
+    struct mallinfo2 ma = mallinfo2();
     for (int i = 0; i < 1000; i++) {
         tcp_pair(&t, &srv_side[i], &t.links[i].c);
         atomic_init(&t.links[i].cause, -1);
@@ -354,8 +355,8 @@ Test(evloop, idle_links_cost_no_wakeups_and_little_memory)
     cr_assert_leq(s1 - s0, 5, "idle links made %ld syscalls", (long)(s1 - s0));
     for (int i = 0; i < 1000; i++) vsock_trim(t.links[i].c);
     struct mallinfo2 m2 = mallinfo2();
-    fprintf(stderr, "evloop: %.0f bytes malloc'd per used-then-idle link (both ends)\n",
-            ((double)m2.uordblks - (double)m0.uordblks) / 1000.);
+    fprintf(stderr, "evloop: %.0f bytes malloc'd per used-then-idle link: variant, receive queue "
+            "and both vsocks, trimmed\n", ((double)m2.uordblks - (double)ma.uordblks) / 1000.);
     echo_once(&t, 999, 64);   /* still alive */
     th_stop(&t);
 }
@@ -602,5 +603,73 @@ Test(evloop, overflow_close_and_app_close_account_for_unsent)
     rt_sleep(50 * RT_MS, NULL);
     cr_assert_eq(atomic_load(&t.links[a].closed_calls), 1);
     cr_assert_eq(atomic_load(&t.links[b].closed_calls), 1);
+    th_stop(&t);
+}
+
+Test(evloop, idle_timeout_list_closes_only_idle_links)
+{
+    th t;
+    const char *k[] = {"idle_timeout_ms", "trim_after_ms", "loops"};
+    const int64_t v[] = {400, 100, 1};
+    th_start(&t, 4, true, 0, k, v, 3);
+    uint32_t idle = th_open(&t), busy = th_open(&t), app_busy = th_open(&t);
+    echo_once(&t, idle, 10);
+    /* busy talks, app_busy only has the app's activity stamp refreshed. */
+    rt_ns end = rt_deadline_in(1500 * RT_MS);
+    while (rt_now() < end) {
+        echo_once(&t, busy, 10);
+        t.v->update_active(t.links[app_busy].l);
+        rt_sleep(20 * RT_MS, NULL);
+    }
+    cr_assert_eq(atomic_load(&t.links[idle].closed_calls), 1);
+    cr_assert_eq(atomic_load(&t.links[idle].cause), LINK_CLOSE_IDLE);
+    cr_assert_eq(atomic_load(&t.links[busy].closed_calls), 0);
+    cr_assert_eq(atomic_load(&t.links[app_busy].closed_calls), 0);
+    /* The app's reaper: TryCloseIfIdle is false for a fresh link, true when idle. */
+    cr_assert_not(t.v->try_close_if_idle(t.links[busy].l, 10 * RT_S));
+    cr_assert(t.v->try_close_if_idle(t.links[busy].l, 0));
+    WAIT_FOR(atomic_load(&t.links[busy].closed_calls) == 1, 5 * RT_S);
+    cr_assert_eq(atomic_load(&t.links[busy].cause), LINK_CLOSE_IDLE);
+    cr_assert(t.v->try_close_if_idle(t.links[busy].l, 10 * RT_S), "closed: true");
+    th_stop(&t);
+    cr_assert_eq(atomic_load(&t.links[app_busy].cause), LINK_CLOSE_SHUTDOWN);
+    cr_assert_eq(atomic_load(&t.links[app_busy].closed_calls), 1);
+}
+
+Test(evloop, overflow_drop_policy_counts_and_keeps_the_link)
+{
+    th t;
+    const char *k[] = {"send_backpressure", "send_overflow_close", "send_hard_bytes",
+                       "send_high_bytes", "send_low_bytes"};
+    const int64_t v[] = {0, 0, 128 << 10, 64 << 10, 32 << 10};
+    th_start(&t, 4, true, 0, k, v, 5);
+    t.small_buffers = 32 << 10;
+    uint32_t a = th_open(&t);
+    int64_t accepted = 0;
+    for (int i = 0; i < 2000; i++) {
+        vsock_msg *m = vsock_msg_new(4096);
+        memset(m->data, 'y', 4096);
+        m->len = 4096;
+        m->opcode = VSOCK_BINARY;
+        cr_assert_eq(t.v->send(t.links[a].l, m), 0, "the drop policy never refuses");
+        accepted++;
+    }
+    link_host_snapshot s;
+    link_host_snapshot_get(&t.impl, &s);
+    cr_assert_gt(s.drops[LINK_DROP_SEND_OVERFLOW], 0);
+    cr_assert_eq(atomic_load(&t.links[a].closed_calls), 0);
+    /* The peer reads again: the link recovers and everything not dropped arrives. */
+    int64_t read = 0;
+    for (;;) {
+        vsock_msg *m = NULL;
+        if (vsock_read(t.links[a].c, &m, rt_deadline_in(500 * RT_MS)) < 0) break;
+        vsock_msg_free(m);
+        read++;
+    }
+    link_host_snapshot_get(&t.impl, &s);
+    fprintf(stderr, "evloop: drop policy: accepted %ld, delivered %ld, dropped %ld\n",
+            (long)accepted, (long)read, (long)s.drops[LINK_DROP_SEND_OVERFLOW]);
+    cr_assert_eq(read + s.drops[LINK_DROP_SEND_OVERFLOW], accepted);
+    echo_once(&t, a, 50);
     th_stop(&t);
 }
