@@ -14,6 +14,10 @@ struct lb_cmd {
 int cmd_list(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

@@ -9,6 +9,10 @@ static const struct lb_cmd cmds[] = {
     {"run", "run scenarios against variants over loopback WebSockets; write report.json", cmd_run},
     {"serve", "serve one variant with the app model on an address until Ctrl-C; print its measurements", cmd_serve},
     {"bench", "micro-benchmarks of the harness itself (vsock, driver)", cmd_bench},
+    {"plot", "draw every chart of a results directory (gnuplot) from its CSVs", cmd_plot},
+    {"report", "one static HTML page (tables, charts, machine) from results directories", cmd_report},
+    {"check", "the CI gate: expect lines and an optional baseline; exit 0, 1 or 2", cmd_check},
+    {"baseline", "baseline update: rewrite results/baseline.json from reports, on purpose", cmd_baseline},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
 

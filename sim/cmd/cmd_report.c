@@ -1,0 +1,83 @@
+/* cmd_report.c — `linkbench report`: one static HTML page from results directories, charts embedded, opening from disk. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "rep_html.h"
+#include "rep_plot.h"
+#include "rep_report.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: linkbench report [-o FILE] <results dir>...\n"
+        "\n"
+        "Build one static HTML page from every report.json below the directories: the\n"
+        "machine record, the comparison table and the generated paragraph of each\n"
+        "report (its report.md), and its charts embedded as data: URIs, so the page\n"
+        "opens from disk anywhere. Missing data and charts are made first, as by\n"
+        "linkbench plot (without gnuplot the page has tables only).\n"
+        "\n"
+        "options:\n"
+        "  -o, --output FILE  the page (default <first dir>/report.html)\n"
+        "  -h, --help         this text\n"
+        "\n"
+        "exit codes: 0 written; 1 it could not be written; 2 usage error or no report\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *outp = NULL;
+    static const struct option lo[] = {{"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return LB_EXIT_OK;
+        case 'o':
+            outp = optarg;
+            break;
+        default:
+            fprintf(stderr, "linkbench report: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return LB_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "linkbench report: no results directory given\n");
+        usage(stderr);
+        return LB_EXIT_USAGE;
+    }
+    rep_plot_opts po = {.log = stderr, .quiet = true, .charts = rep_plot_have_gnuplot()};
+    for (int i = optind; i < argc; i++)
+        if (rep_plot_dir(argv[i], &po) == 2)
+            return LB_EXIT_USAGE;
+    char def[4096];
+    if (!outp) {
+        snprintf(def, sizeof def, "%s/report.html", argv[optind]);
+        outp = def;
+    }
+    char *buf = NULL, err[4600];
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) {
+        fprintf(stderr, "linkbench report: out of memory\n");
+        return LB_EXIT_FAIL;
+    }
+    int rc = rep_html_write(m, argv + optind, argc - optind, stderr);
+    fclose(m);
+    if (rc == 0 && rep_write_atomic(outp, buf, len, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench report: %s\n", err);
+        rc = -1;
+    }
+    free(buf);
+    if (rc == 0)
+        printf("report: %s\n", outp);
+    return rc == 0 ? LB_EXIT_OK : rc == -2 ? LB_EXIT_USAGE : LB_EXIT_FAIL;
+}
