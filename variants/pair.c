@@ -291,7 +291,7 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
 
     p = calloc(1, sizeof *p);
     if (p) {
-        p->ctx = rt_ctx_create(NULL);
+        p->ctx = rt_ctx_create(srv->stop_ctx);
         p->unified = rt_queue_create((size_t)seed_param(srv, P_UNIFIED));
         if (!p->ctx || !p->unified) {
             rt_ctx_destroy(p->ctx);

@@ -29,7 +29,10 @@ int seed_server_create(const struct link_start_args *a, int n_params, size_t siz
     if (!srv)
         return -ENOMEM;
     srv->params = calloc((size_t)(n_params > 0 ? n_params : 1), sizeof *srv->params);
-    if (!srv->params) {
+    srv->stop_ctx = rt_ctx_create(NULL);
+    if (!srv->params || !srv->stop_ctx) {
+        free(srv->params);
+        rt_ctx_destroy(srv->stop_ctx);
         free(srv);
         return -ENOMEM;
     }
@@ -170,7 +173,7 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
     l->close_order = cfg->close_order;
     l->auto_close = srv->common.auto_close;
     l->sendq = rt_queue_create(cfg->send_cap);
-    l->ctx = rt_ctx_create(cfg->parent_ctx);
+    l->ctx = rt_ctx_create(cfg->parent_ctx ? cfg->parent_ctx : srv->stop_ctx);
     l->gate = rt_ctx_create(NULL);
     if (cfg->recv_cap) {
         l->recvq = rt_queue_create(cfg->recv_cap);
@@ -184,6 +187,11 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
         free(l);
         return NULL;
     }
+    /* Go's cancel() does not touch the conn; here the ctx also wakes the vsock. The
+     * same happens in Go a moment later, when Close() closes the conn; and a close
+     * handshake started after the cancel (poll's order, and stop) only flushes the
+     * close frame, as Go's WriteServerMessage does, without waiting for the reply. */
+    vsock_set_ctx(s, l->ctx);
     rt_queue_set_notify(l->sendq, sendq_notify, l, cfg->send_cap - 1);
     if (l->owns_recvq)   /* low-water = cap: a pop never reaches it, so no RT_Q_LOW */
         rt_queue_set_notify(l->recvq, recvq_notify, l, cfg->recv_cap);
@@ -280,6 +288,10 @@ int seed_link_close(struct link *l, enum link_close_cause cause)
     bool expected = false;
     if (!atomic_compare_exchange_strong(&l->closing, &expected, true))
         return 0;   /* closeOnce */
+    /* Only a won Close cancels l->ctx: done already means stop() cancelled its parent,
+     * whatever error the woken loop reports. */
+    if (rt_ctx_done(l->ctx))
+        cause = LINK_CLOSE_SHUTDOWN;
     atomic_store(&l->cause, (int)cause);
     /* vsock_close sends the close frame, waits at most the socket's close_timeout for
      * the reply, then closes the fd, which also wakes a reader or writer blocked on it
@@ -324,7 +336,9 @@ void seed_link_thread_exit(struct link *l, enum link_close_cause cause)
 
 void seed_server_stop(struct link_server *srv)
 {
-    /* 1. Close every link still in the list (take a ref unless it is being freed). */
+    /* 1. Wake everything, then close every link still in the list (take a ref unless
+     * it is being freed): no close waits for its peer's reply any more. */
+    rt_ctx_cancel(srv->stop_ctx);
     size_t n = 0, cap = 0;
     struct link **all = NULL;
     srv_lock(srv);
@@ -360,6 +374,7 @@ void seed_server_stop(struct link_server *srv)
         link_free(rest);
         rest = nx;
     }
+    rt_ctx_destroy(srv->stop_ctx);
     free(srv->params);
     free(srv);
 }
@@ -440,7 +455,7 @@ int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_clos
     /* The seed tells a client close (1005/1001) from other errors only in its log;
      * both end the loop. A close we started ourselves keeps the first Close's cause. */
     *cause = rc == -EPIPE ? LINK_CLOSE_PEER : LINK_CLOSE_ERROR;
-    if (rc != -EPIPE)
+    if (rc != -EPIPE && rc != -ECANCELED)
         link_host_log(l->host, l->id, "read failed: %s", strerror(-rc));
     return 1;
 }

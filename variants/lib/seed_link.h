@@ -59,6 +59,10 @@ struct link_server {
     struct link_common common;
     int64_t *params;
     int n_params;
+    /* Parent of every link's ctx, which is also its vsock's ctx: stop() cancels it,
+     * so every blocked read, write, sleep and close handshake returns at once and the
+     * links close in parallel instead of one close_timeout after another. */
+    rt_ctx *stop_ctx;
     atomic_flag lock;         /* guards links; held only for list edits */
     struct link *links;
     /* Finished threads wait here to be joined (a lock-free stack: any thread pushes,
@@ -76,7 +80,7 @@ struct seed_link_cfg {
     size_t recv_cap;          /* receiveCh buffer; 0: the caller sets recvq (pair) */
     enum seed_close_order close_order;
     enum seed_limiter_kind limiter_kind;
-    rt_ctx *parent_ctx;       /* NULL or the pair's ctx */
+    rt_ctx *parent_ctx;       /* NULL: the server's stop_ctx */
     int threads;              /* how many loop threads will run it (refs and threads_left) */
 };
 
