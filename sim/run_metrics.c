@@ -1,9 +1,11 @@
 /* run_metrics.c — combine the driver's result and the server's report into one run object with the report contract's metric names. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "met_hist.h"
+#include "met_hlog.h"
 #include "met_stats.h"
 #include "run.h"
 
@@ -260,5 +262,20 @@ json_t *run_object(const run_inputs *in)
         json_object_del(raw, "event");
         json_object_set_new(run, "server", raw);
     }
+    /* the histograms themselves, so the .hlog files and the percentile charts
+     * (rep_plot.h) can be made again from report.json alone: HdrHistogram's compressed
+     * V2 encoding in ns (met_hlog.h), a few KB each where the sparse JSON took 100+ */
+    json_t *hs = json_object();
+    met_hist *hin = srv ? met_hist_from_json(json_object_get(srv, "lat_in")) : NULL;
+    const met_hist *hl[3] = {hin, dr ? dr->lat_out : NULL, dr ? dr->lat_rtt : NULL};
+    static const char *const hk[3] = {"lat_in", "lat_out", "lat_rtt"};
+    for (int i = 0; i < 3; i++) {
+        char *b64 = hl[i] && met_hist_count(hl[i]) > 0 ? met_hlog_encode(hl[i]) : NULL;
+        if (b64)
+            json_object_set_new(hs, hk[i], json_string(b64));
+        free(b64);
+    }
+    met_hist_destroy(hin);
+    json_object_set_new(run, "histograms", hs);
     return run;
 }

@@ -10,6 +10,7 @@
 
 #include "link_registry.h"
 #include "met_machine.h"
+#include "rep_plot.h"
 #include "rep_report.h"
 #include "rep_table.h"
 #include "run.h"
@@ -247,9 +248,9 @@ static int run_scenario(const run_opts *o, const char *file, const struct scn *s
     if (s->processes > 1)
         fprintf(stderr, "linkbench: %s: processes = %lld: several server processes are not "
                 "supported yet; running one\n", file, (long long)s->processes);
-    if (!s->n_steps)
-        return run_links(o, file, s, s->links, dir);
     int rc = 0;
+    if (!s->n_steps)
+        rc = run_links(o, file, s, s->links, dir);
     for (int i = 0; i < s->n_steps && !run_interrupted; i++) {
         char sub[4200];
         snprintf(sub, sizeof sub, "%s/links_%lld", dir, (long long)s->steps[i]);
@@ -261,6 +262,8 @@ static int run_scenario(const run_opts *o, const char *file, const struct scn *s
             printf("%s: %lld links\n", s->name, (long long)s->steps[i]);
         rc |= run_links(o, file, s, s->steps[i], sub);
     }
+    /* beside each report.json: report.md, chart data, charts; then the expect lines */
+    rc |= rep_run_outputs(dir, o->json ? stderr : stdout, o->quiet || o->json);
     return rc;
 }
 
