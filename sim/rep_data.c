@@ -177,13 +177,20 @@ static void spectrum(FILE *f, const met_hist *h)
     if (total == 0)
         return;
     fprintf(f, "0,1,%.3f\n", met_hist_min(h) / 1e3);
+    double last_inv = 1, last_v = 0;
     while (met_hist_next(h, &cur, &v, &k)) {
         cum += k;
         double p = (double)cum / (double)total;
         double inv = cum >= total ? (double)total : 1.0 / (1.0 - p);
         if (cum >= total)
             v = met_hist_max(h);
+        /* thin to what a chart can show: 2 % along the axis or 5 % in value; the
+         * exact counts are in the .hlog */
+        if (cum < total && inv < last_inv * 1.02 && v < last_v * 1.05)
+            continue;
         fprintf(f, "%.9f,%.6g,%.3f\n", p * 100, inv, v / 1e3);
+        last_inv = inv;
+        last_v = (double)v;
     }
 }
 
@@ -226,7 +233,10 @@ static int latency_files(const json_t *report, const char *variant, const char *
         const json_t *run;
         json_array_foreach(runs, i, run) {
             const char *v = json_string_value(json_object_get(run, "variant"));
-            met_hist *h = met_hist_from_json(json_object_get(json_object_get(run, "histograms"), key));
+            /* a V2 base64 string (what run writes), or the sparse JSON form */
+            const json_t *hj = json_object_get(json_object_get(run, "histograms"), key);
+            met_hist *h = json_is_string(hj) ? met_hlog_decode(json_string_value(hj))
+                                              : hj ? met_hist_from_json(hj) : NULL;
             if (h && v && !strcmp(v, variant)) {
                 met_hist_merge(all, h);
                 met_hlog_write_interval(log.f, nh * (dur > 0 ? dur : 1), dur > 0 ? dur : 1, h, NULL);

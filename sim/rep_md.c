@@ -350,13 +350,18 @@ char *rep_md_string(const json_t *r)
     const char *d = json_string_value(json_object_get(sc, "description"));
     if (d && *d)
         fprintf(f, "%s\n\n", d);
-    fprintf(f, "**Runs.** %.0f repetitions per variant, interleaved; %g s measured after %g s "
-            "of warm-up; clients send %g msg/s per link (%s), app %s with %g pushes/s per link. "
-            "Report %s%s.\n\n",
-            cfg_num(r, "repetitions", NULL, NULL), dur, warm, cfg_num(r, "client", "rate_per_s", NULL),
-            cfg_str(r, "client", "pattern") ?: "?", cfg_str(r, "app", "mode") ?: "?",
-            cfg_num(r, "app", "push", "rate_per_s"),
-            json_is_true(json_object_get(r, "valid")) ? "valid" : "**INVALID**",
+    fprintf(f, "**Runs.** %.0f repetitions per variant, interleaved; %g s measured",
+            cfg_num(r, "repetitions", NULL, NULL), dur);
+    if (isfinite(warm))
+        fprintf(f, " after %g s of warm-up", warm);
+    double rate = cfg_num(r, "client", "rate_per_s", NULL), push = cfg_num(r, "app", "push", "rate_per_s");
+    if (isfinite(rate))
+        fprintf(f, "; clients send %g msg/s per link (%s)", rate, cfg_str(r, "client", "pattern") ?: "?");
+    if (cfg_str(r, "app", "mode"))
+        fprintf(f, "; app %s", cfg_str(r, "app", "mode"));
+    if (push > 0)
+        fprintf(f, ", %g pushes/s per link", push);
+    fprintf(f, ". Report %s%s.\n\n", json_is_true(json_object_get(r, "valid")) ? "valid" : "**INVALID**",
             json_is_true(json_object_get(r, "partial")) ? ", **partial** (interrupted)" : "");
     machine(f, r);
     fprintf(f, "## Measured comparison (性能对比总结)\n\n");

@@ -1,0 +1,250 @@
+/* test_check.c — `linkbench check` and `linkbench baseline update` on crafted report files: every exit code, and what a failure prints. */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "chk.h"
+
+static char dir[512];
+static char out[1 << 16];
+
+static void setup(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/lb_check_XXXXXX", t && *t ? t : "/tmp");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(check, .init = setup, .fini = teardown, .timeout = 60);
+
+static const char *path(const char *name)
+{
+    static char p[4][700];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
+static void write_file(const char *name, const char *text)
+{
+    FILE *f = fopen(path(name), "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* linkbench <args> with stdout and stderr in out; returns the exit code. */
+static int lb(const char *fmt, ...)
+{
+    const char *bin = getenv("LINKBENCH_BIN");
+    cr_assert_not_null(bin, "LINKBENCH_BIN is not set (run through ctest)");
+    char args[2048], cmd[3000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st), "linkbench did not exit normally: %s", out);
+    return WEXITSTATUS(st);
+}
+
+/* A report as `linkbench run` writes it, reduced to what check reads: two variants,
+ * medians (min = max = median), the given expect lines (a JSON array's inside). */
+static void report(const char *name, const char *expect, double ev_dropped, double poll_wakeups,
+                   double ev_lat_p99, bool valid)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+        "{\"format\": 1, \"scenario\": {\"name\": \"echo\", \"links\": 100},"
+        " \"machine\": {\"cpus\": 2, \"model\": \"test\"},"
+        " \"config\": {\"duration_s\": 2, \"expect\": [%s]},"
+        " \"valid\": %s, \"flags\": {\"valid\": %s, \"reasons\": [%s]},"
+        " \"summary\": {"
+        "  \"poll\": {\"links\": {\"median\": 100, \"min\": 100, \"max\": 100},"
+        "    \"msgs_lost\": {\"median\": 0, \"min\": 0, \"max\": 0},"
+        "    \"msgs_dropped\": {\"median\": 40, \"min\": 30, \"max\": 50},"
+        "    \"threads_per_link\": {\"median\": 1, \"min\": 1, \"max\": 1},"
+        "    \"wakeups_per_link_s\": {\"median\": %g, \"min\": %g, \"max\": %g},"
+        "    \"drops_by_reason\": {\"recv_queue_full\": {\"median\": 40, \"min\": 30, \"max\": 50}}},"
+        "  \"evloop\": {\"links\": {\"median\": 100, \"min\": 100, \"max\": 100},"
+        "    \"msgs_lost\": {\"median\": 0, \"min\": 0, \"max\": 0},"
+        "    \"msgs_dropped\": {\"median\": %g, \"min\": %g, \"max\": %g},"
+        "    \"threads_per_link\": {\"median\": 0, \"min\": 0, \"max\": 0},"
+        "    \"wakeups_per_link_s\": {\"median\": 2, \"min\": 1, \"max\": 3},"
+        "    \"lat_rtt_us\": {\"p99\": {\"median\": %g, \"min\": %g, \"max\": %g}},"
+        "    \"drops_by_reason\": {}}}}",
+        expect, valid ? "true" : "false", valid ? "true" : "false",
+        valid ? "" : "\"msgs_lost = 3\"", poll_wakeups, poll_wakeups, poll_wakeups, ev_dropped,
+        ev_dropped, ev_dropped, ev_lat_p99, ev_lat_p99, ev_lat_p99);
+    write_file(name, text);
+}
+
+#define EXPECTS "\"*.msgs_lost == 0\", \"evloop.msgs_dropped == 0\", " \
+                "\"poll.wakeups_per_link_s > 100 * evloop.wakeups_per_link_s\""
+
+Test(check, every_line_holds_exit_0)
+{
+    report("r.json", EXPECTS, 0, 1000, 500, true);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 0, "%s", out);
+    cr_expect(strstr(out, "4 held, 0 failed"), "%s", out);
+}
+
+Test(check, absolute_line_falls_short_exit_1_with_metric_expected_measured)
+{
+    report("r.json", EXPECTS, 7, 1000, 500, true);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 1, "%s", out);
+    cr_expect(strstr(out, "FAIL  echo@100: evloop.msgs_dropped == 0: evloop.msgs_dropped "
+                          "expected == 0, measured 7"), "%s", out);
+}
+
+Test(check, relative_line_between_variants_falls_short_exit_1)
+{
+    report("r.json", EXPECTS, 0, 150, 500, true);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 1, "%s", out);
+    cr_expect(strstr(out, "poll.wakeups_per_link_s expected > 200 (100 × "
+                          "evloop.wakeups_per_link_s), measured 150"), "%s", out);
+}
+
+Test(check, stat_and_drop_reason_and_wildcard_right_side)
+{
+    report("r.json", "\"poll.wakeups_per_link_s.min >= 1000\", "
+           "\"poll.drops_by_reason.recv_queue_full.max == 50\", "
+           "\"evloop.drops_by_reason.rate_limited == 0\", \"*.links == *.links\"",
+           0, 1000, 500, true);
+    cr_assert_eq(lb("check -v '%s'", path("r.json")), 0, "%s", out);
+    cr_expect(strstr(out, "5 held, 0 failed"), "%s", out);
+}
+
+Test(check, variant_not_run_is_skipped_not_failed)
+{
+    report("r.json", "\"dual.threads_per_link > 1.5\", \"poll.wakeups_per_link_s > dual.wakeups_per_link_s\"",
+           0, 1000, 500, true);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 0, "%s", out);
+    cr_expect(strstr(out, "0 held, 0 failed, 2 skipped"), "%s", out);
+}
+
+Test(check, metric_no_run_reported_fails)
+{
+    report("r.json", "\"poll.lat_rtt_us.p99 < 1000\"", 0, 1000, 500, true);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 1, "%s", out);
+    cr_expect(strstr(out, "not measured"), "%s", out);
+}
+
+Test(check, invalid_report_exit_1)
+{
+    report("r.json", "", 0, 1000, 500, false);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 1, "%s", out);
+    cr_expect(strstr(out, "invalid: msgs_lost = 3"), "%s", out);
+}
+
+Test(check, input_errors_exit_2)
+{
+    cr_expect_eq(lb("check"), 2, "%s", out);
+    cr_expect_eq(lb("check --bogus x"), 2, "%s", out);
+    cr_expect_eq(lb("check '%s'", path("missing.json")), 2, "%s", out);
+    write_file("bad.json", "{\"summary\": ");
+    cr_expect_eq(lb("check '%s'", path("bad.json")), 2, "%s", out);
+    cr_expect(strstr(out, "invalid JSON"), "%s", out);
+    write_file("nosummary.json", "{\"scenario\": {}}");
+    cr_expect_eq(lb("check '%s'", path("nosummary.json")), 2, "%s", out);
+    report("typo.json", "\"evloop.msgs_dorpped == 0\"", 0, 1000, 500, true);
+    cr_expect_eq(lb("check '%s'", path("typo.json")), 2, "%s", out);
+    cr_expect(strstr(out, "config.expect[0]"), "%s", out);
+    /* an input error anywhere means no verdict at all, even after a good report */
+    report("good.json", EXPECTS, 0, 1000, 500, true);
+    cr_expect_eq(lb("check '%s' '%s'", path("good.json"), path("typo.json")), 2, "%s", out);
+}
+
+Test(check, directory_stands_for_its_reports)
+{
+    char sub[700];
+    snprintf(sub, sizeof sub, "mkdir -p '%s/echo/1/links_10'", dir);
+    cr_assert_eq(system(sub), 0);
+    report("echo/1/report.json", EXPECTS, 0, 1000, 500, true);
+    report("echo/1/links_10/report.json", EXPECTS, 9, 1000, 500, true);
+    cr_assert_eq(lb("check '%s'", path("echo")), 1, "%s", out);
+    cr_expect(strstr(out, "7 held, 1 failed"), "%s", out);
+    cr_expect(strstr(out, "(2 reports)"), "%s", out);
+}
+
+Test(check, baseline_update_then_check_holds_then_regression_fails)
+{
+    report("base.json", "", 0, 1000, 500, true);
+    cr_assert_eq(lb("baseline update --baseline '%s' '%s'", path("b.json"), path("base.json")), 0, "%s", out);
+    json_error_t je;
+    json_t *b = json_load_file(path("b.json"), 0, &je);
+    cr_assert_not_null(b, "%s", je.text);
+    json_t *ev = json_object_get(json_object_get(json_object_get(json_object_get(b, "entries"),
+                                 "echo@100"), "variants"), "evloop");
+    cr_expect_eq(json_integer_value(json_object_get(ev, "msgs_dropped")), 0);
+    cr_expect_eq(json_number_value(json_object_get(ev, "lat_rtt_us.p99")), 500);
+    json_decref(b);
+    cr_assert_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("base.json")), 0, "%s", out);
+
+    /* a time within its band (p99 <= 500 * 3 + 1000) holds */
+    report("noisy.json", "", 0, 1000, 2400, true);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("noisy.json")), 0, "%s", out);
+    /* beyond it fails, saying metric, band and measurement */
+    report("slow.json", "", 0, 1000, 2600, true);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("slow.json")), 1, "%s", out);
+    cr_expect(strstr(out, "FAIL  echo@100 baseline: evloop.lat_rtt_us.p99 expected <= 2500 "
+                          "(baseline 500 × 3 + 1000), measured 2600"), "%s", out);
+    /* a count that was zero must stay zero */
+    report("drop.json", "", 1, 1000, 500, true);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("drop.json")), 1, "%s", out);
+    cr_expect(strstr(out, "evloop.msgs_dropped expected == 0 (exact), measured 1"), "%s", out);
+}
+
+Test(check, baseline_input_errors_exit_2)
+{
+    report("r.json", "", 0, 1000, 500, true);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("none.json"), path("r.json")), 2, "%s", out);
+    write_file("b.json", "{\"entries\": []}");
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("r.json")), 2, "%s", out);
+    write_file("garbage.json", "not json");
+    cr_expect_eq(lb("baseline update --baseline '%s' '%s'", path("garbage.json"), path("r.json")), 2,
+                 "%s", out);
+    cr_expect_eq(lb("baseline"), 2, "%s", out);
+    cr_expect_eq(lb("baseline update"), 2, "%s", out);
+}
+
+Test(check, baseline_without_entry_skips)
+{
+    report("r.json", "", 0, 1000, 500, true);
+    write_file("b.json", "{\"format\": 1, \"entries\": {\"echo@1000\": {\"variants\": {}}}}");
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("r.json")), 0, "%s", out);
+    cr_expect(strstr(out, "no baseline entry for echo@100"), "%s", out);
+}
+
+/* The tolerance table is the one place bands live; each entry must be usable. */
+Test(check, tolerance_table_is_sane)
+{
+    int n = 0;
+    for (const struct chk_tol *t = CHK_TOLERANCES; t->metric; t++, n++) {
+        cr_expect(t->factor >= 1, "%s: factor %g", t->metric, t->factor);
+        cr_expect(t->slack >= 0, "%s: slack %g", t->metric, t->slack);
+        char why[256];
+        cr_expect(scn_metric_known(t->metric, why, sizeof why), "%s: %s", t->metric, why);
+    }
+    cr_expect_gt(n, 10);
+}
