@@ -173,6 +173,26 @@ static int configure(server *sv, const json_t *cfg, struct link_common *common, 
     return 0;
 }
 
+/* Links whose inbound sequence numbers skipped ahead or went back (loss, duplication or
+ * reordering inside the variant): the first few by id, and how many there were. */
+static json_t *seq_anomalies(app *a)
+{
+    json_t *list = json_array();
+    int64_t n = 0;
+    uint32_t links = app_links(a);
+    for (uint32_t id = 0; id < links; id++) {
+        app_link_stats ls;
+        app_link_stats_get(a, id, &ls);
+        if (!ls.exists || (ls.seq_gaps == 0 && ls.seq_backwards == 0))
+            continue;
+        if (n++ < 32)
+            json_array_append_new(list, json_pack("{s:I,s:I,s:I}", "link", (json_int_t)id, "gaps",
+                                                  (json_int_t)ls.seq_gaps, "backwards",
+                                                  (json_int_t)ls.seq_backwards));
+    }
+    return json_pack("{s:I,s:o}", "links", (json_int_t)n, "first", list);
+}
+
 /* Raise the open-files limit to the hard limit: each link is one descriptor. */
 static void raise_nofile(void)
 {
@@ -307,6 +327,7 @@ int srv_main(int ctrl_fd, int report_fd)
         json_object_set_new(rep, "pid", json_integer(getpid()));
         json_object_set_new(rep, "variant", json_string(sv.mod->v->name));
         json_object_set_new(rep, "threads_per_link_declared", json_real(sv.mod->v->threads_per_link));
+        json_object_set_new(rep, "seq_anomalies", seq_anomalies(sv.app));
         send_json(sv.rep, rep);
     }
     app_destroy(sv.app);
