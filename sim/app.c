@@ -228,12 +228,13 @@ static void flush_held_locked(app *a, slot *s)
     struct link *l = atomic_load(&s->l);
     while (s->held_head && !s->released) {
         vsock_msg *m = s->held_head;
+        vsock_msg *next = m->next;   /* once send accepts m, its thread may free it at once */
         int rc = a->v->send(l, m);
         if (rc == -EAGAIN) {
             ADD(send_eagain, 1);
             return;
         }
-        s->held_head = m->next;
+        s->held_head = next;
         if (!s->held_head) s->held_tail = NULL;
         s->held--;
         ADD(held_now, -1);
