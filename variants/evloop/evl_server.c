@@ -184,8 +184,9 @@ static void loop_main(void *arg)
     int err = lp->start_err;
     rt_queue_push(lp->srv->ready, lp, RT_NEVER, NULL);   /* lp is not touched by start after */
     if (!err)
-        rt_loop_run(lp->rl);
-    loop_teardown(lp);
+        rt_loop_run(lp->rl);   /* stop_loops tears it down after the join */
+    else
+        loop_teardown(lp);     /* nobody will wake a loop that failed to start */
 }
 
 /* ---------------------------------------------------------------- ops */
@@ -206,8 +207,13 @@ static void stop_loops(evl_server *srv, int started)
     for (int i = 0; i < started; i++)
         if (!srv->loops[i].start_err)
             rt_async_send(srv->loops[i].wake);
-    for (int i = 0; i < started; i++)
+    /* Tear down only after the join: the loop can see `stopping` through any other
+     * wake-up and end before rt_async_send above has stopped using its wake watcher. */
+    for (int i = 0; i < started; i++) {
         rt_thread_join(srv->loops[i].thr);
+        if (!srv->loops[i].start_err)
+            loop_teardown(&srv->loops[i]);
+    }
 }
 
 static void server_free(evl_server *srv)
