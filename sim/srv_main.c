@@ -23,8 +23,9 @@
 
 #define LINE_MAX_BYTES (1 << 20)
 
-/* The loaded variant module, never unloaded (see the end of srv_main). */
-static link_module *kept_module;
+/* The loaded variant module, never unloaded (see the end of srv_main). Volatile: a
+ * static that is never read would have its store optimised away. */
+static link_module *volatile kept_module;
 
 typedef struct server {
     int ctrl, rep, sfd;
