@@ -44,6 +44,8 @@ typedef struct app_stats {
     int64_t links_closed, links_released, closed_twice;   /* closed_twice: contract breach */
     int64_t recv_msgs, recv_bytes, recv_no_hdr;   /* recv_no_hdr: no valid wire header */
     int64_t seq_gaps, seq_backwards;              /* per link seq skipped ahead / went back */
+    int64_t seq_missing;    /* messages those skips passed over (a link's first seq sets its
+                             * start: a reconnected client goes on from where it was) */
     int64_t sent;           /* accepted by the variant's send (echoed + pushed) */
     int64_t echoed, pushed; /* made by the app (pushed: generated, maybe still held) */
     int64_t sink_freed;

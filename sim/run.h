@@ -43,6 +43,8 @@ typedef struct run_inputs {
     const json_t *srv;             /* the server's report document, or NULL */
     const char *failure;           /* why the run failed (server died, could not start), or NULL */
     bool partial;                  /* interrupted */
+    bool sink;                     /* app.mode sink: a client message is delivered when the
+                                    * app takes it (nothing comes back to the driver) */
     double in_flight_mean;         /* echoes in flight, averaged over the window's samples */
     const char *series_file;       /* CSV name inside the run directory, or NULL */
     const char *server_cpus;       /* CPUs the server's threads ran on ("0,1") */

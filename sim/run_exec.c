@@ -14,10 +14,14 @@
 #include "met_series.h"
 #include "run.h"
 #include "run_child.h"
+#include "run_drvs.h"
 #include "run_plan.h"
+#include "run_scale.h"
+#include "run_srvs.h"
 
 volatile sig_atomic_t run_interrupted;
 static struct drv *volatile cur_drv;   /* the driver running now, for the signal handler */
+static run_drvs *volatile cur_drvs;    /* its helper processes (kill is async-signal-safe) */
 
 static void on_signal(int sig)
 {
@@ -26,6 +30,9 @@ static void on_signal(int sig)
     struct drv *d = cur_drv;
     if (d)
         drv_request_stop(d);   /* async-signal-safe (drv.h) */
+    run_drvs *h = cur_drvs;
+    if (h)
+        run_drvs_request_stop(h);
 }
 
 void run_signals_install(void)
@@ -35,13 +42,17 @@ void run_signals_install(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);   /* a dead server child shows as EPIPE on its pipe */
+    signal(SIGXFSZ, SIG_IGN);   /* a file-size limit (a full disk's cousin) is an EFBIG to report, not a crash */
 }
 
 /* What the progress callback and the sampler thread share for one run. */
 typedef struct one {
     const run_opts *o;
     const char *label;
-    run_child child;
+    run_srvs srvs;                     /* the server processes (scenario key processes) */
+    run_drvs drvs;                     /* driver helper processes beside this one */
+    int dead;                          /* index of the first server seen dead; -1 */
+    run_kmem k0, k1;                   /* kernel socket memory: before the servers, at window end */
     struct drv *d;
     bool measure_sent, end_sent, server_gone, stop_requested;
     int64_t t_load0;                   /* progress t_ns when the ramp was seen done; -1 */
@@ -73,15 +84,16 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
     atomic_store(&x->delivered, p->delivered + p->pushes_received);
     atomic_store(&x->links_open, p->links_open);
     atomic_store(&x->in_flight, p->in_flight);
-    if (!x->server_gone && run_child_exited(&x->child)) {
+    if (!x->server_gone && (x->dead = run_srvs_exited(&x->srvs)) >= 0) {
         /* keep what the driver measured: stop sending, drain, report */
         x->server_gone = true;
         drv_request_stop(d);
+        run_drvs_request_stop(&x->drvs);
     }
     if (p->phase != DRV_PHASE_RAMP && x->t_load0 < 0)
         x->t_load0 = p->t_ns;
     if (p->phase >= DRV_PHASE_MEASURE && !x->measure_sent) {
-        run_child_send(&x->child, "measure");
+        run_srvs_send(&x->srvs, "measure");
         x->measure_sent = true;
     }
     if (p->phase == DRV_PHASE_MEASURE) {
@@ -89,7 +101,8 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
         x->inflight_n++;
     }
     if (p->phase >= DRV_PHASE_DRAIN && !x->end_sent) {
-        run_child_send(&x->child, "end");
+        run_kmem_read(&x->k1);
+        run_srvs_send(&x->srvs, "end");
         x->end_sent = true;
     }
     for (int i = 0; x->t_load0 >= 0 && i < x->nxf; i++) {
@@ -97,13 +110,13 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
         if (f->done || p->t_ns - x->t_load0 < f->at_ns)
             continue;
         f->done = true;
-        if (f->kind == SCN_FAULT_KILL_SERVER && x->child.pid > 0) {
+        if (f->kind == SCN_FAULT_KILL_SERVER) {
             x->killed_by_fault = true;
-            kill(x->child.pid, SIGKILL);
+            run_srvs_kill(&x->srvs, SIGKILL);
         } else if (f->kind == SCN_FAULT_PAUSE_APP) {
             char cmd[64];
             snprintf(cmd, sizeof cmd, "pause %lld", (long long)f->duration_ns);
-            run_child_send(&x->child, cmd);
+            run_srvs_send(&x->srvs, cmd);
         }
     }
     if (p->t_ns - x->prev_t >= 500 * RT_MS) {
@@ -141,7 +154,7 @@ static void sampler_start(one *x)
     static const char *const groups[] = {"app", "acceptor"};
     met_series_cfg c;
     met_series_cfg_defaults(&c);
-    c.pid = x->child.pid;
+    c.pid = x->srvs.c[0].pid;   /* the first server process: one time series per run */
     c.label = "server";
     c.groups = groups;
     c.ngroups = 2;
@@ -173,15 +186,20 @@ static met_hist *hist_copy(const met_hist *h)
     return c;
 }
 
-/* CPUs the server's threads last ran on (placement, METHOD.md 10). */
-static void server_cpus(pid_t pid, char *buf, size_t len)
+/* CPUs the servers' threads last ran on (placement, METHOD.md 10). */
+static void server_cpus(const run_srvs *g, char *buf, size_t len)
 {
     buf[0] = 0;
-    met_proc *mp = met_proc_create(pid, NULL, 0);
-    met_proc_reading r;
-    if (mp && met_proc_read(mp, MET_PROC_THREADS, &r) == 0)
-        met_proc_cpu_list(&r.cpus, buf, len);
-    met_proc_destroy(mp);
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (int i = 0; i < g->n; i++) {
+        met_proc *mp = met_proc_create(g->c[i].pid, NULL, 0);
+        met_proc_reading r;
+        if (mp && met_proc_read(mp, MET_PROC_THREADS, &r) == 0)
+            CPU_OR(&all, &all, &r.cpus);
+        met_proc_destroy(mp);
+    }
+    met_proc_cpu_list(&all, buf, len);
 }
 
 static void driver_cpus(char *buf, size_t len)
@@ -196,36 +214,34 @@ static void driver_cpus(char *buf, size_t len)
 int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *variant,
             int rep, const char *run_dir, const char *label, json_t *runs)
 {
-    one x = {.o = o, .label = label, .t_load0 = -1};
-    x.child.pid = -1;
-    char err[1024] = "", failure[1200] = "", how[128], scpus[256] = "", dcpus[160] = "";
+    /* static: the run's state holds the helpers' fault tables (tens of KB); one run at a time */
+    static one x;
+    memset(&x, 0, sizeof x);
+    x.o = o;
+    x.label = label;
+    x.t_load0 = -1;
+    x.dead = -1;
+    int nproc = (int)(s->processes > 0 ? s->processes : 1);
+    char err[1024] = "", failure[1200] = "", scpus[256] = "", dcpus[160] = "";
     char series_name[256] = "";
     struct drv_result r;
     memset(&r, 0, sizeof r);
     bool have_r = false;
     json_t *srv = NULL;
     met_hist *h_rtt = NULL, *h_unc = NULL, *h_out = NULL, *h_lag = NULL;
-    run_inputs in = {.variant = variant, .rep = rep, .links_wanted = links};
+    run_inputs in = {.variant = variant, .rep = rep, .links_wanted = links,
+                     .sink = s->app.mode == SCN_APP_SINK};
 
+    run_kmem_read(&x.k0);
     json_t *cfg = run_plan_server_config(s, variant, links);
-    if (!cfg || run_child_spawn(&x.child, o->exe, cfg, err, sizeof err) < 0) {
-        snprintf(failure, sizeof failure, "%s", err[0] ? err : "out of memory");
-        json_decref(cfg);
-        goto out;
-    }
+    int src = cfg ? run_srvs_start(&x.srvs, o->exe, cfg, nproc, rt_now() + 30 * RT_S, err,
+                                   sizeof err) : -1;
     json_decref(cfg);
-    json_t *ev = run_child_recv(&x.child, rt_now() + 30 * RT_S, err, sizeof err);
-    const char *evn = json_string_value(json_object_get(ev, "event"));
-    if (!ev || !evn || strcmp(evn, "ready")) {
-        run_child_finish(&x.child, rt_now() + 5 * RT_S);
-        const char *msg = json_string_value(json_object_get(ev, "message"));
-        snprintf(failure, sizeof failure, "%s: server could not start: %s", variant,
-                 msg ? msg : err);
-        json_decref(ev);
+    if (src < 0) {
+        snprintf(failure, sizeof failure, "%s: %s", variant, err[0] ? err : "out of memory");
         goto out;
     }
-    uint16_t port = (uint16_t)json_integer_value(json_object_get(ev, "port"));
-    json_decref(ev);
+    uint16_t port = x.srvs.port;
 
     struct drv_params dp;
     struct drv_fault faults[2 * SCN_FAULTS_MAX];
@@ -234,22 +250,30 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     dp.progress_arg = &x;
     dp.progress_interval_ns = 50 * RT_MS;   /* phase changes reach the server within 50 ms */
     x.total_s = s->warmup_s + s->duration_s;
+    /* a client socket is an open file too: as many driver processes as servers */
+    if (run_drvs_start(&x.drvs, &dp, nproc, err, sizeof err) < 0) {
+        snprintf(failure, sizeof failure, "driver: %s", err);
+        goto stop_server;
+    }
     if (drv_create(&dp, &x.d, err, sizeof err) < 0) {
         snprintf(failure, sizeof failure, "driver: %s", err);
         goto stop_server;
     }
     sampler_start(&x);
     cur_drv = x.d;
-    if (run_interrupted)
+    cur_drvs = &x.drvs;
+    if (run_interrupted) {
         drv_request_stop(x.d);
+        run_drvs_request_stop(&x.drvs);
+    }
     drv_run(x.d, &r);
     cur_drv = NULL;
     have_r = true;
     driver_cpus(dcpus, sizeof dcpus);
-    if (!x.end_sent)
-        run_child_send(&x.child, "end");
-    run_child_send(&x.child, "acct");
-    server_cpus(x.child.pid, scpus, sizeof scpus);
+    if (!x.end_sent) {
+        run_kmem_read(&x.k1);
+        run_srvs_send(&x.srvs, "end");
+    }
     sampler_stop(&x);
     /* keep the driver's histograms, then close its links before the server stops, so
      * the server's teardown does not wait on close handshakes nobody answers */
@@ -261,21 +285,34 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     r.lat_rtt_uncorrected = h_unc;
     r.lat_out = h_out;
     r.lag = h_lag;
+    /* the helpers' shares: they drain about when this one does (same schedule) */
+    if (run_drvs_collect(&x.drvs, &r, h_rtt, h_unc, h_out, h_lag,
+                         rt_now() + (int64_t)(x.total_s * 1e9) + 60 * RT_S, err, sizeof err) > 0)
+        snprintf(failure, sizeof failure, "%s: %s", variant, err);
+    cur_drvs = NULL;
+    /* every driver drained: drops so far explain the holes (srv_main.h "acct") */
+    run_srvs_send(&x.srvs, "acct");
+    server_cpus(&x.srvs, scpus, sizeof scpus);
     drv_destroy(x.d);
     x.d = NULL;
 
 stop_server:
-    run_child_send(&x.child, "stop");
-    srv = run_child_recv(&x.child, rt_now() + 120 * RT_S, err, sizeof err);
-    if (srv && strcmp(json_string_value(json_object_get(srv, "event")) ? json_string_value(json_object_get(srv, "event")) : "", "report")) {
-        json_decref(srv);
-        srv = NULL;
-    }
-    run_child_finish(&x.child, rt_now() + 10 * RT_S);
-    if (!failure[0] && (!srv || run_child_died(&x.child)) && !x.killed_by_fault)
-        snprintf(failure, sizeof failure, "%s: server process %s%s", variant,
-                 run_child_how(&x.child, how, sizeof how),
-                 x.server_gone ? " during the run" : srv ? "" : " before reporting");
+    cur_drvs = NULL;
+    /* helpers whose result was never asked for (the run failed first) are killed */
+    run_drvs_release(&x.drvs, rt_now() + (have_r ? 10 * RT_S : 0));
+    int missing = 0;
+    err[0] = 0;
+    srv = run_srvs_stop(&x.srvs, rt_now() + 120 * RT_S, &missing, err, sizeof err);
+    /* a server that died, by a fault or not, fails the run: the driver's figures are
+     * kept (partial), and the report names which server died and how */
+    char died[768];
+    if (!failure[0] && run_srvs_died(&x.srvs, died, sizeof died))
+        snprintf(failure, sizeof failure, "%s: %s%s%s", variant, died,
+                 x.server_gone ? " during the run" : srv ? "" : " before reporting",
+                 x.killed_by_fault ? " (fault kill_server: SIGKILL)" : "");
+    else if (!failure[0] && (!srv || missing))
+        snprintf(failure, sizeof failure, "%s: %d of %d server processes sent no report%s%s",
+                 variant, missing ? missing : x.srvs.n, x.srvs.n, err[0] ? ": " : "", err);
     if (x.series) {
         snprintf(series_name, sizeof series_name, "series_%s_%d.csv", variant, rep);
         char path[4096];
@@ -298,6 +335,8 @@ out:
     in.server_cpus = scpus;
     in.driver_cpus = dcpus;
     json_t *run = run_object(&in);
+    if (run)
+        run_scale_add(run, in.dr, &x.k0, &x.k1, x.srvs.n, x.drvs.n + 1);
     if (run && x.killed_by_fault)
         json_object_set_new(json_object_get(run, "flags"), "server_killed_by_fault", json_true());
     if (run)

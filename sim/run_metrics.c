@@ -62,13 +62,20 @@ static json_t *dir_json(const struct drv_dir *d)
  * lost. A named drop that is no hole was in the driver's tail (the teardown's drops
  * all are): it moves from in flight to dropped, so the identity
  * sent = delivered + dropped + refused + in_flight + lost holds exactly, and a negative
- * in flight (more named than missing) marks the run invalid. */
-static void accounting(json_t *m, json_t *reasons, const struct drv_result *dr, const json_t *srv)
+ * in flight (more named than missing) marks the run invalid.
+ *
+ * In sink mode nothing comes back: a client message is delivered when the app takes it
+ * (app.recv_msgs, whole run like the driver's sent), and the holes on the way in are
+ * the ones the app saw in each link's sequence (app.seq_missing, whole run), which only
+ * the inbound drops (recv_queue_full, rate_limited, whole run) can explain. Pushes keep
+ * the driver's holes, explained by what else was dropped or refused by the driver's end. */
+static void accounting(json_t *m, json_t *reasons, const struct drv_result *dr, const json_t *srv,
+                       bool sink)
 {
     const struct drv_dir *e = &dr->all.echo, *p = &dr->all.push;
     int64_t pushed = jget(srv, "app.pushed");
     int64_t sent = e->sent + pushed;
-    int64_t delivered = e->delivered + p->delivered;
+    int64_t delivered = (sink ? jget(srv, "app.recv_msgs") : e->delivered) + p->delivered;
     int64_t dropped = 0;
     const char *k;
     json_t *v;
@@ -78,10 +85,21 @@ static void accounting(json_t *m, json_t *reasons, const struct drv_result *dr, 
             json_object_set_new(reasons, k, json_integer(json_integer_value(v)));
     }
     int64_t refused = jget(srv, "app.unsent_at_close");
-    int64_t holes = e->gaps + p->gaps;
-    int64_t lost = holes - jget(srv, "dropped_at_driver_end") - jget(srv, "refused_at_driver_end");
-    if (lost < 0)
-        lost = 0;
+    int64_t in_drop = jget(srv, "drops.recv_queue_full") + jget(srv, "drops.rate_limited");
+    int64_t lost;
+    if (sink) {
+        int64_t in_end = jget(srv, "drops_at_driver_end.recv_queue_full") +
+                         jget(srv, "drops_at_driver_end.rate_limited");
+        int64_t lost_in = jget(srv, "app.seq_missing") - in_drop;
+        int64_t lost_push = p->gaps - (jget(srv, "dropped_at_driver_end") - in_end) -
+                            jget(srv, "refused_at_driver_end");
+        lost = (lost_in > 0 ? lost_in : 0) + (lost_push > 0 ? lost_push : 0);
+    } else {
+        int64_t holes = e->gaps + p->gaps;
+        lost = holes - jget(srv, "dropped_at_driver_end") - jget(srv, "refused_at_driver_end");
+        if (lost < 0)
+            lost = 0;
+    }
     int64_t in_flight = sent - delivered - dropped - refused - lost;
     json_object_set_new(m, "msgs_sent", json_integer(sent));
     json_object_set_new(m, "msgs_delivered", json_integer(delivered));
@@ -91,9 +109,9 @@ static void accounting(json_t *m, json_t *reasons, const struct drv_result *dr, 
     json_object_set_new(m, "msgs_lost", json_integer(lost));
     json_object_set_new(m, "msgs_duplicated", json_integer(e->duplicates + p->duplicates));
 
-    int64_t in_drop = jget(srv, "drops.recv_queue_full") + jget(srv, "drops.rate_limited");
-    json_object_set_new(m, "dir_in", json_pack("{s:I,s:I,s:I,s:I,s:I}",
+    json_object_set_new(m, "dir_in", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
         "sent", (json_int_t)e->sent, "received_by_app", (json_int_t)jget(srv, "app.recv_msgs"),
+        "missing_at_app", (json_int_t)jget(srv, "app.seq_missing"),
         "dropped", (json_int_t)in_drop, "seq_gaps_at_app", (json_int_t)jget(srv, "app.seq_gaps"),
         "seq_backwards_at_app", (json_int_t)jget(srv, "app.seq_backwards")));
     json_object_set_new(m, "dir_out", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
@@ -167,7 +185,15 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(m, "links", json_integer(links));
     if (dr) {
         set_num(m, "cpu_driver_util", dr->cpu_util);
-        set_num(m, "throughput_msgs_s", dr->throughput_msgs_s);
+        /* a sink's deliveries are the app's: what it took in the server's window, plus
+         * the pushes the driver received in its own */
+        double win_s = srv ? (double)jget(srv, "window_ns") / 1e9 : 0;
+        if (in->sink && win_s > 0 && dr->measure_ns > 0)
+            set_num(m, "throughput_msgs_s",
+                    (double)jget(srv, "app_window.recv_msgs") / win_s +
+                    (double)dr->measured.push.delivered / (dr->measure_ns / 1e9));
+        else
+            set_num(m, "throughput_msgs_s", dr->throughput_msgs_s);
         json_t *l;
         if ((l = lat_json(dr->lat_out)))
             json_object_set_new(m, "lat_out_us", l);
@@ -179,7 +205,7 @@ json_t *run_object(const run_inputs *in)
         if ((l = lat_json(dr->lag)))
             json_object_set_new(m, "driver_lag_us", l);
         if (srv)
-            accounting(m, reasons, dr, srv);
+            accounting(m, reasons, dr, srv, in->sink);
         json_object_set_new(m, "echo", dir_json(&dr->all.echo));
         json_object_set_new(m, "push", dir_json(&dr->all.push));
         json_object_set_new(m, "echo_measured", dir_json(&dr->measured.echo));

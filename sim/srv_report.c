@@ -96,7 +96,8 @@ static json_t *app_json(const app_stats *s)
                           F(closed_twice), F(recv_msgs), F(recv_bytes), F(recv_no_hdr),
                           F(seq_gaps), F(seq_backwards), F(sent), F(echoed), F(pushed),
                           F(sink_freed));
-    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(send_eagain), F(held_peak),
+    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(seq_missing),
+                          F(send_eagain), F(held_peak),
                           F(variant_drops), F(idle_closed), F(reaper_runs), F(lat_in_overflow),
                           "held_at_stop", json_integer(s->held_now),
                           /* app_destroy counts what is still held as unsent at close */
@@ -162,10 +163,21 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
      * the holes the driver saw; later ones (teardown) were in its tail */
     json_object_set_new(r, "dropped_at_driver_end", json_integer(acct->host.drops_total));
     json_object_set_new(r, "refused_at_driver_end", json_integer(acct->app.unsent_at_close));
+    /* the same by reason: a sink's inbound holes (seen by the app) and the pushes' holes
+     * (seen by the driver) are explained by different reasons */
+    json_t *drops_end = json_object();
+    for (int i = 0; i < LINK_DROP_COUNT; i++)
+        json_object_set_new(drops_end, link_drop_reason_name((enum link_drop_reason)i),
+                            json_integer(acct->host.drops[i]));
+    json_object_set_new(r, "drops_at_driver_end", drops_end);
     json_object_set_new(r, "closes", closes);
     json_object_set_new(r, "closes_run", closes_run);
     json_object_set_new(r, "counters", counters);
     json_object_set_new(r, "app", app_json(&fin->app));
+    /* what the app took in the window: a sink's throughput (nothing comes back to the
+     * driver to count) */
+    json_object_set_new(r, "app_window", json_pack("{s:I}", "recv_msgs",
+                        (json_int_t)(m1->app.recv_msgs - m0->app.recv_msgs)));
 
     /* Links held at the end of the window; the errno of the limit that stopped more. */
     const char *lim = NULL;

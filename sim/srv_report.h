@@ -39,7 +39,8 @@ void srv_snap_take(srv_snap *s, app *a, link_host_impl *h, srv_acceptor *acc);
  *   cpu_ns, wakeups}, threads_live, threads_peak, ctxsw.{voluntary, involuntary},
  *   vsock.{...}: window; vsock_run.{...}: whole run;
  *   drops.<reason>, counters.<counter>, closes_run.<cause>: whole run;
- *   dropped_at_driver_end, refused_at_driver_end: at acct;
+ *   dropped_at_driver_end, refused_at_driver_end, drops_at_driver_end.<reason>: at acct;
+ *   app_window.recv_msgs: messages the app took in the window;
  *   closes.<cause>: up to the window end (the teardown's closes are not the variant's);
  *   app.{...}: whole run (app_stats, with messages still held at stop added to
  *   unsent_at_close, as app_destroy would); seq anomalies in app.seq_gaps/seq_backwards;
