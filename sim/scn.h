@@ -60,7 +60,8 @@ struct scn_client {
     struct scn_payload payload;
     int64_t in_flight_max;     /* echo replies outstanding per link; 0 = unlimited (open loop) */
     double stop_reading_at_s;  /* the client stops reading at this time; < 0 = never */
-    double close_rate_per_s;   /* each link closes at this mean rate (Poisson); 0 = never */
+    double close_rate_per_s;   /* closes per second per link (the driver closes its group's
+                                * links round robin at links x rate per second); 0 = never */
     bool reconnect;            /* a link the client closed is opened again at once */
 };
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "link_registry.h"
+#include "run_plan.h"
 #include "scn.h"
 
 /* Paths in error messages are relative to the source tree, as a user typing
@@ -275,6 +276,31 @@ Test(scenario, groups_start_from_the_default_client_and_split_links)
     cr_expect_eq(scn_group_links(&s, 1, 10), 3);
     cr_expect_eq(scn_group_links(&s, 2, 10), 4);   /* the implicit "default" group */
     cr_expect_eq(scn_group_links(&s, 0, 1000), 250);
+    scn_diag_deinit(&d);
+}
+
+/* close_rate_per_s is per link in the scenario (docs/scenarios.md) and the group's total
+ * in the driver (drv.h): the plan multiplies by each group's link count. */
+Test(scenario, close_rate_is_per_link_and_the_driver_gets_each_groups_total)
+{
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text("{\"name\": \"c\", \"links\": 10,"
+                            " \"groups\": [{\"name\": \"few\", \"links\": 2, \"close_rate_per_s\": 2}],"
+                            " \"client\": {\"rate_per_s\": 5, \"close_rate_per_s\": 0.5}}",
+                            &s, &d), 0, "%s", d.text);
+    cr_assert_eq(scn_validate(&s, NULL, "t.json", &d), 0, "%s", d.text);
+    struct drv_params p;
+    struct drv_fault faults[2 * SCN_FAULTS_MAX];
+    run_xfault xf[SCN_FAULTS_MAX];
+    int nxf;
+    run_plan_driver(&s, 10, 1, &p, faults, &nxf, xf);
+    cr_assert_eq(p.n_groups, 2);
+    cr_expect_eq(p.groups[0].links, 2);
+    cr_expect_float_eq(p.groups[0].close_rate_per_s, 2 * 2.0, 1e-9);
+    cr_expect_eq(p.groups[1].links, 8);   /* the implicit default group */
+    cr_expect_float_eq(p.groups[1].close_rate_per_s, 8 * 0.5, 1e-9);
     scn_diag_deinit(&d);
 }
 
