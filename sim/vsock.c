@@ -258,6 +258,11 @@ static int close_handshake(vsock *s, rt_ns deadline)
 
 int vsock_close(vsock *s, int code)
 {
+    return vsock_close_within(s, code, rt_deadline_in(s->close_timeout));
+}
+
+int vsock_close_within(vsock *s, int code, rt_ns deadline)
+{
     pthread_mutex_lock(&s->mu);
     if (s->close_called) {
         pthread_mutex_unlock(&s->mu);
@@ -275,7 +280,7 @@ int vsock_close(vsock *s, int code)
          * the reply to the peer's): then that one is flushed instead. */
         if (!s->err)
             vsock__queue_close(s, code);
-        r = close_handshake(s, rt_deadline_in(s->close_timeout));
+        r = close_handshake(s, deadline);
     }
     if (s->fd >= 0 && !s->fd_shut) {
         shutdown(s->fd, SHUT_RDWR);

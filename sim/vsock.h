@@ -113,6 +113,12 @@ void vsock_trim(vsock *s);
  * while one reader and one writer are blocked (they return -EPIPE/-ECANCELED).
  * vsock_destroy frees; the fd is closed if it was not already. */
 int vsock_close(vsock *s, int code);
+/* The same with the handshake's own deadline (absolute, rt_now() clock) instead of
+ * close_timeout: a design whose Close sets its own write deadline (the seed's
+ * DefaultCloseTimeout) passes it here. A deadline already passed still queues the
+ * close frame and flushes what the kernel takes at once, then closes. Returns as
+ * vsock_close. */
+int vsock_close_within(vsock *s, int code, rt_ns deadline);
 void vsock_close_nb(vsock *s, int code);   /* queue a close frame; flush, then the owner destroys */
 bool vsock_is_closed(const vsock *s);
 int vsock_close_code(const vsock *s);      /* the peer's close code, 0 if none */

@@ -474,6 +474,25 @@ Test(seed_variants, peer_close_is_reported_once_with_cause_peer)
     }
 }
 
+/* Each design's Close sets its own DefaultCloseTimeout as the close frame's write
+ * deadline (LinkV2/LinkV4 3 s; LinkV3's const block, which dual and pair's Link share,
+ * 2 s): a param with the seed's value, which seed_link_close passes to
+ * vsock_close_within. */
+Test(seed_variants, close_timeout_is_a_param_with_the_seeds_default)
+{
+    static const struct { const char *name; int64_t ms; } want[] = {
+        {"dual", 2000}, {"batch", 3000}, {"poll", 2000}, {"hybrid", 3000}, {"pair", 2000},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        tv t;
+        tv_load(&t, want[i].name);
+        int k = link_params_find(t.v, "close_timeout_ms");
+        cr_assert_geq(k, 0, "%s has no close_timeout_ms", want[i].name);
+        cr_expect_eq(t.params[k], want[i].ms, "%s", want[i].name);
+        link_module_unload(t.mod);
+    }
+}
+
 Test(seed_variants, idle_link_closes_with_cause_idle_only_when_auto_close)
 {
     tv t;

@@ -271,6 +271,41 @@ Test(vsock_mem, close_handshake_carries_the_code_both_ways)
     cr_assert_eq(vsock_close_code(cli), VSOCK_CLOSE_NORMAL, "echoed in the reply");
 }
 
+/* The peer answers only after three close_timeouts: a close with no deadline of its
+ * own (RT_NEVER) still gets the reply; one whose deadline has passed does not wait for
+ * it. Both close the socket. */
+static void *late_reader(void *a)
+{
+    struct tu_reader *r = a;
+    rt_sleep(600 * RT_MS, NULL);   /* the suite's close_timeout is 200 ms */
+    r->rc = vsock_read(r->s, &r->m, rt_deadline_in(5 * RT_S));
+    return NULL;
+}
+
+Test(vsock_mem, close_within_waits_its_own_deadline_not_close_timeout)
+{
+    struct tu_reader rd = {.s = srv, .rc = 1};
+    pthread_create(&rd.t, NULL, late_reader, &rd);
+    cr_assert_eq(vsock_close_within(cli, VSOCK_CLOSE_NORMAL, RT_NEVER), 0, "the late reply came");
+    pthread_join(rd.t, NULL);
+    cr_assert_eq(rd.rc, -EPIPE);
+    cr_assert_eq(vsock_close_code(cli), VSOCK_CLOSE_NORMAL, "echoed in the reply");
+    cr_assert(vsock_is_closed(cli));
+}
+
+Test(vsock_mem, close_within_a_passed_deadline_sends_the_frame_and_closes)
+{
+    cr_assert_eq(vsock_close_within(cli, VSOCK_CLOSE_GOING_AWAY, rt_now()), -ETIMEDOUT,
+                 "nobody read: no reply by a deadline already passed");
+    cr_assert(vsock_is_closed(cli));
+    struct tu_reader rd;
+    tu_reader_start(&rd, srv, rt_deadline_in(5 * RT_S));
+    pthread_join(rd.t, NULL);
+    cr_assert_eq(rd.rc, -EPIPE, "the close frame was out before the fd closed");
+    cr_assert_eq(vsock_close_code(srv), VSOCK_CLOSE_GOING_AWAY);
+    cr_assert_eq(vsock_close_within(cli, 1000, RT_NEVER), 0, "idempotent");
+}
+
 Test(vsock_mem, ping_is_answered_with_its_payload)
 {
     uint8_t raw[64], back[64];

@@ -7,10 +7,10 @@
 
 /* The seed shows dual's loops only in prose (背景: sendLoop + receiveLoop); its Link
  * struct and sendWithRetry are in the 协程聚合版本 section, its constants in the const
- * block that closes the 非阻塞读版本 code. DefaultCloseTimeout (2 s) is the vsock's
- * close_timeout: vsock_close takes no deadline of its own. */
+ * block that closes the 非阻塞读版本 code. DefaultCloseTimeout (2 s) is close_timeout_ms,
+ * the deadline Close gives vsock_close_within. */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_COUNT };
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_CLOSE_TIMEOUT, P_COUNT };
 
 static const struct link_param dual_params[P_COUNT] = {
     [P_READ_TIMEOUT] = {"read_timeout_ms", 180000, 1, 86400000,
@@ -27,6 +27,8 @@ static const struct link_param dual_params[P_COUNT] = {
                      "DefaultMaxRetryInterval: backoff cap"},
     [P_RETRIES] = {"retry_max", 5, 0, 1000000,
                    "DefaultMaxRetries: retries per message (0: unlimited, as ekit)"},
+    [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
+                         "DefaultCloseTimeout (2 s): Close's write deadline for the close frame"},
 };
 
 /* sendLoop: select { <-ctx.Done(): return; payload := <-sendCh: sendWithRetry }.
@@ -105,6 +107,7 @@ static int dual_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
         .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
         .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* as LinkV2/LinkV4's Close */
+        .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
         .limiter_kind = SEED_LIMIT_TAKE,
         .threads = 2,
     };

@@ -5,10 +5,10 @@
 #include "link.h"
 #include "seed_link.h"
 
-/* Constants from LinkV4's own const block. DefaultCloseTimeout (3 s) is the vsock's
- * close_timeout: vsock_close takes no deadline of its own. */
+/* Constants from LinkV4's own const block. DefaultCloseTimeout (3 s) is close_timeout_ms,
+ * the deadline Close gives vsock_close_within. */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_COUNT };
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_CLOSE_TIMEOUT, P_COUNT };
 
 static const struct link_param hybrid_params[P_COUNT] = {
     [P_READ_TIMEOUT] = {"read_timeout_ms", 30000, 1, 86400000,
@@ -27,6 +27,8 @@ static const struct link_param hybrid_params[P_COUNT] = {
                    "DefaultMaxRetries: retries for the loop's whole life (0: unlimited, as ekit)"},
     [P_BATCH] = {"send_batch", 8, 1, 1 << 20,
                  "sendBatch: sends per round before one read"},
+    [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 3000, 1, 86400000,
+                         "DefaultCloseTimeout (3 s): Close's write deadline for the close frame"},
 };
 
 /* LinkV4.readWriteLoop. */
@@ -101,6 +103,7 @@ static int hybrid_attach(struct link_server *srv, vsock *s, uint32_t id, struct 
         .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
         .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
         .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* LinkV4.Close */
+        .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
         .limiter_kind = SEED_LIMIT_ALLOW,
         .threads = 1,
     };

@@ -11,7 +11,7 @@
  * receive buffer are not params: a passive Link is read only by tryRead's polls and
  * delivers only to the unified queue. Link's retry settings are not either: tryWrite
  * never retries. */
-enum { P_WRITE_TIMEOUT, P_SEND_QUEUE, P_READ_POLL, P_IDLE_TICK, P_UNIFIED, P_COUNT };
+enum { P_WRITE_TIMEOUT, P_SEND_QUEUE, P_READ_POLL, P_IDLE_TICK, P_UNIFIED, P_CLOSE_TIMEOUT, P_COUNT };
 
 static const struct link_param pair_params[P_COUNT] = {
     [P_WRITE_TIMEOUT] = {"write_timeout_ms", 60000, 1, 86400000,
@@ -25,6 +25,8 @@ static const struct link_param pair_params[P_COUNT] = {
                      "idleTicker period: the wait after a round with no activity"},
     [P_UNIFIED] = {"unified_queue_len", 128, 1, 1 << 20,
                    "unifiedReceiveCh capacity, shared by both links (dropped when full)"},
+    [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
+                         "Link DefaultCloseTimeout (2 s): a sub-link Close's write deadline"},
 };
 
 enum { PAIR_OPEN, PAIR_JOINED, PAIR_SEALED };
@@ -254,6 +256,7 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
         .recv_cap = 0,                                 /* the pair's unified queue */
         .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* as LinkV2/LinkV4's Close */
+        .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
         .limiter_kind = SEED_LIMIT_TAKE,               /* built, never used (try_read) */
         .threads = 1,                                  /* the pair's thread holds it */
     };

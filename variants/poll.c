@@ -6,9 +6,9 @@
 #include "seed_link.h"
 
 /* Constants from the const block at the end of LinkV3's code. DefaultCloseTimeout (2 s)
- * is the vsock's close_timeout: vsock_close takes no deadline of its own. */
+ * is close_timeout_ms, the deadline Close gives vsock_close_within. */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_POLL, P_COUNT };
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_POLL, P_CLOSE_TIMEOUT, P_COUNT };
 
 static const struct link_param poll_params[P_COUNT] = {
     [P_READ_TIMEOUT] = {"read_timeout_ms", 180000, 1, 86400000,
@@ -28,6 +28,8 @@ static const struct link_param poll_params[P_COUNT] = {
                    "DefaultMaxRetries: retries per message; also bounds the attempt loop"},
     [P_POLL] = {"poll_read_ms", 1, 1, 60000,
                 "veryShortReadTimeout (1 ms): deadline of every read poll"},
+    [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
+                         "DefaultCloseTimeout (2 s): Close's write deadline for the close frame"},
 };
 
 /* LinkV3.readWriteLoop: `select` with write priority, the read in `default:`. */
@@ -94,6 +96,7 @@ static int poll_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
         .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
         .close_order = SEED_CLOSE_CANCEL_THEN_FRAME,   /* LinkV3.Close cancels first */
+        .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
         .limiter_kind = SEED_LIMIT_ALLOW,
         .threads = 1,
     };

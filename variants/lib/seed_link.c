@@ -171,6 +171,7 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
     l->id = id;
     l->s = s;
     l->close_order = cfg->close_order;
+    l->close_timeout = cfg->close_timeout;
     l->auto_close = srv->common.auto_close;
     l->sendq = rt_queue_create(cfg->send_cap);
     l->ctx = rt_ctx_create(cfg->parent_ctx ? cfg->parent_ctx : srv->stop_ctx);
@@ -283,6 +284,14 @@ int seed_link_abort(struct link *l, seed_thr **started, int n)
     return -EAGAIN;
 }
 
+static void close_sock(struct link *l)
+{
+    if (l->close_timeout > 0)
+        vsock_close_within(l->s, VSOCK_CLOSE_NORMAL, rt_deadline_in(l->close_timeout));
+    else
+        vsock_close(l->s, VSOCK_CLOSE_NORMAL);
+}
+
 int seed_link_close(struct link *l, enum link_close_cause cause)
 {
     bool expected = false;
@@ -293,15 +302,17 @@ int seed_link_close(struct link *l, enum link_close_cause cause)
     if (rt_ctx_done(l->ctx))
         cause = LINK_CLOSE_SHUTDOWN;
     atomic_store(&l->cause, (int)cause);
-    /* vsock_close sends the close frame, waits at most the socket's close_timeout for
-     * the reply, then closes the fd, which also wakes a reader or writer blocked on it
-     * (Go: conn.Close()). It runs in the caller's thread, as Go's Close does. */
+    /* The close frame goes out under the design's DefaultCloseTimeout (Go:
+     * SetWriteDeadline(now + DefaultCloseTimeout), WriteServerMessage(OpClose)); vsock
+     * then waits, within that deadline, for the reply and closes the fd, which also
+     * wakes a reader or writer blocked on it (Go: conn.Close()). It runs in the
+     * caller's thread, as Go's Close does. */
     if (l->close_order == SEED_CLOSE_FRAME_THEN_CANCEL) {
-        vsock_close(l->s, VSOCK_CLOSE_NORMAL);
+        close_sock(l);
         rt_ctx_cancel(l->ctx);
     } else {
         rt_ctx_cancel(l->ctx);
-        vsock_close(l->s, VSOCK_CLOSE_NORMAL);
+        close_sock(l);
     }
     return 0;
 }

@@ -33,6 +33,7 @@ struct link {
     rt_ctx *ctx;              /* ctx, cancel */
     rt_ctx *gate;             /* cancelled when attach returns: threads start then */
     enum seed_close_order close_order;
+    rt_ns close_timeout;      /* DefaultCloseTimeout: Close's write deadline; 0: the vsock's */
     bool auto_close;
     bool limited;             /* limiter != nil */
     rt_limiter limiter;       /* one owner: the link's I/O thread */
@@ -79,6 +80,8 @@ struct seed_link_cfg {
     size_t send_cap;          /* sendCh buffer */
     size_t recv_cap;          /* receiveCh buffer; 0: the caller sets recvq (pair) */
     enum seed_close_order close_order;
+    rt_ns close_timeout;      /* the design's DefaultCloseTimeout (its close_timeout_ms
+                               * param); 0: the vsock's close_timeout */
     enum seed_limiter_kind limiter_kind;
     rt_ctx *parent_ctx;       /* NULL: the server's stop_ctx */
     int threads;              /* how many loop threads will run it (refs and threads_left) */
