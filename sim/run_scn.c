@@ -14,6 +14,7 @@
 #include "rep_report.h"
 #include "rep_table.h"
 #include "run.h"
+#include "run_scale.h"
 
 void run_opts_default(run_opts *o)
 {
@@ -245,9 +246,6 @@ static int run_scenario(const run_opts *o, const char *file, const struct scn *s
         fprintf(stderr, "linkbench: %s\n", err);
         return LB_RUN_FAIL;
     }
-    if (s->processes > 1)
-        fprintf(stderr, "linkbench: %s: processes = %lld: several server processes are not "
-                "supported yet; running one\n", file, (long long)s->processes);
     int rc = 0;
     if (!s->n_steps)
         rc = run_links(o, file, s, s->links, dir);
@@ -261,6 +259,11 @@ static int run_scenario(const run_opts *o, const char *file, const struct scn *s
         if (!o->quiet && !o->json)
             printf("%s: %lld links\n", s->name, (long long)s->steps[i]);
         rc |= run_links(o, file, s, s->steps[i], sub);
+    }
+    /* the steps side by side: steps.json and scale.csv (run_scale.h) */
+    if (s->n_steps && run_scale_write(dir, s->steps, s->n_steps, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench: cannot write the step summary: %s\n", err);
+        rc |= 1;
     }
     /* beside each report.json: report.md, chart data, charts; then the expect lines */
     rc |= rep_run_outputs(dir, o->json ? stderr : stdout, o->quiet || o->json);

@@ -205,6 +205,11 @@ static int listen_on(srv_acceptor *acc)
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (acc->o.reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
     socklen_t len = sizeof sa;
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, acc->o.backlog) < 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {

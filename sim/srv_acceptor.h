@@ -2,6 +2,7 @@
 #ifndef LINKBENCH_SRV_ACCEPTOR_H
 #define LINKBENCH_SRV_ACCEPTOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "app.h"
@@ -13,6 +14,8 @@ typedef struct srv_acceptor srv_acceptor;
 typedef struct srv_acceptor_opts {
     const char *addr;              /* IPv4 address to listen on (default "127.0.0.1") */
     uint16_t port;                 /* 0 = any (see srv_acceptor_port) */
+    bool reuseport;                /* SO_REUSEPORT: several server processes share the port,
+                                    * the kernel spreads connections over their listeners */
     int backlog;                   /* listen(2) backlog (default 4096) */
     rt_ns handshake_timeout_ns;    /* an upgrade not done by then is closed (default 10 s) */
     rt_ns emfile_retry_ns;         /* accept paused this long when out of fds (default 100 ms) */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -217,6 +218,10 @@ int srv_main(int ctrl_fd, int report_fd)
     sigaddset(&ss, SIGTERM);
     sigprocmask(SIG_BLOCK, &ss, NULL);
     sv.sfd = signalfd(-1, &ss, SFD_CLOEXEC);
+    /* The parent killed (kill -9, OOM) must not leave a server holding thousands of
+     * links and threads: the kernel kills us with it. The pipe's EOF would also stop us,
+     * but only once the variant's stop returns; SIGKILL does not wait. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     raise_nofile();
 
     static char line[LINE_MAX_BYTES];
@@ -235,7 +240,12 @@ int srv_main(int ctrl_fd, int report_fd)
     if (la)
         snprintf(listen_addr, sizeof listen_addr, "%s", la);
     uint16_t listen_port = (uint16_t)jint(cfg, "port", 0);
+    bool reuseport = json_is_true(json_object_get(cfg, "reuseport"));
+    /* the parent may have died before prctl above took effect: then nobody would kill us */
+    pid_t parent = (pid_t)jint(cfg, "parent_pid", 0);
     json_decref(cfg);
+    if (parent > 0 && getppid() != parent)
+        return 1;
     if (rc)
         return rc;
 
@@ -257,6 +267,7 @@ int srv_main(int ctrl_fd, int report_fd)
     if (listen_addr[0])
         ao.addr = listen_addr;
     ao.port = listen_port;
+    ao.reuseport = reuseport;
     sv.acc = srv_acceptor_start(&ao, sv.app, &rc);
     if (!sv.acc)
         return fail(&sv, "listen on %s:%u: %s", ao.addr, (unsigned)ao.port, strerror(-rc));

@@ -15,7 +15,11 @@
  *                    "push_per_s", "push_bytes", "idle_timeout_ns", "reap_period_ns",
  *                    "max_links"},
  *            "pin": [cpu, ...],
- *            "addr": "127.0.0.1", "port": 0}          the configuration, first line
+ *            "addr": "127.0.0.1", "port": 0,
+ *            "reuseport": false,      SO_REUSEPORT: several server processes on one port
+ *            "parent_pid": P}         exit at once when the parent is already gone (the
+ *                                     child also dies with it: PR_SET_PDEATHSIG)
+ *                                                     the configuration, first line
  *   child:  {"event": "ready", "port": N, "pid": P}  listening; or
  *           {"event": "error", "message": "..."}     could not start (then exits 1)
  *   parent: "measure"      warm-up is over: counters and histograms restart here

@@ -1,0 +1,341 @@
+/* run_drvs.c — split a run's links over several driver processes (fork), run sim/drv in each, merge their results exactly. */
+#include "run_drvs.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "met_hlog.h"
+
+int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *out,
+                   struct drv_fault *faults, int cap)
+{
+    *out = *p;
+    /* per group: where it starts among all links, where this share's part of it starts
+     * (global), how many links the share takes, and where they start locally */
+    int64_t g_first[DRV_MAX_GROUPS], s_first[DRV_MAX_GROUPS], s_count[DRV_MAX_GROUPS],
+        l_first[DRV_MAX_GROUPS];
+    int64_t global = 0, local = 0;
+    int ng = 0;
+    for (int g = 0; g < p->n_groups; g++) {
+        int64_t L = p->groups[g].links, base = L / n, extra = L % n;
+        s_count[g] = base + (k < extra);
+        g_first[g] = global;
+        s_first[g] = global + k * base + (k < extra ? k : extra);
+        l_first[g] = local;
+        if (s_count[g] > 0) {
+            out->groups[ng] = p->groups[g];
+            out->groups[ng].links = (uint32_t)s_count[g];
+            ng++;
+        }
+        global += L;
+        local += s_count[g];
+    }
+    if (local == 0)
+        return -EINVAL;
+    out->n_groups = ng;
+    int nf = 0;
+    for (int i = 0; i < p->n_faults; i++) {
+        const struct drv_fault *f = &p->faults[i];
+        int64_t lo0 = f->link_first, hi0 = lo0 + f->link_count;
+        for (int g = 0; g < p->n_groups && nf < cap; g++) {
+            int64_t lo = lo0 > s_first[g] ? lo0 : s_first[g];
+            int64_t hi = hi0 < s_first[g] + s_count[g] ? hi0 : s_first[g] + s_count[g];
+            if (hi <= lo)
+                continue;
+            faults[nf++] = (struct drv_fault){.at_ns = f->at_ns, .kind = f->kind,
+                .link_first = (uint32_t)(l_first[g] + lo - s_first[g]),
+                .link_count = (uint32_t)(hi - lo)};
+        }
+    }
+    (void)g_first;
+    out->faults = nf ? faults : NULL;
+    out->n_faults = nf;
+    out->connect_rate_per_s = p->connect_rate_per_s / n;
+    out->seed = p->seed + (uint64_t)k * 0x9E3779B97F4A7C15ull;
+    /* the shares share the source addresses: together they stay under the cap */
+    out->links_per_src_max = (p->links_per_src_max + (uint32_t)n - 1) / (uint32_t)n;
+    if (out->links_per_src_max < 1)
+        out->links_per_src_max = 1;
+    return 0;
+}
+
+/* What a helper sends back: fixed part, then the four histograms' encodings. */
+struct frame {
+    int32_t ok;
+    char err[256];
+    char why[32];
+    struct drv_result r;      /* pointers cleared */
+    uint32_t len[4];
+};
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *buf, size_t n, rt_ns deadline)
+{
+    char *p = buf;
+    while (n > 0) {
+        rt_ns left = deadline - rt_now();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd q = {.fd = fd, .events = POLLIN};
+        int k = poll(&q, 1, (int)(left / RT_MS) + 1);
+        if (k < 0 && errno != EINTR)
+            return -errno;
+        if (k <= 0)
+            continue;
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -EPIPE;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static struct drv *volatile helper_drv;
+
+static void helper_signal(int sig)
+{
+    (void)sig;
+    struct drv *d = helper_drv;
+    if (d)
+        drv_request_stop(d);   /* async-signal-safe (drv.h) */
+}
+
+static void helper_main(int fd, pid_t parent, const struct drv_params *p)
+{
+    /* the run killed must not leave thousands of client sockets behind */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    /* drop the servers' pipes and everything else inherited: a server must see EOF on
+     * its control pipe when the parent goes, not wait for us */
+    if (fd > 3)
+        close_range(3, (unsigned)fd - 1, 0);
+    close_range((unsigned)fd + 1, ~0u, 0);
+    struct sigaction sa = {.sa_handler = helper_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct frame f;
+    memset(&f, 0, sizeof f);
+    struct drv *d = NULL;
+    char *enc[4] = {0};
+    if (drv_create(p, &d, f.err, sizeof f.err) == 0) {
+        helper_drv = d;
+        drv_run(d, &f.r);
+        const met_hist *h[4] = {f.r.lat_rtt, f.r.lat_rtt_uncorrected, f.r.lat_out, f.r.lag};
+        for (int i = 0; i < 4; i++) {
+            enc[i] = h[i] && met_hist_count(h[i]) > 0 ? met_hlog_encode(h[i]) : NULL;
+            f.len[i] = enc[i] ? (uint32_t)strlen(enc[i]) : 0;
+        }
+        snprintf(f.why, sizeof f.why, "%s", f.r.saturated_why ? f.r.saturated_why : "");
+        f.r.lat_rtt = f.r.lat_rtt_uncorrected = f.r.lat_out = f.r.lag = NULL;
+        f.r.saturated_why = NULL;
+        f.ok = 1;
+    }
+    int rc = write_all(fd, &f, sizeof f);
+    for (int i = 0; i < 4 && rc == 0; i++)
+        if (f.len[i])
+            rc = write_all(fd, enc[i], f.len[i]);
+    /* hold the links until the parent has taken the servers' figures */
+    char c;
+    while (rc == 0 && read(fd, &c, 1) < 0 && errno == EINTR) {}
+    helper_drv = NULL;
+    drv_destroy(d);
+    _exit(f.ok && rc == 0 ? 0 : 1);
+}
+
+int run_drvs_start(run_drvs *h, struct drv_params *p, int n, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof *h);
+    for (int i = 0; i < RUN_DRVS_MAX; i++)
+        h->fd[i] = -1;
+    if (n < 1 || n > RUN_DRVS_MAX) {
+        snprintf(err, errlen, "driver processes: must be 1..%d (got %d)", RUN_DRVS_MAX, n);
+        return -1;
+    }
+    if (n == 1)
+        return 0;
+    struct drv_params share;
+    static struct drv_fault faults[RUN_DRVS_FAULTS_MAX];
+    fflush(NULL);   /* no buffered output written twice by a helper */
+    for (int k = 1; k < n; k++) {
+        if (run_drvs_share(p, k, n, &share, faults, RUN_DRVS_FAULTS_MAX) < 0)
+            continue;   /* fewer links than processes: this share is empty */
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+            snprintf(err, errlen, "driver %d/%d: socketpair: %s", k + 1, n, strerror(errno));
+            goto fail;
+        }
+        pid_t parent = getpid();
+        share.progress = NULL;
+        share.progress_arg = NULL;
+        pid_t pid = fork();
+        if (pid < 0) {
+            snprintf(err, errlen, "driver %d/%d: fork: %s", k + 1, n, strerror(errno));
+            close(sv[0]);
+            close(sv[1]);
+            goto fail;
+        }
+        if (pid == 0) {
+            close(sv[0]);
+            helper_main(sv[1], parent, &share);
+        }
+        close(sv[1]);
+        h->pid[h->n] = pid;
+        h->fd[h->n] = sv[0];
+        h->n++;
+    }
+    struct drv_params mine;
+    run_drvs_share(p, 0, n, &mine, h->f0, RUN_DRVS_FAULTS_MAX);
+    *p = mine;
+    return 0;
+fail:
+    run_drvs_release(h, rt_now());
+    return -1;
+}
+
+void run_drvs_request_stop(run_drvs *h)
+{
+    for (int i = 0; i < h->n; i++)
+        if (h->pid[i] > 0)
+            kill(h->pid[i], SIGTERM);
+}
+
+static void add_dir(struct drv_dir *a, const struct drv_dir *b)
+{
+    _Static_assert(sizeof(struct drv_dir) % sizeof(int64_t) == 0, "drv_dir holds int64_t only");
+    int64_t *x = (int64_t *)a;
+    const int64_t *y = (const int64_t *)b;
+    for (size_t i = 0; i < sizeof *a / sizeof *x; i++)
+        x[i] += y[i];
+}
+
+#define MAX_INTO(a, b) ((a) = (a) > (b) ? (a) : (b))
+
+static void merge_result(run_drvs *h, struct drv_result *r, const struct frame *f)
+{
+    const struct drv_result *b = &f->r;
+    r->links_wanted += b->links_wanted;
+    r->links_established += b->links_established;
+    r->links_open_at_end += b->links_open_at_end;
+    r->fail_connect += b->fail_connect;
+    r->fail_handshake += b->fail_handshake;
+    r->fail_timeout += b->fail_timeout;
+    r->fail_emfile += b->fail_emfile;
+    r->fail_addr += b->fail_addr;
+    r->closed_by_driver += b->closed_by_driver;
+    r->closed_by_peer += b->closed_by_peer;
+    r->reconnects += b->reconnects;
+    /* every link open only when every share opened all of its own */
+    r->establish_ns = r->establish_ns < 0 || b->establish_ns < 0 ? -1
+                    : r->establish_ns > b->establish_ns ? r->establish_ns : b->establish_ns;
+    MAX_INTO(r->src_addrs_used, b->src_addrs_used);
+    r->stopped |= b->stopped;
+    add_dir(&r->all.echo, &b->all.echo);
+    add_dir(&r->all.push, &b->all.push);
+    add_dir(&r->measured.echo, &b->measured.echo);
+    add_dir(&r->measured.push, &b->measured.push);
+    r->throughput_msgs_s += b->throughput_msgs_s;
+    r->cpu_ns += b->cpu_ns;
+    MAX_INTO(r->wall_ns, b->wall_ns);
+    /* saturation is per process: the worst driver decides */
+    MAX_INTO(r->cpu_util, b->cpu_util);
+    MAX_INTO(r->lag_max_ns, b->lag_max_ns);
+    MAX_INTO(r->lag_p99_ns, b->lag_p99_ns);
+    if (b->driver_saturated && !r->driver_saturated) {
+        snprintf(h->why, sizeof h->why, "%s", f->why);
+        r->saturated_why = h->why;
+    }
+    r->driver_saturated |= b->driver_saturated;
+    r->runq_wait_ns += b->runq_wait_ns;
+    r->cpu_tx_ns += b->cpu_tx_ns;
+    r->cpu_rx_ns += b->cpu_rx_ns;
+    r->wakeups += b->wakeups;
+}
+
+int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *rtt, met_hist *unc,
+                     met_hist *out, met_hist *lag, rt_ns deadline, char *err, size_t errlen)
+{
+    int missing = 0;
+    met_hist *dst[4] = {rtt, unc, out, lag};
+    for (int i = 0; i < h->n; i++) {
+        struct frame f;
+        int rc = read_all(h->fd[i], &f, sizeof f, deadline);
+        if (rc == 0 && !f.ok) {
+            if (!missing++)
+                snprintf(err, errlen, "driver %d/%d: %s", i + 2, h->n + 1, f.err);
+            continue;
+        }
+        for (int k = 0; k < 4 && rc == 0; k++) {
+            if (!f.len[k])
+                continue;
+            char *s = malloc((size_t)f.len[k] + 1);
+            rc = s ? read_all(h->fd[i], s, f.len[k], deadline) : -ENOMEM;
+            if (rc == 0) {
+                s[f.len[k]] = 0;
+                met_hist *x = met_hlog_decode(s);
+                if (x && dst[k])
+                    met_hist_merge(dst[k], x);
+                met_hist_destroy(x);
+            }
+            free(s);
+        }
+        if (rc < 0) {
+            if (!missing++)
+                snprintf(err, errlen, "driver %d/%d (pid %d): no result: %s", i + 2, h->n + 1,
+                         (int)h->pid[i], rc == -ETIMEDOUT ? "no answer in time" : "it died");
+            continue;
+        }
+        merge_result(h, r, &f);
+    }
+    return missing;
+}
+
+void run_drvs_release(run_drvs *h, rt_ns deadline)
+{
+    for (int i = 0; i < h->n; i++)
+        if (h->fd[i] >= 0) {
+            close(h->fd[i]);   /* EOF: the helper closes its links and exits */
+            h->fd[i] = -1;
+        }
+    for (int i = 0; i < h->n; i++) {
+        if (h->pid[i] <= 0)
+            continue;
+        int st;
+        while (waitpid(h->pid[i], &st, WNOHANG) == 0) {
+            if (rt_now() >= deadline) {
+                kill(h->pid[i], SIGKILL);
+                waitpid(h->pid[i], &st, 0);
+                break;
+            }
+            rt_sleep(5 * RT_MS, NULL);
+        }
+        h->pid[i] = 0;
+    }
+}

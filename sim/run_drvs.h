@@ -1,0 +1,62 @@
+/* run_drvs.h — the driver side of one run over several processes: the parent drives one share of the links, forked helpers the others, results merged exactly. */
+#ifndef LINKBENCH_RUN_DRVS_H
+#define LINKBENCH_RUN_DRVS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "drv.h"
+#include "met_hist.h"
+#include "rt.h"
+
+/* Why: a client socket is an open file too, and the driver is one process under the
+ * same 20 000-open-files hard limit as a server; 30 000 links need at least two driver
+ * processes. The parent keeps share 0 (its progress callback still drives the servers'
+ * phases and the server faults); helpers fork()ed from it (same image, no exec) run
+ * sim/drv over shares 1..n-1 and send back their drv_result and histograms (HdrHistogram
+ * V2 encoding, merged bucket by bucket: exact). Each share gets its part of every group,
+ * connect_rate / n, its own seed, and links_per_src_max / n so that the shares together
+ * keep every source address under the cap. Helpers keep their links open until
+ * run_drvs_release, so that no server counts a helper's teardown inside its window. */
+#define RUN_DRVS_MAX 64
+
+/* Faults of one share: each scenario fault may fall into every group of the share. */
+#define RUN_DRVS_FAULTS_MAX (2 * 64 * DRV_MAX_GROUPS)
+
+typedef struct run_drvs {
+    int n;                          /* helpers started */
+    pid_t pid[RUN_DRVS_MAX];
+    int fd[RUN_DRVS_MAX];           /* socketpair to helper i: its result, then our release */
+    struct drv_fault f0[RUN_DRVS_FAULTS_MAX];   /* share 0's faults (the parent's drv reads them) */
+    char why[32];                   /* a helper's saturated_why, kept for the merged result */
+} run_drvs;
+
+/* Share k of n of p (groups split link by link, the first links % n shares taking one
+ * more; faults mapped onto the share's own link indices, at most cap of them). 0, or
+ * -EINVAL when the share holds no link. */
+int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *out,
+                   struct drv_fault *faults, int cap);
+
+/* Fork n-1 helpers (n >= 1; n == 1 starts none) for shares 1..n-1 of *p, then turn *p
+ * into share 0 (its faults in h->f0). Call with no other thread running (fork). Each
+ * helper dies with the parent (PR_SET_PDEATHSIG), stops and drains on SIGINT/SIGTERM,
+ * and closes every inherited descriptor but stdio and its socket. 0, or -1 with err
+ * (helpers already started are killed). */
+int run_drvs_start(run_drvs *h, struct drv_params *p, int n, char *err, size_t errlen);
+
+/* Ask every helper to stop sending and drain (SIGTERM). */
+void run_drvs_request_stop(run_drvs *h);
+
+/* Wait for each helper's result until deadline and merge it into r: counts summed,
+ * establish the latest, CPU utilisation and lag the worst, saturation if any; the four
+ * histograms merged into rtt/unc/out/lag (writable copies of the parent's). Returns the
+ * number of helpers without a result ("driver k/n: why" in err for the first). */
+int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *rtt, met_hist *unc,
+                     met_hist *out, met_hist *lag, rt_ns deadline, char *err, size_t errlen);
+
+/* Let the helpers close their links and exit; reap them (SIGKILL after deadline: pass
+ * rt_now() to abort). Idempotent. */
+void run_drvs_release(run_drvs *h, rt_ns deadline);
+
+#endif
