@@ -172,11 +172,19 @@ static void th_start(th *t, int cap, bool echo, int64_t rate, const char *const 
     t->port = ntohs(sa4.sin_port);
 }
 
-static void th_stop(th *t)
+/* Stop the app thread and the variant; the links' records stay readable until th_stop. */
+static void th_stop_variant(th *t)
 {
     atomic_store(&t->stop, true);
     rt_thread_join(t->app);
     t->v->stop(t->srv);
+    t->srv = NULL;
+}
+
+static void th_stop(th *t)
+{
+    if (t->srv)
+        th_stop_variant(t);
     for (int i = 0; i < t->n; i++) {
         vsock_msg_free(t->links[i].held);
         vsock_destroy(t->links[i].c);
