@@ -90,7 +90,8 @@ int rep_find_reports(const char *path, char ***paths, int *n, char *err, size_t 
         snprintf(err, errlen, "%s: %s", path, strerror(-rc));
         return rc;
     }
-    qsort(*paths + before, (size_t)(*n - before), sizeof **paths, cmp_str);
+    if (*n > before)   /* *paths is still NULL when nothing was found */
+        qsort(*paths + before, (size_t)(*n - before), sizeof **paths, cmp_str);
     return *n - before;
 }
 
