@@ -215,6 +215,7 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
     uint64_t gap;
     if (wire_get(m->data, m->len, &h) < 0 || (h.kind != WIRE_ECHO && h.kind != WIRE_PUSH)) {
         count(d, t_recv >= d->t_meas0, ECHO, F(bad), 1);
+        count(d, t_recv >= d->t_meas0, ECHO, F(corrupted), 1);
         return;
     }
     if (h.kind == WIRE_PUSH) {
@@ -233,6 +234,15 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
     }
     if (h.link_id != L->id || h.seq >= L->tx_seq) {
         count(d, t_recv >= d->t_meas0, ECHO, F(bad), 1);
+        count(d, t_recv >= d->t_meas0, ECHO, F(corrupted), 1);
+        return;
+    }
+    /* the fill after the header must come back as sent (scratch holds the pattern):
+     * an external server that alters payloads shows here, not as a wrong latency */
+    if (h.len > d->scratch_len ||
+        memcmp((const uint8_t *)m->data + WIRE_HDR_BYTES, d->scratch + WIRE_HDR_BYTES,
+               h.len - WIRE_HDR_BYTES) != 0) {
+        count(d, h.seq >= L->seq_meas0, ECHO, F(corrupted), 1);
         return;
     }
     bool meas = h.seq >= L->seq_meas0;

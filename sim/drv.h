@@ -114,7 +114,8 @@ void drv_params_default(struct drv_params *p);
 int drv_params_check(const struct drv_params *p, char *err, size_t errlen);
 
 /* One direction's accounting. For echoes: scheduled == sent + unsent and
- * sent == delivered + gaps + in_flight + abandoned, exactly. For pushes the driver only
+ * sent == delivered + gaps + in_flight + abandoned, exactly (corrupted echoes are among
+ * the gaps, in flight or abandoned). For pushes the driver only
  * knows what arrived: delivered, duplicates, reordered, gaps below the highest seq. */
 struct drv_dir {
     int64_t scheduled;              /* slots due before sending stopped */
@@ -128,6 +129,10 @@ struct drv_dir {
     int64_t abandoned;              /* outstanding on a link that closed during the run */
     int64_t stale;                  /* too late to tell duplicate from reordered (window) */
     int64_t bad;                    /* malformed header or wrong link id */
+    int64_t corrupted;              /* echoes rejected: header failed validation (also in bad)
+                                     * or fill pattern differs; never delivered, so each also
+                                     * shows as a gap or in flight (a server that alters echoes
+                                     * is counted, not trusted) */
 };
 struct drv_acct { struct drv_dir echo, push; };
 
