@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "run.h"
+#include "run_ext.h"
 #include "srv_main.h"
 
 static void usage(FILE *f)
@@ -31,6 +32,13 @@ static void usage(FILE *f)
         "  --links N        links (replaces the scenario's steps by one run)\n"
         "  --json           print report.json instead of the table\n"
         "  --quiet          no progress line, no table: only the report's path\n"
+        "  --target ws://HOST:PORT/path\n"
+        "                   drive an external WebSocket echo server instead of starting the\n"
+        "                   built-in one (scenarios needing push, the idle reaper, a service\n"
+        "                   time or a rate limit are refused); port 0 with --target-cmd: the\n"
+        "                   port the command prints on its first line (HOST:PORT)\n"
+        "  --target-pid PID read the target's CPU by thread, threads, RSS, context switches\n"
+        "  --target-cmd CMD start CMD (/bin/sh) before each run and stop it after; as --target-pid\n"
         "  -h, --help       this text\n"
         "\n"
         "exit codes: 0 ok; 1 a run failed (server died, messages lost, a variant could not\n"
@@ -69,12 +77,17 @@ int cmd_run(int argc, char **argv)
 
     run_opts o;
     run_opts_default(&o);
-    enum { O_VARIANT = 256, O_OUT, O_REPEAT, O_DURATION, O_LINKS, O_JSON, O_QUIET };
+    enum { O_VARIANT = 256, O_OUT, O_REPEAT, O_DURATION, O_LINKS, O_JSON, O_QUIET, O_TARGET,
+           O_TARGET_PID, O_TARGET_CMD };
+    run_target tg = {0};
+    int64_t tpid = 0;
     static const struct option lo[] = {
         {"variant", required_argument, 0, O_VARIANT}, {"out", required_argument, 0, O_OUT},
         {"repeat", required_argument, 0, O_REPEAT}, {"duration", required_argument, 0, O_DURATION},
         {"links", required_argument, 0, O_LINKS}, {"json", no_argument, 0, O_JSON},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"target", required_argument, 0, O_TARGET},
+        {"target-pid", required_argument, 0, O_TARGET_PID},
+        {"target-cmd", required_argument, 0, O_TARGET_CMD}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -113,11 +126,31 @@ int cmd_run(int argc, char **argv)
         case O_QUIET:
             o.quiet = true;
             break;
+        case O_TARGET:
+            tg.url = optarg;
+            break;
+        case O_TARGET_PID:
+            if (parse_i64("--target-pid", optarg, 1, &tpid) < 0)
+                return LB_EXIT_USAGE;
+            tg.pid = (pid_t)tpid;
+            break;
+        case O_TARGET_CMD:
+            tg.cmd = optarg;
+            break;
         default:
             fprintf(stderr, "linkbench run: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);
             return LB_EXIT_USAGE;
         }
+    }
+    if ((tg.pid || tg.cmd) && !tg.url) {
+        fprintf(stderr, "linkbench run: --target-pid and --target-cmd go with --target\n");
+        return LB_EXIT_USAGE;
+    }
+    if (tg.url && (o.variants || (tg.pid && tg.cmd))) {
+        fprintf(stderr, "linkbench run: --target %s\n", o.variants ? "runs no variant: drop --variant"
+                : "takes --target-pid or --target-cmd, not both");
+        return LB_EXIT_USAGE;
     }
     if (optind >= argc) {
         fprintf(stderr, "linkbench run: no scenario file given\n");
@@ -138,7 +171,7 @@ int cmd_run(int argc, char **argv)
 
     int rc = LB_EXIT_OK;
     for (int i = optind; i < argc && !run_interrupted; i++) {
-        int r = run_file(&o, argv[i]);
+        int r = tg.url ? run_ext_file(&o, &tg, argv[i]) : run_file(&o, argv[i]);
         if (r == LB_EXIT_USAGE)
             return LB_EXIT_USAGE;
         if (r)

@@ -1,0 +1,504 @@
+/* run_ext.c — `linkbench run --target`: a scenario's driver side against an external WebSocket server, its report with the server figures /proc can give and the absent ones named. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "met_hist.h"
+#include "met_machine.h"
+#include "met_proc.h"
+#include "rep_plot.h"
+#include "rep_report.h"
+#include "rep_table.h"
+#include "run_ext.h"
+#include "run_plan.h"
+
+#define VARIANT "external"   /* the report's variant name for the target */
+
+int run_url_parse(const char *url, run_url *u, char *err, size_t errlen)
+{
+    memset(u, 0, sizeof *u);
+    if (strncmp(url, "ws://", 5) != 0) {
+        snprintf(err, errlen, "--target: must be ws://HOST:PORT/path (wss:// is not supported) (got \"%s\")", url);
+        return -EINVAL;
+    }
+    const char *h = url + 5, *slash = strchr(h, '/'), *end = slash ? slash : h + strlen(h);
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    const char *hend = colon ? colon : end;
+    char host[256];
+    if (hend == h || (size_t)(hend - h) >= sizeof host) {
+        snprintf(err, errlen, "--target: no host (got \"%s\")", url);
+        return -EINVAL;
+    }
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = 0;
+    long port = 80;
+    if (colon) {
+        char *pe;
+        port = strtol(colon + 1, &pe, 10);
+        if (pe == colon + 1 || pe != end || port < 0 || port > 65535) {
+            snprintf(err, errlen, "--target: port must be in [0, 65535] (got \"%s\")", url);
+            return -EINVAL;
+        }
+    }
+    u->port = (uint16_t)port;
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) != 1) {
+        /* the driver speaks IPv4: resolve a name once, here */
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) {
+            snprintf(err, errlen, "--target: cannot resolve \"%s\" to an IPv4 address", host);
+            return -EINVAL;
+        }
+        a = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        freeaddrinfo(res);
+    }
+    inet_ntop(AF_INET, &a, u->host, sizeof u->host);
+    if (strlen(slash ? slash : "/") >= sizeof u->path) {
+        snprintf(err, errlen, "--target: path longer than %zu bytes", sizeof u->path - 1);
+        return -EINVAL;
+    }
+    snprintf(u->path, sizeof u->path, "%s", slash ? slash : "/");
+    return 0;
+}
+
+static bool any_client_sends(const struct scn *s)
+{
+    if (s->client.rate_per_s > 0 && scn_group_links(s, s->n_groups, s->links) > 0)
+        return true;
+    for (int i = 0; i < s->n_groups; i++)
+        if (s->groups[i].client.rate_per_s > 0)
+            return true;
+    return false;
+}
+
+int run_ext_refusals(const struct scn *s, char *msg, size_t len, char *note, size_t notelen)
+{
+    int n = 0;
+    size_t at = 0, nat = 0;
+    msg[0] = note[0] = 0;
+#define REFUSE(...) do { n++; if (at < len) at += (size_t)snprintf(msg + at, len - at, __VA_ARGS__); } while (0)
+    if (s->app.mode == SCN_APP_SINK)
+        REFUSE("  app.mode = sink: the scenario measures a server that consumes without answering; "
+               "an external target is driven as an echo server\n");
+    if (s->app.push_rate_per_s > 0 && !any_client_sends(s))
+        REFUSE("  app.push.rate_per_s = %g: the clients send nothing, so the run measures server "
+               "push, which needs the built-in app model's push generator\n", s->app.push_rate_per_s);
+    else if (s->app.push_rate_per_s > 0 && notelen)
+        nat += (size_t)snprintf(note + nat, notelen - nat, "app.push.rate_per_s = %g is ignored: an "
+                                "external echo server does not push; the client side runs as written",
+                                s->app.push_rate_per_s);
+    if (s->app.idle_timeout_ms > 0)
+        REFUSE("  app.idle.timeout_ms = %lld: the idle reaper is the built-in app model's "
+               "(links_closed_idle cannot be told from the outside)\n", (long long)s->app.idle_timeout_ms);
+    if (s->app.service_time_us > 0)
+        REFUSE("  app.service_time_us = %lld: the app's service rate is set in the built-in app "
+               "model\n", (long long)s->app.service_time_us);
+    if (s->limits.rate_limit_per_s > 0)
+        REFUSE("  limits.rate_limit_per_s = %lld: the server's inbound rate limit is a built-in "
+               "server setting\n", (long long)s->limits.rate_limit_per_s);
+    for (int i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == SCN_FAULT_KILL_SERVER || s->faults[i].kind == SCN_FAULT_PAUSE_APP)
+            REFUSE("  faults[%d].kind = %s: a fault inside the server process\n", i,
+                   s->faults[i].kind == SCN_FAULT_KILL_SERVER ? "kill_server" : "pause_app");
+#undef REFUSE
+    return n;
+}
+
+/* ---------------------------------------------------------------- one run */
+
+typedef struct xrun {
+    const run_opts *o;
+    run_tproc *tp;
+    bool marked1, marked2, target_gone;
+    const char *label;
+    int64_t prev_print;
+} xrun;
+
+static void progress(struct drv *d, const struct drv_progress *p, void *arg)
+{
+    xrun *x = arg;
+    if (run_interrupted)
+        drv_request_stop(d);   /* the SIGINT handler knows only the built-in run's driver */
+    if (!x->target_gone && run_tproc_exited(x->tp)) {
+        x->target_gone = true;
+        drv_request_stop(d);
+    }
+    if (p->phase >= DRV_PHASE_MEASURE && !x->marked1) {
+        run_tproc_mark(x->tp, 1);
+        x->marked1 = true;
+    }
+    if (p->phase >= DRV_PHASE_DRAIN && !x->marked2) {
+        run_tproc_mark(x->tp, 2);
+        x->marked2 = true;
+    }
+    if (x->o->progress && p->t_ns - x->prev_print >= 200 * RT_MS) {
+        x->prev_print = p->t_ns;
+        fprintf(stderr, "\r\033[K%s  %5.1f s  %lld links  %lld sent  %lld back", x->label, p->t_ns / 1e9,
+                (long long)p->links_open, (long long)p->sent, (long long)p->delivered);
+        fflush(stderr);
+    }
+}
+
+/* Accounting without a server report: the driver's own sequence numbers. A hole below
+ * an echo that came back is lost; so is what is still missing after the drain waited
+ * drain_max (a loopback echo does not take a second); a corrupted echo is one of those. */
+static void accounting(json_t *m, json_t *why, const struct drv_result *dr)
+{
+    const struct drv_dir *e = &dr->all.echo;
+    int64_t tail = dr->stopped ? 0 : e->in_flight;
+    json_object_set_new(m, "msgs_sent", json_integer(e->sent));
+    json_object_set_new(m, "msgs_delivered", json_integer(e->delivered + dr->all.push.delivered));
+    json_object_set_new(m, "msgs_in_flight", json_integer(e->in_flight - tail));
+    json_object_set_new(m, "msgs_lost", json_integer(e->gaps + tail));
+    json_object_set_new(m, "msgs_abandoned", json_integer(e->abandoned));
+    json_object_set_new(m, "msgs_corrupted", json_integer(e->corrupted));
+    json_object_set_new(m, "msgs_duplicated", json_integer(e->duplicates));
+    json_object_set_new(m, "msgs_reordered", json_integer(e->reordered));
+    if (e->corrupted > 0)
+        json_array_append_new(why, json_sprintf("%lld echoes corrupted (header or fill pattern "
+                              "differs from what was sent)", (long long)e->corrupted));
+    if (e->duplicates > 0)
+        json_array_append_new(why, json_sprintf("%lld echoes delivered twice", (long long)e->duplicates));
+    if (tail > 0)
+        json_array_append_new(why, json_sprintf("%lld echoes not back after the drain: counted lost",
+                              (long long)tail));
+}
+
+/* Every contract metric the run object lacks, in contract order. */
+static json_t *absent_list(const json_t *m)
+{
+    json_t *a = json_array();
+    for (int i = 0; REP_SCALAR_METRICS[i]; i++)
+        if (!json_is_number(json_object_get(m, REP_SCALAR_METRICS[i])))
+            json_array_append_new(a, json_string(REP_SCALAR_METRICS[i]));
+    for (int i = 0; REP_LATENCY_METRICS[i]; i++)
+        if (!json_object_get(m, REP_LATENCY_METRICS[i]))
+            json_array_append_new(a, json_string(REP_LATENCY_METRICS[i]));
+    if (!json_object_get(m, "drops_by_reason"))
+        json_array_append_new(a, json_string("drops_by_reason"));
+    return a;
+}
+
+static int ext_one(const run_opts *o, const run_target *t, const run_url *u, const struct scn *s,
+                   int64_t links, int rep, const char *dir, const char *label, json_t *runs)
+{
+    xrun x = {.o = o, .label = label};
+    char err[1024] = "", failure[1400] = "", how[160] = "", out_file[4200], scpus[256] = "";
+    snprintf(out_file, sizeof out_file, "%s/target_%d.out", dir, rep);
+    uint16_t port = u->port;
+    struct drv_result r;
+    bool have_r = false;
+    struct drv *d = NULL;
+    if (run_tproc_start(t, out_file, s->pin_server, s->n_pin_server, u->port == 0, &port, &x.tp,
+                        err, sizeof err) < 0) {
+        snprintf(failure, sizeof failure, "%s", err);
+        goto out;
+    }
+    run_tproc_mark(x.tp, 0);
+    struct drv_params dp;
+    struct drv_fault faults[2 * SCN_FAULTS_MAX];
+    run_xfault xf[SCN_FAULTS_MAX];
+    int nxf = 0;
+    run_plan_driver(s, links, port, &dp, faults, &nxf, xf);
+    /* a tail still missing after the drain counts as lost (no server report explains it):
+     * give a slow server on a busy machine time; a drain ends as soon as all are back */
+    if (dp.drain_max_ns < 5 * RT_S)
+        dp.drain_max_ns = 5 * RT_S;
+    dp.host = u->host;
+    dp.path = u->path;
+    dp.progress = progress;
+    dp.progress_arg = &x;
+    dp.progress_interval_ns = 50 * RT_MS;
+    if (drv_create(&dp, &d, err, sizeof err) < 0) {
+        snprintf(failure, sizeof failure, "driver: %s", err);
+        goto out;
+    }
+    drv_run(d, &r);
+    have_r = true;
+    if (!x.marked2)
+        run_tproc_mark(x.tp, 2);
+    if (x.target_gone)
+        snprintf(failure, sizeof failure, "the target process ended during the run");
+    else if (r.links_established == 0)
+        snprintf(failure, sizeof failure, "no link to %s:%u%s could be opened (%lld connect, %lld "
+                 "handshake, %lld timeout failures)", u->host, port, u->path, (long long)r.fail_connect,
+                 (long long)r.fail_handshake, (long long)r.fail_timeout);
+out:
+    if (o->progress)
+        fprintf(stderr, "\r\033[K");
+    char dcpus[160] = "", aff[128] = "";
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        met_proc_cpu_list(&set, aff, sizeof aff);
+    snprintf(dcpus, sizeof dcpus, "affinity %s, last %d", aff, sched_getcpu());
+    run_inputs in = {.driver_cpus = dcpus, .variant = VARIANT, .rep = rep, .links_wanted = links, .dr = have_r ? &r : NULL,
+                     .failure = failure[0] ? failure : NULL,
+                     .partial = run_interrupted || (have_r && r.stopped && !x.target_gone)};
+    json_t *run = run_object(&in);
+    json_t *m = json_object_get(run, "metrics"), *fl = json_object_get(run, "flags");
+    json_t *why = json_object_get(fl, "invalid_reasons");
+    /* nothing the server dropped is known: absent, never zero */
+    json_object_del(m, "drops_by_reason");
+    if (have_r) {
+        accounting(m, why, &r);
+        json_object_set_new(json_object_get(m, "echo"), "corrupted", json_integer(r.all.echo.corrupted));
+    }
+    if (x.tp)
+        run_tproc_metrics(x.tp, m, have_r ? r.links_established : 0, have_r ? r.measure_ns : 0, scpus,
+                          sizeof scpus);
+    json_object_set_new(run, "absent_metrics", absent_list(m));
+    json_object_set_new(run, "target", json_pack("{s:s,s:i}", "host", u->host, "port", port));
+    if (scpus[0])
+        json_object_set_new(json_object_get(run, "placement"), "server_cpus", json_string(scpus));
+    run_tproc_stop(x.tp, how, sizeof how);
+    if (t->cmd && how[0]) {
+        json_object_set_new(json_object_get(run, "target"), "exit", json_string(how));
+        json_object_set_new(json_object_get(run, "target"), "output", json_sprintf("target_%d.out", rep));
+    }
+    json_array_append_new(runs, run);
+    if (failure[0] && !o->quiet)
+        fprintf(stderr, "linkbench: %s\n", failure);
+    drv_destroy(d);
+    return failure[0] ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- scenario, report */
+
+/* Expect lines the target can answer: every variant ("*") and metrics it reports. A
+ * line naming a built-in variant or a server-only metric is dropped, and said so. */
+static void keep_answerable_expects(struct scn *s, bool have_pid, const char *file, bool quiet)
+{
+    static const char *const driver_side[] = {"msgs_sent", "msgs_delivered", "msgs_in_flight",
+        "msgs_lost", "throughput_msgs_s", "lat_rtt_us", "cpu_driver_util", "links", NULL};
+    static const char *const proc_side[] = {"cpu_server_s", "threads_peak", "rss_peak_bytes",
+        "rss_per_link_bytes", NULL};
+    int k = 0;
+    for (int i = 0; i < s->n_expect; i++) {
+        const struct scn_expect *e = &s->expect[i];
+        bool ok = !strcmp(e->lhs.variant, "*") && (!e->rhs_is_ref || !strcmp(e->rhs.variant, "*"));
+        for (int side = 0; ok && side < 1 + e->rhs_is_ref; side++) {
+            const char *met = side ? e->rhs.metric : e->lhs.metric;
+            size_t n = strcspn(met, ".");
+            bool found = false;
+            for (int j = 0; driver_side[j] && !found; j++)
+                found = strlen(driver_side[j]) == n && !strncmp(met, driver_side[j], n);
+            for (int j = 0; have_pid && proc_side[j] && !found; j++)
+                found = strlen(proc_side[j]) == n && !strncmp(met, proc_side[j], n);
+            ok = found;
+        }
+        if (ok)
+            s->expect[k++] = *e;
+    }
+    if (k < s->n_expect && !quiet)
+        fprintf(stderr, "linkbench: %s: %d of %d expect lines skipped: they name a built-in variant "
+                "or a figure only the built-in server reports\n", file, s->n_expect - k, s->n_expect);
+    s->n_expect = k;
+}
+
+static int mkdir_p(const char *path)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *c = p + 1; *c; c++)
+        if (*c == '/') {
+            *c = 0;
+            if (mkdir(p, 0777) < 0 && errno != EEXIST)
+                return -errno;
+            *c = '/';
+        }
+    return mkdir(p, 0777) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int ext_links(const run_opts *o, const run_target *t, const run_url *u, const char *file,
+                     const struct scn *s, int64_t links, const char *dir)
+{
+    met_machine mm;
+    met_machine_begin(&mm);
+    json_t *runs = json_array();
+    int failed = 0;
+    for (int rep = 0; rep < s->repetitions && !run_interrupted; rep++) {
+        char label[256];
+        snprintf(label, sizeof label, "%s  %s  rep %d/%d", s->name, VARIANT, rep + 1, (int)s->repetitions);
+        failed |= ext_one(o, t, u, s, links, rep, dir, label, runs);
+    }
+    met_machine_end(&mm);
+    json_t *scen = json_pack("{s:s,s:s,s:s,s:I}", "name", s->name, "file", file, "description",
+                             s->description, "links", (json_int_t)links);
+    json_t *tg = json_pack("{s:s,s:s,s:s}", "url", t->url, "host", u->host, "path", u->path);
+    if (t->cmd)
+        json_object_set_new(tg, "cmd", json_string(t->cmd));
+    if (t->pid > 0)
+        json_object_set_new(tg, "pid", json_integer(t->pid));
+    json_object_set_new(tg, "server_figures", json_string(t->cmd || t->pid > 0
+        ? "from /proc of the target and its descendants: CPU (by thread name), threads, RSS, "
+          "context switches; the app-model figures (drops, lat_in, wake-ups, system calls) are absent"
+        : "none: give --target-pid or --target-cmd for CPU, threads, RSS, context switches"));
+    json_object_set_new(scen, "target", tg);
+    json_t *mach = met_machine_json(&mm);
+    json_t *conf = scn_to_json(s);
+    char err[1024], path[4200];
+    json_t *rep = rep_report_build(scen, mach, conf, runs, err, sizeof err);
+    json_decref(scen);
+    json_decref(mach);
+    json_decref(conf);
+    json_decref(runs);
+    if (!rep) {
+        fprintf(stderr, "linkbench: report: %s\n", err);
+        return 1;
+    }
+    if (run_interrupted)
+        json_object_set_new(rep, "partial", json_true());
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    if (rep_report_write(rep, path, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench: cannot write the report: %s\n", err);
+        json_decref(rep);
+        return 1;
+    }
+    if (o->json) {
+        json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    } else if (!o->quiet) {
+        rep_table_print(stdout, rep, REP_TABLE_TEXT);
+        const json_t *miss = json_object_get(json_object_get(json_object_get(json_object_get(rep,
+                             "flags"), "variants"), VARIANT), "missing_metrics");
+        char *ms = json_dumps(miss, JSON_COMPACT);
+        printf("absent (not measurable from outside the target): %s\n", ms ? ms : "[]");
+        free(ms);
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(json_object_get(rep, "flags"), "reasons"), i, r)
+            printf("invalid: %s\n", json_string_value(r));
+    }
+    if (!o->json)
+        printf("report: %s\n", path);
+    fflush(stdout);
+    bool valid = json_is_true(json_object_get(rep, "valid"));
+    json_decref(rep);
+    return failed || !valid || run_interrupted ? 1 : 0;
+}
+
+static int load(const run_opts *o, const char *file, const struct scn_scaling *sc, struct scn *s)
+{
+    struct scn_diag d;
+    scn_diag_init(&d);
+    int errs = scn_parse_file(file, s, &d);
+    if (!errs && sc)
+        scn_apply_scaling(s, sc);
+    if (!errs && o->links > 0)
+        scn_override_links(s, o->links);
+    if (!errs && o->duration_s > 0)
+        scn_override_duration(s, o->duration_s);
+    if (!errs && o->repeat > 0)
+        scn_override_repetitions(s, o->repeat);
+    if (!errs)
+        errs = scn_validate(s, NULL, file, &d);
+    if (errs && d.text)
+        fputs(d.text, stderr);
+    scn_diag_deinit(&d);
+    return errs ? -1 : 0;
+}
+
+static int ext_scenario(const run_opts *o, const run_target *t, const run_url *u, const char *file,
+                        struct scn *s)
+{
+    char dir[4096], ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+    int rc = 0;
+    for (int n = 1; n < 100; n++) {
+        snprintf(dir, sizeof dir, n == 1 ? "%s/%s_external/%s" : "%s/%s_external/%s-%d", o->out_dir,
+                 s->name, ts, n);
+        struct stat st;
+        if (stat(dir, &st) < 0)
+            break;
+    }
+    if ((rc = mkdir_p(dir)) < 0) {
+        fprintf(stderr, "linkbench: cannot create results directory %s: %s\n", dir, strerror(-rc));
+        return LB_RUN_FAIL;
+    }
+    keep_answerable_expects(s, t->cmd || t->pid > 0, file, o->quiet || o->json);
+    rc = 0;
+    if (!s->n_steps)
+        rc = ext_links(o, t, u, file, s, s->links, dir);
+    for (int i = 0; i < s->n_steps && !run_interrupted; i++) {
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/links_%lld", dir, (long long)s->steps[i]);
+        if (mkdir_p(sub) < 0) {
+            fprintf(stderr, "linkbench: cannot create %s: %s\n", sub, strerror(errno));
+            return LB_RUN_FAIL;
+        }
+        rc |= ext_links(o, t, u, file, s, s->steps[i], sub);
+    }
+    rc |= rep_run_outputs(dir, o->json ? stderr : stdout, o->quiet || o->json);
+    return rc;
+}
+
+/* Refused scenarios print what is missing; 0 when s can run. */
+static int check(const char *file, const struct scn *s, bool quiet)
+{
+    char msg[2048], note[512];
+    if (run_ext_refusals(s, msg, sizeof msg, note, sizeof note) > 0) {
+        fprintf(stderr, "linkbench: %s: cannot run against an external target; it needs from the "
+                "server more than an echo:\n%s", file, msg);
+        return -1;
+    }
+    if (note[0] && !quiet)
+        fprintf(stderr, "linkbench: %s: %s\n", file, note);
+    return 0;
+}
+
+int run_ext_file(const run_opts *o, const run_target *t, const char *file)
+{
+    run_url u;
+    char err[512];
+    if (run_url_parse(t->url, &u, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench run: %s\n", err);
+        return LB_RUN_USAGE;
+    }
+    if (u.port == 0 && !t->cmd) {
+        fprintf(stderr, "linkbench run: --target: port 0 means \"the port --target-cmd prints\": "
+                "give --target-cmd or a port\n");
+        return LB_RUN_USAGE;
+    }
+    json_t *j = json_load_file(file, 0, NULL);
+    bool suite = json_is_object(j) && json_object_get(j, "scenarios");
+    json_decref(j);
+    if (!suite) {
+        struct scn s;
+        if (load(o, file, NULL, &s) < 0 || check(file, &s, o->quiet || o->json) < 0)
+            return LB_RUN_USAGE;
+        return ext_scenario(o, t, &u, file, &s);
+    }
+    struct scn_suite st;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    if (scn_suite_load(file, &st, &d) > 0) {
+        fputs(d.text ? d.text : "", stderr);
+        scn_diag_deinit(&d);
+        return LB_RUN_USAGE;
+    }
+    scn_diag_deinit(&d);
+    /* a suite runs what the target can answer and says what it skipped */
+    int rc = 0;
+    for (int i = 0; i < st.n && !run_interrupted; i++) {
+        struct scn s;
+        if (load(o, st.entries[i].path, &st.entries[i].scaling, &s) < 0) {
+            rc = LB_RUN_USAGE;
+            break;
+        }
+        if (check(st.entries[i].path, &s, o->quiet || o->json) < 0)
+            continue;
+        rc |= ext_scenario(o, t, &u, st.entries[i].path, &s);
+    }
+    scn_suite_deinit(&st);
+    return rc;
+}
