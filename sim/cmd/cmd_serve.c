@@ -15,15 +15,18 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench serve --variant NAME [--addr A] [--port N] [scenario.json]\n"
+        "usage: linkbench serve --variant NAME [--listen A:N] [--out FILE] [scenario.json]\n"
         "\n"
         "Serve WebSocket links with one variant and the app model (the scenario's app,\n"
         "limits and variant_config sections; defaults without one) until Ctrl-C or\n"
-        "SIGTERM, then print the server's measurements as one JSON document.\n"
-        "Prints ADDR:PORT on stdout once listening.\n"
+        "SIGTERM, then print the server's measurements as one JSON document (on stdout,\n"
+        "or into --out FILE). Prints ADDR:PORT on stdout once listening: drive it with\n"
+        "`linkbench run SCENARIO --target ws://ADDR:PORT/`.\n"
         "\n"
         "options:\n"
         "  --variant NAME   the variant (a name or the path of a .so module)\n"
+        "  --listen A:N     IPv4 address and port to listen on (default 127.0.0.1:0, any port)\n"
+        "  --out FILE       write the measurements into FILE instead of stdout\n"
         "  --addr A         IPv4 address to listen on (default 127.0.0.1)\n"
         "  --port N         port (default 0: any free port)\n"
         "  -h, --help       this text\n"
@@ -33,11 +36,14 @@ static void usage(FILE *f)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *variant = NULL, *addr = "127.0.0.1";
+    const char *variant = NULL, *addr = "127.0.0.1", *out_file = NULL;
+    static char listen_addr[64];
     long port = 0;
     static const struct option lo[] = {{"variant", required_argument, 0, 'v'},
                                        {"addr", required_argument, 0, 'a'},
                                        {"port", required_argument, 0, 'p'},
+                                       {"listen", required_argument, 0, 'l'},
+                                       {"out", required_argument, 0, 'o'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -54,10 +60,26 @@ int cmd_serve(int argc, char **argv)
         case 'a':
             addr = optarg;
             break;
+        case 'o':
+            out_file = optarg;
+            break;
+        case 'l': {
+            /* ADDR:PORT, the form serve prints: one flag for both */
+            const char *colon = strrchr(optarg, ':');
+            if (!colon || colon == optarg || (size_t)(colon - optarg) >= sizeof listen_addr) {
+                fprintf(stderr, "linkbench serve: --listen: must be ADDR:PORT (got \"%s\")\n", optarg);
+                return LB_EXIT_USAGE;
+            }
+            memcpy(listen_addr, optarg, (size_t)(colon - optarg));
+            listen_addr[colon - optarg] = 0;
+            addr = listen_addr;
+            optarg = (char *)colon + 1;
+        }
+            __attribute__((fallthrough));   /* then the port, as --port */
         case 'p':
             port = strtol(optarg, &end, 10);
             if (end == optarg || *end || port < 0 || port > 65535) {
-                fprintf(stderr, "linkbench serve: --port: must be in [0, 65535] (got \"%s\")\n", optarg);
+                fprintf(stderr, "linkbench serve: port: must be in [0, 65535] (got \"%s\")\n", optarg);
                 return LB_EXIT_USAGE;
             }
             break;
@@ -139,8 +161,13 @@ int cmd_serve(int argc, char **argv)
     run_child_finish(&ch, rt_now() + 10 * RT_S);
     if (rep) {
         json_object_del(rep, "event");
-        json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        if (out_file && json_dump_file(rep, out_file, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+            fprintf(stderr, "linkbench serve: --out %s: cannot write: %s\n", out_file, strerror(errno));
+            code = LB_EXIT_FAIL;
+        } else if (!out_file) {
+            json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            fputc('\n', stdout);
+        }
         json_decref(rep);
     }
     if (!rep || run_child_died(&ch)) {
