@@ -321,7 +321,6 @@ PARAMS(reset_mid_frame)
 PARAMS(client_that_never_reads)
 {
     if (!getenv("LINKBENCH_KNOWN_BUGS")) cr_skip_test("known bugs: set LINKBENCH_KNOWN_BUGS=1");
-    if (getenv("HX_ONLY") && strcmp(getenv("HX_ONLY"), c->variant)) cr_skip_test("DBG");
     enum { MSG = 1024, MAX_MSGS = 8192 };
     env e;
     env_up(&e, c->variant, NULL);
@@ -363,11 +362,6 @@ PARAMS(client_that_never_reads)
     }
     cr_log_info("%s: sent %d messages of %d B (blocked %d, broken %d)", e.v, sent, MSG, blocked, broken);
     ls = wait_link_closed(&e, id);
-    { link_host_snapshot hs; link_host_snapshot_get(&e.f.host, &hs); app_stats q = hx_app(&e.f);
-      cr_log_info("DBG %s: wto %lld retries %lld sbp %lld rqfull %lld sendfail %lld unsent %lld held_now %lld sent %lld echoed %lld", e.v,
-        (long long)hs.counters[LINK_C_WRITE_TIMEOUTS], (long long)hs.counters[LINK_C_RETRIES],
-        (long long)hs.counters[LINK_C_SEND_BACKPRESSURE], (long long)hs.drops[LINK_DROP_RECV_QUEUE_FULL],
-        (long long)hs.drops[LINK_DROP_SEND_FAILED], (long long)hs.drops[LINK_DROP_UNSENT_AT_CLOSE], (long long)q.held_now, (long long)q.sent, (long long)q.echoed); }
     cr_expect(ls.closed, "%s: the server gave up on a client that never reads", e.v);
     const char *cause = link_close_cause_name(ls.cause);
     if (!strcmp(e.v, "evloop"))
