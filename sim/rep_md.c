@@ -142,16 +142,18 @@ static void table(FILE *f, const json_t *r, double dur)
         double links = med(s, "links"), cpu = med(s, "cpu_server_s");
         double per_link_s = links > 0 && dur > 0 ? cpu * 1e6 / (links * dur) : NAN;
         double drops = med(s, "msgs_dropped");
-        fprintf(f, "| %s | %s | %s ms | %s µs | ", v, n3(a[0], 48, med(s, "threads_per_link")),
-                n3(a[1], 48, med(s, "cpu_ms_per_1k_msgs")), n3(a[2], 48, per_link_s));
+        double cpk = med(s, "cpu_ms_per_1k_msgs"), rss = med(s, "rss_per_link_bytes");
+        fprintf(f, "| %s | %s | %s%s | %s%s | ", v, n3(a[0], 48, med(s, "threads_per_link")),
+                n3(a[1], 48, cpk), isfinite(cpk) ? " ms" : "", n3(a[2], 48, per_link_s),
+                isfinite(per_link_s) ? " µs" : "");
         static const char *const lat[] = {"lat_in_us.p50", "lat_in_us.p99", "lat_out_us.p50",
                                           "lat_out_us.p99"};
         for (int k = 0; k < 4; k++) {
             rep_md_lat(a[k], 48, med(s, lat[k]));
             fprintf(f, "%s | ", a[k]);
         }
-        fprintf(f, "%s | %s | %s KiB | ", n3(a[4], 48, drops), n3(a[5], 48, med(s, "msgs_lost")),
-                n3(a[6], 48, med(s, "rss_per_link_bytes") / 1024));
+        fprintf(f, "%s | %s | %s%s | ", n3(a[4], 48, drops), n3(a[5], 48, med(s, "msgs_lost")),
+                n3(a[6], 48, rss / 1024), isfinite(rss) ? " KiB" : "");
         const char *decl = declared_policy(v);
         if (!isfinite(drops))
             fprintf(f, "%s → not measured |\n", decl);
@@ -213,7 +215,7 @@ static void paragraph(FILE *f, const json_t *r, double dur)
             fprintf(f, "%s dropped %s messages (%s %% of %s sent", v, n3(a, 48, d),
                     n3(b, 48, sent > 0 ? 100 * d / sent : NAN), n3(c, 48, sent));
             reasons(f, s);
-            fprintf(f, "). ");
+            fprintf(f, ")%s. ", med(s, "msgs_delivered") == 0 ? ": it delivered none" : "");
         } else if (nclean < 32)
             clean[nclean++] = v;
     }

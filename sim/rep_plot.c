@@ -308,13 +308,25 @@ static int outputs(const char *root, const rep_plot_opts *o, bool rewrite, char 
                 if (*c == ',')
                     *c = ' ';
         }
+        /* a log axis needs at least one drop to draw */
+        bool any = false;
+        char line[4096];
+        while (f && !any && fgets(line, sizeof line, f)) {
+            char *c = strchr(line, ',');
+            while (c && !any) {
+                double x = strtod(c + 1, NULL);
+                any = x > 0;
+                c = strchr(c + 1, ',');
+            }
+        }
         if (f)
             fclose(f);
         const char *w = strchr(head, ' ');
-        bad += gnuplot(o, scripts, "overview.gp", root, w ? w + 1 : "", NULL, NULL) < 0;
+        bad += gnuplot(o, scripts, "overview.gp", root, w ? w + 1 : "", any ? "log" : "linear",
+                       NULL) < 0;
     }
     if (!o->quiet)
-        fprintf(o->log, "charts: %s (%d report%s%s)\n", root, n, n == 1 ? "" : "s",
+        fprintf(o->info ? o->info : stdout, "charts: %s (%d report%s%s)\n", root, n, n == 1 ? "" : "s",
                 bad ? ", some charts failed" : "");
     return bad ? 1 : rc;
 }
@@ -336,7 +348,7 @@ int rep_run_outputs(const char *dir, FILE *out, bool quiet)
     char **paths;
     int n;
     json_t **reps;
-    rep_plot_opts o = {.log = stderr, .quiet = quiet, .charts = true};
+    rep_plot_opts o = {.log = stderr, .info = out, .quiet = quiet, .charts = true};
     int rc = load_all(dir, stderr, &paths, &n, &reps);
     if (rc == 0) {
         /* charts missing for want of gnuplot are said, but are no failed run */

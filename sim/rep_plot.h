@@ -48,7 +48,8 @@ int rep_data_aggregate(const char *root, char *const *paths, json_t *const *repo
 /* ---------------------------------------------------------------- charts (rep_plot.c) */
 
 typedef struct rep_plot_opts {
-    FILE *log;            /* what was written, and why charts were skipped (stderr) */
+    FILE *log;            /* problems: why charts were skipped or failed (stderr) */
+    FILE *info;           /* what was drawn; NULL = stdout (stderr stays for problems) */
     bool quiet;           /* only problems */
     bool charts;          /* run gnuplot (false: data only) */
 } rep_plot_opts;
