@@ -303,13 +303,17 @@ ParameterizedTest(struct conf_case *c, conformance, slow_app_follows_loss_policy
 }
 
 /* What each seed does when its limiter refuses: poll `continue`s past the message (a
- * drop), the others wait. A variant not in the table is held to its declared policy. */
-enum rate_expect { RATE_DROPS, RATE_DELAYS, RATE_BY_POLICY };
+ * drop), dual, batch and hybrid wait (Take, or `continue` before the read). pair applies
+ * no limit at all: LinkV5's tryRead (协程聚合版本, performRead → tryRead) reads and hands
+ * on without ever consulting the sub-link's limiter, so it neither drops nor waits.
+ * evloop pauses the socket's reads. A variant not in the table is held to its declared
+ * policy. */
+enum rate_expect { RATE_DROPS, RATE_DELAYS, RATE_NOT_APPLIED, RATE_BY_POLICY };
 static enum rate_expect rate_expectation(const struct link_variant *v)
 {
     static const struct { const char *name; enum rate_expect e; } table[] = {
-        {"poll", RATE_DROPS},    {"dual", RATE_DELAYS},   {"batch", RATE_DELAYS},
-        {"hybrid", RATE_DELAYS}, {"pair", RATE_DELAYS},   {"evloop", RATE_DELAYS},
+        {"poll", RATE_DROPS},    {"dual", RATE_DELAYS}, {"batch", RATE_DELAYS},
+        {"hybrid", RATE_DELAYS}, {"pair", RATE_NOT_APPLIED}, {"evloop", RATE_DELAYS},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(table[i].name, v->name)) return table[i].e;
@@ -347,6 +351,9 @@ ParameterizedTest(struct conf_case *c, conformance, rate_limit_as_declared)
     case RATE_DELAYS:
         cr_expect_eq(rate_drops, 0, "%s delays, never drops, when rate limited", c->variant);
         break;
+    case RATE_NOT_APPLIED:
+        cr_expect_eq(rate_drops, 0, "%s applies no limit: nothing dropped for it", c->variant);
+        break;
     case RATE_BY_POLICY:
         break;   /* accounted above: a dropping variant may drop or delay */
     }
@@ -354,8 +361,17 @@ ParameterizedTest(struct conf_case *c, conformance, rate_limit_as_declared)
      * declares it never drops must not */
     if (f.v->loss_policy != LINK_LOSS_DROPS) cr_expect_eq(hs.drops_total, 0);
     cr_expect_eq(st.seq_backwards, 0);
+    enum rate_expect want = rate_expectation(f.v);   /* f.v goes with the module at stop */
     client_close(cl);
     assert_no_thread_left(&f, c);
+    /* Waits are counted each time the limiter says no (the seed designs hand theirs
+     * over in batches, all of them by the time the link's thread has finished). */
+    link_host_snapshot_get(&f.host, &hs);
+    int64_t rate_waits = hs.counters[LINK_C_RATE_WAITS];
+    if (want == RATE_DELAYS)
+        cr_expect_gt(rate_waits, 0, "%s: twice the burst passed without one wait", c->variant);
+    if (want == RATE_NOT_APPLIED)
+        cr_expect_eq(rate_waits, 0, "%s applies no limit: it never waits for it", c->variant);
 }
 
 /* Threads per link, measured from rt's group counters, equal the declared value at 1,
