@@ -96,7 +96,8 @@ struct drv_params {
     uint64_t seed;                  /* PRNG seed for schedules and sizes (default 1) */
 
     double saturated_cpu_frac;      /* driver_saturated above this share of a core (default 0.8) */
-    int64_t saturated_lag_ns;       /* ... or when p99 of t_sent - t_sched passes this (default 1 ms) */
+    int64_t saturated_lag_ns;       /* ... or when p99 of t_sent - t_sched passes this (default
+                                     * 1 ms) and distorted the run (drv_saturated) */
 
     bool cpu_split;                 /* time the send and receive paths apart with the thread CPU
                                      * clock (two system calls per event: for `bench driver`) */
@@ -112,6 +113,15 @@ struct drv_params {
 void drv_params_default(struct drv_params *p);
 /* Pure validation. 0 or -EINVAL with a message "field: rule (got x)" in err. */
 int drv_params_check(const struct drv_params *p, char *err, size_t errlen);
+/* Did the driver, not the variant, limit the run? Pure: the rule of drv_result's
+ * driver_saturated. cpu: cpu_util > saturated_cpu_frac. lag: lag_p99_ns >
+ * saturated_lag_ns and either at least the shortest mean interval between one link's
+ * messages (the schedule lost its shape) or over half of rtt_p99_ns (0: no round trips)
+ * (the driver's lateness would be most of the latency reported). The run-queue wait is
+ * no reason by itself: a driver that waited for its core yet sent on time did not limit
+ * the run, and one that did not shows as lag. *why: "", "cpu", "lag" or "cpu+lag". */
+bool drv_saturated(const struct drv_params *p, double cpu_util, int64_t lag_p99_ns,
+                   int64_t rtt_p99_ns, const char **why);
 
 /* One direction's accounting. For echoes: scheduled == sent + unsent and
  * sent == delivered + gaps + in_flight + abandoned, exactly (corrupted echoes are among
@@ -162,9 +172,9 @@ struct drv_result {
     double cpu_util;                /* cpu_ns / wall_ns, 0..1 */
     int64_t lag_max_ns, lag_p99_ns;
     bool driver_saturated;
-    const char *saturated_why;      /* "" or "cpu", "lag", "runq" joined by '+' (runq: the driver
-                                     * waited for its core over 10 % of the run) */
-    int64_t runq_wait_ns;           /* runnable but not running (whole run): others took the core */
+    const char *saturated_why;      /* "", "cpu", "lag" or "cpu+lag" (drv_saturated) */
+    int64_t runq_wait_ns;           /* runnable but not running (whole run): others took the core;
+                                     * reported, not a saturation reason by itself */
     int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU in the send and the receive paths (whole run, cpu_split;
                                      * the thread clock's own cost, calibrated, taken out) */
     int64_t wakeups;                /* loop iterations */

@@ -185,13 +185,10 @@ static void finish(struct drv *d, struct drv_result *r)
     d->r.lag_max_ns = met_hist_max(d->h_lag);
     d->r.lag_p99_ns = met_hist_percentile(d->h_lag, 99);
     d->r.runq_wait_ns = runq_wait_ns() - d->runq0;
-    bool cpu = d->r.cpu_util > d->p.saturated_cpu_frac;
-    bool lag = d->r.lag_p99_ns > d->p.saturated_lag_ns;
-    /* waiting for its core over 10 % of the run: something else, not the server, set the pace */
-    bool runq = d->r.runq_wait_ns * 10 > end - d->t_start;
-    d->r.driver_saturated = cpu || lag || runq;
-    static const char *why[8] = {"", "cpu", "lag", "cpu+lag", "runq", "cpu+runq", "lag+runq", "cpu+lag+runq"};
-    d->r.saturated_why = why[cpu | lag << 1 | runq << 2];
+    d->r.driver_saturated = drv_saturated(&d->p, d->r.cpu_util, d->r.lag_p99_ns,
+                                          met_hist_count(d->h_rtt) > 0
+                                              ? met_hist_percentile(d->h_rtt, 99) : 0,
+                                          &d->r.saturated_why);
     /* one thread-clock read lands inside each timed interval: take its cost out */
     d->r.cpu_tx_ns = d->cpu_tx - d->n_tx_events * d->clock_cost_ns;
     d->r.cpu_rx_ns = d->cpu_rx - d->n_rx_events * d->clock_cost_ns;

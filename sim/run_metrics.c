@@ -216,7 +216,8 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(m, "little", json_pack("{s:f,s:f,s:f,s:b}", "predicted", lt.predicted,
                             "measured", lt.measured, "ratio", isfinite(lt.ratio) ? lt.ratio : -1.0,
                             "ok", lt.ok));
-        json_object_set_new(m, "driver", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "links_established",
+        json_object_set_new(m, "driver", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+                            "runq_wait_ns", (json_int_t)dr->runq_wait_ns, "links_established",
                             (json_int_t)dr->links_established, "fail_timeout",
                             (json_int_t)dr->fail_timeout, "fail_connect",
                             (json_int_t)dr->fail_connect, "fail_handshake",
