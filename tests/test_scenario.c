@@ -126,7 +126,9 @@ Test(scenario, every_shipped_scenario_loads_and_fits_in_a_minute)
         cr_expect_eq(n, 0, "%s:\n%s", g.gl_pathv[i], d.text ? d.text : "");
         cr_expect_geq(strlen(s.description), 200, "%s: a description paragraph", g.gl_pathv[i]);
         cr_expect_geq(s.n_expect, 1, "%s: expectations", g.gl_pathv[i]);
-        cr_expect_eq(s.n_variants, 6, "%s: runs all six variants", g.gl_pathv[i]);
+        /* scale_multi holds 30 000 links: beyond the thread-per-link designs' reach */
+        if (strcmp(s.name, "scale_multi"))
+            cr_expect_eq(s.n_variants, 6, "%s: runs all six variants", g.gl_pathv[i]);
         cr_expect_lt(est_seconds(&s), 60.0, "%s: %.1f s with defaults", g.gl_pathv[i], est_seconds(&s));
         /* The file name is the scenario's name: reports are found by it. */
         char base[128];
@@ -177,10 +179,11 @@ Test(scenario, quick_suite_scales_links_times_and_repetitions)
         scn_apply_scaling(&s, &suite.entries[e].scaling);
         cr_expect_eq(s.repetitions, 1);
         if (!strcmp(s.name, "scale")) {
-            cr_assert_eq(s.n_steps, 3);
+            cr_assert_eq(s.n_steps, 4);
             cr_expect_eq(s.steps[0], 100);
-            cr_expect_eq(s.steps[1], 1000);
-            cr_expect_eq(s.steps[2], 1900);
+            cr_expect_eq(s.steps[1], 200);
+            cr_expect_eq(s.steps[2], 500);
+            cr_expect_eq(s.steps[3], 1000);
             cr_expect_float_eq(s.duration_s, 0.5, 1e-9);
             seen++;
         }
@@ -310,7 +313,7 @@ Test(scenario, overrides_replace_the_file_values)
     struct scn_diag d;
     scn_diag_init(&d);
     cr_assert_eq(scn_parse_file("workloads/scale.json", &s, &d), 0);
-    cr_assert_eq(s.n_steps, 3);
+    cr_assert_eq(s.n_steps, 4);
     scn_override_links(&s, 500);
     scn_override_duration(&s, 0.25);
     scn_override_repetitions(&s, 2);
