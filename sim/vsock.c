@@ -246,11 +246,19 @@ static int close_handshake(vsock *s, rt_ns deadline)
             s->rx_one = false;
             if (vsock__decode(s) && !s->peer_code)
                 return 0;
-            if (s->peer_code || !s->rx_blocked)
+            if (s->peer_code)
                 continue;
         }
-        /* On the caller's ctx, not the wake-up child we have just cancelled. */
-        int w = vsock__wait_fd(s, (short)(POLLIN | (f == -EAGAIN ? POLLOUT : 0)), deadline, true);
+        /* The deadline is checked here, not left to the wait: a poll past the deadline
+         * still reports a ready fd, so a peer that keeps us busy would never time out. */
+        if (rt_now() >= deadline)
+            return -ETIMEDOUT;
+        if (f == 0 && !s->rx_blocked)
+            continue;
+        /* While ours waits for room, wait for room only: the input of a peer that sends
+         * but never reads stays unread, its fd readable, and POLLIN would spin. On the
+         * caller's ctx, not the wake-up child we have just cancelled. */
+        int w = vsock__wait_fd(s, f == -EAGAIN ? POLLOUT : POLLIN, deadline, true);
         if (w < 0)
             return w;
     }

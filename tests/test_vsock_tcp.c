@@ -265,6 +265,36 @@ Test(vsock_tcp, peer_reset_mid_frame_is_an_error)
     vsock_destroy(srv);
 }
 
+/* A peer that sends but never reads: its input keeps our fd readable while our close
+ * frame waits for room in a full socket. The close must end at its deadline without
+ * polling in a loop (it used to spin on POLLIN past the deadline, for ever). */
+Test(vsock_tcp, close_to_a_peer_that_never_reads_ends_at_its_deadline)
+{
+    vsock *srv;
+    int c = raw_upgraded(&srv, NULL);
+    static uint8_t pl[64], raw[128], out[1 << 16];
+    size_t n = tu_frame(raw, 0x82, pl, sizeof pl, true);
+    for (int i = 0; i < 4; i++)
+        tu_write_all(c, raw, n);   /* left unread in the server's socket */
+    int rc = 0;
+    for (int i = 0; i < 4096 && rc != -EAGAIN; i++) {   /* fill both socket buffers */
+        cr_assert_eq(vsock_queue(srv, out, sizeof out, VSOCK_BINARY), 0);
+        rc = vsock_flush(srv);
+        cr_assert(rc == 0 || rc == -EAGAIN, "flush %d", rc);
+    }
+    cr_assert_eq(rc, -EAGAIN, "the kernel stopped taking our output");
+    vsock_counters a, b;
+    vsock_get_counters(srv, &a);
+    cr_assert_eq(vsock_close_within(srv, VSOCK_CLOSE_GOING_AWAY, rt_deadline_in(50 * RT_MS)),
+                 -ETIMEDOUT);
+    vsock_get_counters(srv, &b);
+    cr_assert_leq(b.sys_poll - a.sys_poll, 4, "waited for room, did not spin (%lld polls)",
+                  (long long)(b.sys_poll - a.sys_poll));
+    cr_assert(vsock_is_closed(srv));
+    vsock_destroy(srv);
+    close(c);
+}
+
 Test(vsock_tcp, queued_messages_leave_in_one_send)
 {
     vsock *srv, *cli;
