@@ -292,6 +292,7 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     cur_drvs = NULL;
     /* every driver drained: drops so far explain the holes (srv_main.h "acct") */
     run_srvs_send(&x.srvs, "acct");
+    run_srvs_sync(&x.srvs, rt_now() + 10 * RT_S);   /* "end" and "acct" taken before links close */
     server_cpus(&x.srvs, scpus, sizeof scpus);
     drv_destroy(x.d);
     x.d = NULL;

@@ -69,7 +69,11 @@ void run_scale_add(json_t *run, const struct drv_result *dr, const run_kmem *k0,
     if (links > 0 && k0 && k1 && k0->ok && k1->ok) {
         double buf = (double)(k1->buf_bytes - k0->buf_bytes) / links;
         double slab = (double)(k1->slab_bytes - k0->slab_bytes) / links;
-        set_num(m, "sock_mem_per_link_bytes", buf + slab);
+        /* the slab objects are what an idle socket costs, and only sockets make them;
+         * sockstat's buffer pages move with every busy socket on the machine (other
+         * runs' traffic swings them by MBs), so they stay beside it, not in it, unless
+         * slabinfo cannot be read (not root) */
+        set_num(m, "sock_mem_per_link_bytes", k1->slab_bytes > 0 ? slab : buf);
         set_num(m, "sock_buf_per_link_bytes", buf);
         set_num(m, "sock_slab_per_link_bytes", slab);
     }

@@ -25,9 +25,11 @@ void run_kmem_read(run_kmem *k);
  *   establish_s              the driver's first connect to its last link open (all
  *                            driver processes: the latest), absent unless all opened
  *   cpu_per_link_s           server CPU seconds per link and second of measurement
- *   sock_mem_per_link_bytes  (k1 - k0) / links: both ends' kernel memory (on loopback
- *                            the client's socket is in the same kernel), buffers + slab;
- *   sock_buf_per_link_bytes, sock_slab_per_link_bytes   its two parts
+ *   sock_mem_per_link_bytes  (k1 - k0) / links of the slab objects: both ends' kernel
+ *                            memory (on loopback the client's socket is in the same
+ *                            kernel); sockstat's buffers when slabinfo is closed
+ *   sock_slab_per_link_bytes, sock_buf_per_link_bytes   slab, and sockstat's buffer
+ *                            pages (machine-wide traffic moves them: noisy)
  *   server_processes, driver_processes
  * k0 is read before the server starts, k1 at the end of the measured window. The
  * kernel figures are machine-wide: other processes' sockets on a shared machine add

@@ -33,6 +33,11 @@ int run_srvs_start(run_srvs *g, const char *exe, const json_t *cfg, int n, rt_ns
 /* Send one command line to every child still listening (errors of dead ones ignored). */
 void run_srvs_send(run_srvs *g, const char *cmd);
 
+/* "sync" to every child, then wait for each one's "synced" until deadline: the commands
+ * sent before are done (the snapshots of "end" and "acct" taken). Returns the number of
+ * children that did not answer (dead ones included). */
+int run_srvs_sync(run_srvs *g, rt_ns deadline);
+
 /* Index of a child that has exited (non-blocking, reaps it), or -1 when all run. */
 int run_srvs_exited(run_srvs *g);
 

@@ -311,6 +311,10 @@ int srv_main(int ctrl_fd, int report_fd)
         } else if (!strcmp(line, "acct")) {
             srv_snap_take(&acct, sv.app, &sv.host, sv.acc);
             acct_taken = true;
+        } else if (!strcmp(line, "sync")) {
+            /* every command before it is done: the parent may close its links now
+             * without their closes landing in the window (commands are asynchronous) */
+            send_json(sv.rep, json_pack("{s:s}", "event", "synced"));
         } else if (!strncmp(line, "pause ", 6)) {
             /* the app's workers each sleep the pause away on the next message they take:
              * the closest the app model comes to "takes nothing for a while" */

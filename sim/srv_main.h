@@ -26,6 +26,7 @@
  *           "end"          the measured window is over: window figures are taken here
  *           "acct"         the driver drained and stops: drops so far explain its holes
  *           "pause NS"     the app takes nothing for NS nanoseconds (fault pause_app)
+ *           "sync"         answered {"event": "synced"} once every earlier command is done
  *           "stop"         stop the variant and report (also on EOF or SIGTERM)
  *   child:  {"event": "report", ...}                 one document (see srv_report.h)
  */
