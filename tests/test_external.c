@@ -196,7 +196,9 @@ Test(external, refusals_name_what_the_server_must_do)
         cr_assert_eq(scn_load_file(path, NULL, &s, &d), 0, "%s", d.text);
         scn_diag_deinit(&d);
         int n = run_ext_refusals(&s, msg, sizeof msg, note, sizeof note);
-        cr_expect_eq(n, cases[i].refused, "%s: %d refusals: %s", cases[i].file, n, msg);
+        /* at least the named feature: the shipped files may gain others */
+        cr_expect(cases[i].refused ? n >= cases[i].refused : n == 0, "%s: %d refusals: %s",
+                  cases[i].file, n, msg);
         if (cases[i].says)
             cr_expect(strstr(n ? msg : note, cases[i].says), "%s: %s|%s", cases[i].file, msg, note);
     }
