@@ -100,6 +100,13 @@ int vsock_read_nb(vsock *s, size_t max_bytes, size_t *bytes_read);
 vsock_msg *vsock_poll_msg(vsock *s);          /* next decoded message or NULL */
 /* Queue a message for sending (takes ownership of nothing: copies into the frame). */
 int vsock_queue(vsock *s, const void *data, size_t len, int opcode);
+/* Write one message at once, from any thread, when nothing is queued before it (the
+ * fast path of an event loop's send: uWS writes inline when its buffer is empty).
+ * *frame_bytes gets the frame's size. 0: the whole frame is in the kernel; > 0: that
+ * many bytes of it are left queued (flush on write readiness); -EAGAIN: output is
+ * pending, nothing was done (queue the message behind it); -EPIPE, -ECONNRESET:
+ * closed or failed; -ENOMEM. The caller serialises it with its own flushes. */
+int64_t vsock_send_now(vsock *s, const void *data, size_t len, int opcode, size_t *frame_bytes);
 /* Write what is pending, as one send where possible. 0 all written, -EAGAIN some left
  * (arm write readiness), other negative: error. */
 int vsock_flush(vsock *s);

@@ -97,6 +97,8 @@ static inline uint64_t vsock__out_total(const vsock *s)
 int vsock__append(vsock *s, const void *data, size_t len);   /* 0, -ENOMEM */
 /* One data frame (masked when a client) into the buffer: 0, -ENOMEM. */
 int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len);
+/* The same frame at dst (room for len + 14 bytes); returns its size. */
+size_t vsock__encode_frame(vsock *s, uint8_t *dst, int opcode, const void *data, size_t len);
 int vsock__ensure_ws(vsock *s);          /* the wslay context, made on first use: 0, -ENOMEM */
 int vsock__write_err(const vsock *s);    /* what a write says once the socket failed */
 int vsock__flush_once(vsock *s);        /* one send: 0 all out, -EAGAIN, other negative */

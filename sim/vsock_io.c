@@ -43,14 +43,11 @@ int vsock__append(vsock *s, const void *data, size_t len)
     return 0;
 }
 
-/* Encode one data frame straight into the buffer. wslay_event_queue_msg would cost
- * two mallocs and a copy per message; the header is 14 bytes of RFC 6455 §5.2, and
- * every incoming frame is still parsed and checked by wslay. */
-int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len)
+/* Encode one data frame (masked when a client) at dst, which has room for len + 14
+ * bytes: the header is 14 bytes at most (RFC 6455 §5.2). Returns the frame's size. */
+size_t vsock__encode_frame(vsock *s, uint8_t *dst, int opcode, const void *data, size_t len)
 {
-    if (ob_reserve(s, len + 14))
-        return -ENOMEM;
-    uint8_t *h = s->ob + s->ob_len, *p = h;
+    uint8_t *p = dst;
     bool mask = s->role == VSOCK_CLIENT;
     *p++ = (uint8_t)(0x80 | (opcode & 0x0f));
     if (len < 126) {
@@ -82,9 +79,19 @@ int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len)
         for (; i < len; i++)
             p[i] = d[i] ^ ((const uint8_t *)&key)[i & 3];
     }
-    s->ob_len += (size_t)(p - h) + len;
     s->c.frames_out++;
     s->c.msgs_out++;
+    return (size_t)(p - dst) + len;
+}
+
+/* Encode one data frame straight into the buffer. wslay_event_queue_msg would cost
+ * two mallocs and a copy per message, and every incoming frame is still parsed and
+ * checked by wslay. */
+int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len)
+{
+    if (ob_reserve(s, len + 14))
+        return -ENOMEM;
+    s->ob_len += vsock__encode_frame(s, s->ob + s->ob_len, opcode, data, len);
     return 0;
 }
 

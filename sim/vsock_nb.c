@@ -64,6 +64,55 @@ int vsock_flush(vsock *s)
     return r;
 }
 
+/* Frames up to this size are built on the caller's stack and handed to the kernel
+ * from there: no copy into the output buffer and no malloc/free of it per message. */
+#define NOW_STACK_BYTES 2048
+
+int64_t vsock_send_now(vsock *s, const void *data, size_t len, int opcode, size_t *frame_bytes)
+{
+    uint8_t stack[NOW_STACK_BYTES];
+    *frame_bytes = 0;
+    pthread_mutex_lock(&s->mu);
+    int64_t r;
+    if (s->close_called || s->err || !s->hs_done) {
+        r = s->hs_done || s->err ? vsock__write_err(s) : -EINVAL;
+    } else if (s->ob_len > s->ob_off || (s->ws && wslay_event_want_write(s->ws))) {
+        r = -EAGAIN;   /* behind what is queued, never before it */
+    } else if (s->fd < 0) {
+        r = -EPIPE;
+    } else if (len + 14 > sizeof stack) {
+        /* Large: through the buffer (one copy), then one send as vsock_flush would. */
+        uint64_t t0 = vsock__out_total(s);
+        r = vsock__append_frame(s, opcode, data, len);
+        if (r == 0) {
+            *frame_bytes = (size_t)(vsock__out_total(s) - t0);
+            int f = vsock__flush_once(s);
+            r = f == 0 ? 0 : f == -EAGAIN ? (int64_t)(s->ob_len - s->ob_off) : f;
+        }
+    } else {
+        size_t n = vsock__encode_frame(s, stack, opcode, data, len);
+        *frame_bytes = n;
+        ssize_t w = s->be->send(s, stack, n);
+        if (w < 0 && w != -EAGAIN) {
+            vsock__fail(s, w == -ECONNRESET ? -ECONNRESET : -EPIPE);
+            r = s->err;
+        } else {
+            size_t done = w > 0 ? (size_t)w : 0;
+            s->out_sent += done;
+            s->c.bytes_out += (int64_t)done;
+            /* The kernel took part (or none): the rest waits in the buffer. Without
+             * room for it the stream would be cut mid-frame: the socket fails. */
+            r = done == n ? 0 : (int64_t)(n - done);
+            if (r > 0 && vsock__append(s, stack + done, n - done)) {
+                vsock__fail(s, -EPIPE);
+                r = -ENOMEM;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
 size_t vsock_pending_out(const vsock *s)
 {
     return s->ob_len - s->ob_off;

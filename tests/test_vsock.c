@@ -335,3 +335,32 @@ Test(vsock_mem, injected_reset_mid_frame_is_an_error)
     cr_assert_eq(vsock_write(srv, "x", 1, VSOCK_TEXT, rt_deadline_in(RT_S)), -ECONNRESET);
     cr_assert(vsock_is_closed(srv));
 }
+
+/* The event loop's inline write: whole frame at once, a partial one's rest queued (and
+ * the next one refused until it is flushed, so nothing overtakes it), intact either way. */
+Test(vsock_mem, send_now_writes_inline_and_queues_a_partial_rest)
+{
+    size_t fb = 0;
+    cr_assert_eq(vsock_send_now(srv, "abc", 3, VSOCK_BINARY, &fb), 0);
+    cr_assert_eq(fb, 5, "2-byte header + 3");
+    cr_assert_eq(vsock_pending_out(srv), 0);
+    vsock_mem_set_chunk(srv, 0, 7);   /* 7-byte writes: a 102-byte frame goes in part */
+    uint8_t *p = pattern(100, 3);
+    int64_t left = vsock_send_now(srv, p, 100, VSOCK_BINARY, &fb);
+    cr_assert_eq(fb, 102);
+    cr_assert_eq(left, 95, "7 of 102 bytes written, the rest queued");
+    cr_assert_eq((int64_t)vsock_pending_out(srv), left);
+    cr_assert_eq(vsock_send_now(srv, "x", 1, VSOCK_BINARY, &fb), -EAGAIN, "behind the rest");
+    vsock_mem_set_chunk(srv, 0, 0);
+    cr_assert_eq(vsock_flush(srv), 0);
+    vsock_msg *a, *b;
+    cr_assert_eq(vsock_read(cli, &a, rt_deadline_in(RT_S)), 0);
+    cr_assert_eq(vsock_read(cli, &b, rt_deadline_in(RT_S)), 0);
+    cr_assert(a->len == 3 && !memcmp(a->data, "abc", 3));
+    cr_assert(b->len == 100 && !memcmp(b->data, p, 100));
+    vsock_msg_free(a);
+    vsock_msg_free(b);
+    free(p);
+    vsock_close_nb(srv, VSOCK_CLOSE_NORMAL);
+    cr_assert_eq(vsock_send_now(srv, "y", 1, VSOCK_BINARY, &fb), -EPIPE, "closed");
+}
