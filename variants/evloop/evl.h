@@ -114,7 +114,8 @@ enum {
     EVL_REQ_SEND = 1u << 1,
     EVL_REQ_RESUME = 1u << 2,
     EVL_REQ_CLOSE = 1u << 3,   /* cause in req_cause */
-    EVL_REQ_RELEASE = 1u << 4
+    EVL_REQ_RELEASE = 1u << 4,
+    EVL_REQ_FLUSH = 1u << 5    /* an inline send left part of its frame queued: arm write */
 };
 
 /* Why reading is stopped (bits). */
@@ -139,12 +140,18 @@ struct link {
     _Atomic bool rx_closed;              /* on_closed done: recv drains then -EPIPE */
     _Atomic bool want_writable;          /* send answered -EAGAIN */
     _Atomic bool rd_paused;              /* stopped for backpressure: LOW posts resume */
+    /* Outbound state (the vsock's output, the sent list, tx_idle) is the loop's, except
+     * that a sender on an app thread may write inline while the link is idle: it only
+     * try-locks tx_lock and falls back to outq, the loop takes it (evl_tx_lock). */
+    _Atomic int tx_lock;
+    bool tx_idle;                        /* under tx_lock: open, nothing queued, write not armed */
 
     /* ---- loop thread only */
     rt_io *io;
     uint8_t state, pause, io_ev;
     bool peer_eof, in_pending, reap, app_done, trimmed, wr_armed;
     int rd_err;                          /* error from vsock_read_nb, acted on once drained */
+    int tx_depth;                        /* tx_lock nesting on the loop */
     vsock_msg *held;                     /* inbound message waiting for a token or room */
     vsock_msg *sent, *sent_tail;         /* queued in the vsock, maybe not in the kernel */
     int64_t sent_bytes;                  /* frame bytes of the sent list */
@@ -172,6 +179,8 @@ void evl_closing_expire(evl_tlist *tl, evl_tnode *n, rt_ns now);
 void evl_rate_expire(evl_tlist *tl, evl_tnode *n, rt_ns now);
 
 /* evl_link.c (app side) */
+void evl_tx_lock(evl_link *l);     /* loop thread; nests */
+void evl_tx_unlock(evl_link *l);
 void evl_rq_notify(void *arg, rt_queue *q, enum rt_queue_event ev);
 
 #endif

@@ -14,6 +14,7 @@ static rt_ns lnow(const evl_link *l)
 
 static void schedule_reap(evl_link *l);
 static void flush_out(evl_link *l);
+static void take_sends_locked(evl_link *l);
 
 /* ---------------------------------------------------------------- watcher */
 
@@ -56,11 +57,15 @@ void evl_idle_expire(evl_tlist *tl, evl_tnode *n, rt_ns now)
         return;
     rt_ns last_io = n->at - trim;
     if (!l->trimmed) {
-        if (l->wr_armed || l->sent || l->held) {   /* busy, not idle */
+        evl_tx_lock(l);
+        bool busy = l->wr_armed || l->sent || l->held;
+        if (!busy)
+            vsock_trim(l->vs);
+        evl_tx_unlock(l);
+        if (busy) {   /* busy, not idle */
             evl_tlist_put(tl, n, now + trim);
             return;
         }
-        vsock_trim(l->vs);
         l->trimmed = true;
     } else {
         last_io = n->at - P(l, EVL_P_IDLE_TIMEOUT_MS) * RT_MS;
@@ -271,11 +276,14 @@ static void flush_out(evl_link *l)
 {
     if (l->state == EVL_DEAD || l->reap)
         return;
+    evl_tx_lock(l);
     size_t before = vsock_pending_out(l->vs);
     int rc = vsock_flush(l->vs);
     size_t after = vsock_pending_out(l->vs);
     reap_sent(l, data_pending(l));
     atomic_store(&l->vs_bytes, (int64_t)after);
+    /* Drained and open: app senders may write inline again. */
+    l->tx_idle = rc == 0 && l->state == EVL_OPEN && !l->sent;
     if (rc == 0) {
         l->wr_armed = false;
         if (l->state == EVL_OPEN)
@@ -296,15 +304,26 @@ static void flush_out(evl_link *l)
         touch(l);
     update_io(l);
     check_writable(l);
+    evl_tx_unlock(l);
 }
 
 /* Move the app's messages into the vsock; flush inline unless write readiness is
  * already armed (then the kernel is full and the writable event will flush). */
 static void take_sends(evl_link *l)
 {
+    if (!atomic_load_explicit(&l->outq, memory_order_relaxed))
+        return;
+    evl_tx_lock(l);
+    take_sends_locked(l);
+    evl_tx_unlock(l);
+}
+
+static void take_sends_locked(evl_link *l)
+{
     vsock_msg *s = atomic_exchange(&l->outq, NULL), *r = NULL;
     if (!s)
         return;
+    l->tx_idle = false;
     while (s) {   /* the stack is newest-first */
         vsock_msg *n = s->next;
         s->next = r;
@@ -385,6 +404,8 @@ void evl_close_begin(evl_link *l, enum link_close_cause cause)
     if (l->state != EVL_OPEN)
         return;
     struct link_host *h = l->srv->host;
+    evl_tx_lock(l);   /* no inline send from here on: the close frame is the last */
+    l->tx_idle = false;
     l->state = EVL_CLOSING;
     atomic_store(&l->closed, true);
     evl_tlist_del(&l->tn_idle);
@@ -408,6 +429,7 @@ void evl_close_begin(evl_link *l, enum link_close_cause cause)
         if (l->rd_err == -EPROTO || l->rd_err == -EMSGSIZE)
             (void)vsock_flush(l->vs);
         schedule_reap(l);
+        evl_tx_unlock(l);
         return;
     }
     size_t b = vsock_pending_out(l->vs);
@@ -415,6 +437,7 @@ void evl_close_begin(evl_link *l, enum link_close_cause cause)
     l->close_frame_bytes = (int64_t)(vsock_pending_out(l->vs) - b);
     l->wr_armed = false;
     flush_out(l);
+    evl_tx_unlock(l);
     if (cause == LINK_CLOSE_PEER || l->peer_eof) {
         schedule_reap(l);      /* the peer has closed already: no reply to wait for */
         return;
@@ -466,6 +489,9 @@ void evl_link_open(evl_link *l)
         return;
     }
     touch(l);
+    evl_tx_lock(l);
+    l->tx_idle = vsock_pending_out(l->vs) == 0;
+    evl_tx_unlock(l);
     /* Bytes that came with the handshake may already be buffered: look once. */
     read_step(l, true, lnow(l));
 }
@@ -475,6 +501,8 @@ void evl_link_handle(evl_link *l, uint32_t req)
     if (req & EVL_REQ_ATTACH)
         evl_link_open(l);
     take_sends(l);   /* also drops, as unsent, what raced with a close */
+    if ((req & EVL_REQ_FLUSH) && l->state == EVL_OPEN && !l->wr_armed)
+        flush_out(l);   /* an inline send's unwritten tail: write readiness, stall timer */
     if ((req & EVL_REQ_CLOSE) && l->state == EVL_OPEN) {
         int c = atomic_load(&l->req_cause);
         evl_close_begin(l, c < 0 ? LINK_CLOSE_APP : (enum link_close_cause)c);
@@ -506,6 +534,8 @@ void evl_link_destroy(evl_link *l)
 {
     if (l->state == EVL_DEAD)
         return;
+    evl_tx_lock(l);
+    l->tx_idle = false;
     if (l->vs) {
         reap_sent(l, data_pending(l));
         drop_list(l, l->sent, LINK_DROP_UNSENT_AT_CLOSE);
@@ -524,6 +554,7 @@ void evl_link_destroy(evl_link *l)
     vsock_destroy(l->vs);
     l->vs = NULL;
     atomic_store(&l->vs_bytes, 0);
+    evl_tx_unlock(l);
     atomic_fetch_sub(&l->loop->nlinks, 1);
 }
 

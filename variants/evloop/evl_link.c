@@ -10,6 +10,72 @@ static int64_t out_bytes(const evl_link *l)
     return atomic_load(&l->in_bytes) + atomic_load(&l->vs_bytes);
 }
 
+/* The loop's side of tx_lock. An app sender holds it for one non-blocking send; when
+ * that sender is preempted while holding it (likely when the whole server shares one
+ * CPU), spinning would only keep it off the CPU, so after a few tries the loop sleeps
+ * a microsecond and lets it finish. Outbound work is rarely contended: the app tries
+ * the lock only when the link is idle. */
+void evl_tx_lock(evl_link *l)
+{
+    if (l->tx_depth++)
+        return;
+    for (int i = 0;; i++) {
+        if (!atomic_load_explicit(&l->tx_lock, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&l->tx_lock, 1, memory_order_acquire))
+            return;
+        if (i >= 64)
+            rt_sleep(RT_US, NULL);
+    }
+}
+
+void evl_tx_unlock(evl_link *l)
+{
+    if (--l->tx_depth == 0)
+        atomic_store_explicit(&l->tx_lock, 0, memory_order_release);
+}
+
+/* The fast path (uWS's inline write): when nothing of this link is queued anywhere, the
+ * sending thread writes the frame to the kernel itself, instead of handing the message
+ * to the loop (an inbox push, an async wake-up, the loop's own wake-up, then its
+ * write). Then an echo costs the loop one wake-up, for the read, not two.
+ * 1 done (m consumed), 0 not possible now (queue it), -EPIPE closed or failed. */
+static int send_inline(evl_link *l, vsock_msg *m)
+{
+    /* in_bytes first: this thread's earlier messages that went to outq keep it above
+     * zero until the loop has put them in the vsock, so nothing overtakes them. */
+    if (atomic_load(&l->in_bytes) != 0 ||
+        atomic_exchange_explicit(&l->tx_lock, 1, memory_order_acquire))
+        return 0;
+    int rc = 0;
+    bool partial = false;
+    if (l->tx_idle) {
+        size_t frame = 0;
+        int64_t r = vsock_send_now(l->vs, m->data, m->len, m->opcode ? m->opcode : VSOCK_BINARY,
+                                   &frame);
+        if (r == 0) {
+            vsock_msg_free(m);
+            rc = 1;
+        } else if (r > 0) {
+            /* Part of it is in the kernel: the loop takes over the rest (sent list for
+             * exact unsent accounting, write readiness, stall timer). */
+            m->next = NULL;
+            m->link_id = (uint32_t)frame;
+            l->sent = l->sent_tail = m;   /* empty while idle */
+            l->sent_bytes = (int64_t)frame;
+            l->tx_idle = false;
+            atomic_store(&l->vs_bytes, r);
+            rc = 1;
+            partial = true;
+        } else if (r != -EAGAIN) {
+            rc = -EPIPE;   /* the loop sees the socket's error on its next read */
+        }
+    }
+    atomic_store_explicit(&l->tx_lock, 0, memory_order_release);
+    if (partial)
+        evl_post(l, EVL_REQ_FLUSH);
+    return rc;
+}
+
 static void request_close(evl_link *l, enum link_close_cause cause)
 {
     int none = -1;
@@ -42,6 +108,9 @@ int evl_send(struct link *l, vsock_msg *m)
         request_close(l, LINK_CLOSE_OVERFLOW);
         return -EPIPE;   /* the caller keeps m */
     }
+    int fast = send_inline(l, m);
+    if (fast)
+        return fast > 0 ? 0 : -EPIPE;
     atomic_fetch_add(&l->in_bytes, len);
     vsock_msg *head = atomic_load_explicit(&l->outq, memory_order_relaxed);
     do {
