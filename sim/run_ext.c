@@ -131,11 +131,11 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
         drv_request_stop(d);
     }
     if (p->phase >= DRV_PHASE_MEASURE && !x->marked1) {
-        run_tproc_mark(x->tp, 1);
+        run_tproc_mark_async(x->tp, 1);
         x->marked1 = true;
     }
     if (p->phase >= DRV_PHASE_DRAIN && !x->marked2) {
-        run_tproc_mark(x->tp, 2);
+        run_tproc_mark_async(x->tp, 2);
         x->marked2 = true;
     }
     if (x->o->progress && p->t_ns - x->prev_print >= 200 * RT_MS) {
@@ -223,7 +223,8 @@ static int ext_one(const run_opts *o, const run_target *t, const run_url *u, con
     drv_run(d, &r);
     have_r = true;
     if (!x.marked2)
-        run_tproc_mark(x.tp, 2);
+        run_tproc_mark_async(x.tp, 2);
+    run_tproc_sync(x.tp);
     if (x.target_gone)
         snprintf(failure, sizeof failure, "the target process ended during the run");
     else if (r.links_established == 0)

@@ -56,6 +56,10 @@ int run_tproc_start(const run_target *t, const char *out_file, const int *cpus, 
  * measured window starts, 2 = it ends. Cheap enough for the driver thread at few
  * threads (one /proc walk per thread). */
 void run_tproc_mark(run_tproc *p, int slot);
+/* The same on a helper thread, for the driver thread: returns at once. */
+void run_tproc_mark_async(run_tproc *p, int slot);
+/* Wait until every mark asked is taken. */
+void run_tproc_sync(run_tproc *p);
 /* The process is gone (checked without blocking). */
 bool run_tproc_exited(run_tproc *p);
 /* Server metrics with the contract's names into m, for links held (what /proc tells:

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -31,6 +32,14 @@ typedef struct tp {
 } tp;
 
 struct run_tproc {
+    /* Marks asked from the driver thread are taken on a helper thread: walking a
+     * thread-per-link server's /proc/PID/task costs 40-70 us per thread (met_proc.h),
+     * 100 ms and more at 2000 threads, which would stall the driver's sends. */
+    pthread_t helper;
+    bool helper_on, quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned want, done;       /* bit per slot */
     pid_t root;
     bool started;              /* we started it: we reap and stop it */
     bool reaped;
@@ -203,6 +212,51 @@ bool run_tproc_exited(run_tproc *p)
     return kill(p->root, 0) < 0 && errno == ESRCH;
 }
 
+static void *helper_main(void *arg)
+{
+    run_tproc *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && !(p->want & ~p->done))
+            pthread_cond_wait(&p->cv, &p->mu);
+        unsigned todo = p->want & ~p->done;
+        if (!todo)
+            break;
+        int slot = __builtin_ctz(todo);
+        pthread_mutex_unlock(&p->mu);
+        run_tproc_mark(p, slot);
+        pthread_mutex_lock(&p->mu);
+        p->done |= 1u << slot;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+void run_tproc_mark_async(run_tproc *p, int slot)
+{
+    if (!p || slot < 0 || slot >= SLOTS)
+        return;
+    if (!p->helper_on) {
+        run_tproc_mark(p, slot);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->want |= 1u << slot;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void run_tproc_sync(run_tproc *p)
+{
+    if (!p || !p->helper_on)
+        return;
+    pthread_mutex_lock(&p->mu);
+    while ((p->want & ~p->done) != 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
 int run_tproc_start(const run_target *t, const char *out_file, const int *cpus, int ncpus,
                     bool want_port, uint16_t *port, run_tproc **out, char *err, size_t errlen)
 {
@@ -245,6 +299,9 @@ int run_tproc_start(const run_target *t, const char *out_file, const int *cpus, 
             return -1;
         }
     }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->helper_on = pthread_create(&p->helper, NULL, helper_main, p) == 0;
     *out = p;
     return 0;
 }
@@ -253,8 +310,9 @@ void run_tproc_mark(run_tproc *p, int slot)
 {
     if (!p || slot < 0 || slot >= SLOTS)
         return;
-    if (!run_tproc_exited(p))
-        watch_tree(p, p->root, 0);
+    /* no run_tproc_exited here: it reaps, and this may run on the helper thread while
+     * the driver thread asks; a gone process simply reads as exited (met_proc) */
+    watch_tree(p, p->root, 0);
     for (int i = 0; i < p->n; i++) {
         tp *x = &p->procs[i];
         met_proc_reading r;
@@ -335,6 +393,16 @@ void run_tproc_stop(run_tproc *p, char *how, size_t howlen)
         how[0] = 0;
     if (!p)
         return;
+    if (p->helper_on) {
+        pthread_mutex_lock(&p->mu);
+        p->quit = true;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->helper, NULL);
+        p->helper_on = false;
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+    }
     if (p->started) {
         if (!run_tproc_exited(p)) {
             kill(-p->root, SIGTERM);
