@@ -116,7 +116,7 @@ int run_ext_refusals(const struct scn *s, char *msg, size_t len, char *note, siz
 typedef struct xrun {
     const run_opts *o;
     run_tproc *tp;
-    bool marked1, marked2, target_gone;
+    bool marked1, marked2, target_gone, stop_asked;
     const char *label;
     int64_t prev_print;
 } xrun;
@@ -124,8 +124,12 @@ typedef struct xrun {
 static void progress(struct drv *d, const struct drv_progress *p, void *arg)
 {
     xrun *x = arg;
-    if (run_interrupted)
-        drv_request_stop(d);   /* the SIGINT handler knows only the built-in run's driver */
+    if (run_interrupted && !x->stop_asked) {
+        /* the SIGINT handler knows only the built-in run's driver; once, since a second
+         * request would cut the drain short */
+        x->stop_asked = true;
+        drv_request_stop(d);
+    }
     if (!x->target_gone && run_tproc_exited(x->tp)) {
         x->target_gone = true;
         drv_request_stop(d);
