@@ -25,12 +25,16 @@ typedef struct slot {
     _Atomic int64_t closed_calls;
     _Atomic int cause;
     bool recv_eof;               /* recv answered -EPIPE (serving worker only) */
+    /* The slot whose held FIFO holds a message this slot's recv returned for another
+     * link (pair): this consumer waits for it as for its own (serving worker only). */
+    struct slot *blocker;
     /* mu guards the held FIFO, the accounting below and every use of l outside the
      * serving worker, against release (which happens under it). */
     pthread_mutex_t mu;
     bool released;
     vsock_msg *held_head, *held_tail;
     int64_t held;
+    struct slot *waiter;         /* a consumer blocked on this FIFO: queued when it drains */
     int64_t recv_msgs, dropped, seq_gaps, seq_backwards;
     uint64_t next_seq;
     bool seq_started;            /* a message with a header was seen */
@@ -197,18 +201,19 @@ static void held_push(app *a, slot *s, vsock_msg *m)
 
 /* Offer m to link s (its messages keep FIFO order behind those already held). Like the
  * blocked goroutine of the seed, a message the variant refuses with -EAGAIN waits here
- * for on_writable; nothing is dropped and no other link waits. Called with s->mu held. */
-static void offer_locked(app *a, slot *s, vsock_msg *m)
+ * for on_writable; nothing is dropped and no other link waits. True when m was held.
+ * Called with s->mu held. */
+static bool offer_locked(app *a, slot *s, vsock_msg *m)
 {
     struct link *l = atomic_load(&s->l);
     if (s->released || atomic_load(&s->closed) || !l) {
         vsock_msg_free(m);
         ADD(unsent_at_close, 1);
-        return;
+        return false;
     }
     if (s->held) {
         held_push(a, s, m);
-        return;
+        return true;
     }
     m->link_id = s->id;
     int rc = a->v->send(l, m);
@@ -218,10 +223,20 @@ static void offer_locked(app *a, slot *s, vsock_msg *m)
     } else if (rc == -EAGAIN) {
         ADD(send_eagain, 1);
         held_push(a, s, m);
+        return true;
     } else {
         vsock_msg_free(m);
         ADD(unsent_at_close, 1);
     }
+    return false;
+}
+
+/* s's held FIFO is empty: a consumer that waited for it takes messages again. */
+static void wake_waiter_locked(app *a, slot *s)
+{
+    slot *w = s->waiter;
+    s->waiter = NULL;
+    if (w) enqueue(a, w);
 }
 
 static void flush_held_locked(app *a, slot *s)
@@ -236,7 +251,10 @@ static void flush_held_locked(app *a, slot *s)
             return;
         }
         s->held_head = next;
-        if (!s->held_head) s->held_tail = NULL;
+        if (!s->held_head) {
+            s->held_tail = NULL;
+            wake_waiter_locked(a, s);
+        }
         s->held--;
         ADD(held_now, -1);
         if (rc == 0) {
@@ -264,9 +282,10 @@ static void serve_time(app *a, rt_ns t0)
     }
 }
 
-/* One message taken from a link's recv: account it on the link it belongs to (pair's recv
- * returns messages of two links), then echo or free it. */
-static void process(app *a, worker *w, vsock_msg *m)
+/* One message taken from consumer c's recv: account it on the link it belongs to (pair's
+ * recv returns messages of two links), then echo or free it. True when its echo was held:
+ * c then takes nothing more until that link's held FIFO drains (c->blocker). */
+static bool process(app *a, worker *w, slot *c, vsock_msg *m)
 {
     rt_ns now = rt_now();
     ADD(recv_msgs, 1);
@@ -284,7 +303,7 @@ static void process(app *a, worker *w, vsock_msg *m)
     if (!s) {   /* a variant that mislabels messages: never lose one silently */
         ADD(unsent_at_close, 1);
         vsock_msg_free(m);
-        return;
+        return false;
     }
     pthread_mutex_lock(&s->mu);
     s->recv_msgs++;
@@ -306,7 +325,7 @@ static void process(app *a, worker *w, vsock_msg *m)
     if (a->p.mode == APP_SINK) {
         vsock_msg_free(m);
         ADD(sink_freed, 1);
-        return;
+        return false;
     }
     if (has_hdr) {   /* keep the driver's timestamps; say when the app took it */
         h.t_app = now;
@@ -314,18 +333,52 @@ static void process(app *a, worker *w, vsock_msg *m)
     }
     ADD(echoed, 1);
     pthread_mutex_lock(&s->mu);
-    offer_locked(a, s, m);
+    bool held = offer_locked(a, s, m);
+    if (held && s != c) {
+        /* One waiter per FIFO (enough for pair): another consumer is never left waiting
+         * unwoken, it goes on taking as it did before this model. */
+        if (!s->waiter) s->waiter = c;
+        held = s->waiter == c;
+        if (held) c->blocker = s;
+    }
     pthread_mutex_unlock(&s->mu);
+    return held;
 }
 
 static void release_slot(app *a, slot *s)
 {
     pthread_mutex_lock(&s->mu);
     held_drop_all(a, s);
+    wake_waiter_locked(a, s);
     s->released = true;
     a->v->release(atomic_load(&s->l));
     pthread_mutex_unlock(&s->mu);
     ADD(links_released, 1);
+}
+
+/* Whether s's consumer must take nothing now. In Go each business caller is its own
+ * goroutine: one blocked in Send takes nothing more from Receive, so a link whose send
+ * refused a message gets no further messages taken from it, and its backpressure
+ * reaches the design (a receive queue that fills, then a paused read, a blocked
+ * thread or drops, as the design does) instead of the app holding every echo. A
+ * consumer waits on its own held FIFO (its on_writable serves it again) or on the
+ * FIFO holding a message its recv returned for another link: pair's sub-links share
+ * one receive queue, and a single goroutine consuming LinkV5's unified channel stops
+ * at the first message whose Send blocks, whichever link it belongs to. A closed link
+ * is never kept waiting: its recv only drains what is left, then it is released. */
+static bool consumer_waits(slot *s)
+{
+    if (atomic_load(&s->closed)) return false;
+    pthread_mutex_lock(&s->mu);
+    bool wait = s->held > 0;
+    pthread_mutex_unlock(&s->mu);
+    slot *t = s->blocker;
+    if (wait || !t) return wait;
+    pthread_mutex_lock(&t->mu);
+    wait = t->waiter == s;   /* cleared, and s queued, when t's FIFO drained */
+    pthread_mutex_unlock(&t->mu);
+    if (!wait) s->blocker = NULL;
+    return wait;
 }
 
 /* Serve one slot taken from the ready list; this worker owns it until queued is cleared. */
@@ -343,14 +396,16 @@ static void serve(app *a, worker *w, slot *s)
         if (atomic_load(&s->closed)) {
             pthread_mutex_lock(&s->mu);
             held_drop_all(a, s);
+            wake_waiter_locked(a, s);
             pthread_mutex_unlock(&s->mu);
         }
         int n = 0;
-        while (n < a->p.recv_batch && !s->recv_eof) {
+        bool waits = consumer_waits(s);
+        while (n < a->p.recv_batch && !s->recv_eof && !waits) {
             vsock_msg *m = NULL;
             int rc = a->v->recv(l, &m);
             if (rc == 0) {
-                process(a, w, m);
+                waits = process(a, w, s, m) && !atomic_load(&s->closed);
                 n++;
             } else if (rc == -EPIPE) {
                 s->recv_eof = true;

@@ -169,7 +169,10 @@ Test(app, echoes_in_order_and_updates_activity)
     teardown();
 }
 
-Test(app, held_on_eagain_and_reoffered_in_order_on_writable)
+/* As a goroutine blocked in Send takes nothing more from Receive: the refused message is
+ * held, the link's other messages stay in the variant's receive queue (its backpressure
+ * reaches the design), and taking resumes, in order, once on_writable drains the hold. */
+Test(app, held_on_eagain_stops_taking_from_the_link_until_writable)
 {
     setup(NULL);
     uint32_t id;
@@ -177,17 +180,55 @@ Test(app, held_on_eagain_and_reoffered_in_order_on_writable)
     atomic_store(&l->blocked, true);
     for (uint64_t i = 0; i < 10; i++) deliver(l, id, i);
     app_stats st;
-    FX_WAIT((app_stats_get(A, &st), st.held_now == 10), 10 * RT_S);
-    cr_assert_eq(st.held_now, 10, "every refused message is held, none dropped");
-    cr_expect_eq(st.send_eagain, 1, "later messages queue behind the held one without asking");
+    FX_WAIT((app_stats_get(A, &st), st.held_now == 1), 10 * RT_S);
+    /* more readiness changes nothing while the echo is held */
+    l->host->on_readable(l->host, l, id);
+    deliver(l, id, 10);
+    app_link_stats ls;
+    FX_WAIT((app_link_stats_get(A, id, &ls), ls.recv_msgs == 1 && rt_queue_len(l->inbox) == 10),
+            10 * RT_S);
+    app_stats_get(A, &st);
+    cr_assert_eq(st.held_now, 1, "one refused echo held, nothing dropped");
+    cr_expect_eq(st.recv_msgs, 1, "nothing more taken from the blocked link");
+    cr_expect_eq(rt_queue_len(l->inbox), 10, "the rest waits in the variant's queue");
+    cr_expect_eq(st.send_eagain, 1);
     cr_expect_eq(rt_queue_len(l->outbox), 0);
     atomic_store(&l->blocked, false);
     l->host->on_writable(l->host, l, id);
-    for (uint64_t i = 0; i < 10; i++) cr_expect_eq(take_seq(l), i);
+    for (uint64_t i = 0; i < 11; i++) cr_expect_eq(take_seq(l), i);
     app_stats_get(A, &st);
     cr_expect_eq(st.held_now, 0);
-    cr_expect_eq(st.held_peak, 10);
-    cr_expect_eq(st.sent, 10);
+    cr_expect_eq(st.held_peak, 1);
+    cr_expect_eq(st.sent, 11);
+    cr_expect_eq(st.recv_msgs, 11);
+    teardown();
+}
+
+/* Blocked again after resuming: each refusal holds one echo and stops taking. */
+Test(app, each_refusal_holds_one_echo)
+{
+    setup(NULL);
+    uint32_t id;
+    struct link *l = new_link(&id);
+    for (uint64_t i = 0; i < 3; i++) deliver(l, id, i);
+    for (uint64_t i = 0; i < 3; i++) cr_expect_eq(take_seq(l), i);
+    atomic_store(&l->blocked, true);
+    for (uint64_t i = 3; i < 8; i++) deliver(l, id, i);
+    app_stats st;
+    FX_WAIT((app_stats_get(A, &st), st.held_now == 1 && rt_queue_len(l->inbox) == 4), 10 * RT_S);
+    cr_expect_eq(rt_queue_len(l->inbox), 4);
+    /* on_writable while send still refuses: the held echo stays, nothing more is taken */
+    l->host->on_writable(l->host, l, id);
+    FX_WAIT((app_stats_get(A, &st), st.send_eagain == 2), 10 * RT_S);
+    cr_expect_eq(st.send_eagain, 2);
+    cr_expect_eq(st.held_now, 1);
+    cr_expect_eq(rt_queue_len(l->inbox), 4);
+    atomic_store(&l->blocked, false);
+    l->host->on_writable(l->host, l, id);
+    for (uint64_t i = 3; i < 8; i++) cr_expect_eq(take_seq(l), i);
+    app_stats_get(A, &st);
+    cr_expect_eq(st.held_peak, 1);
+    cr_expect_eq(st.sent, 8);
     teardown();
 }
 
@@ -199,7 +240,9 @@ Test(app, close_counts_held_as_unsent_then_releases_once_drained)
     atomic_store(&l->blocked, true);
     for (uint64_t i = 0; i < 5; i++) deliver(l, id, i);
     app_stats st;
-    FX_WAIT((app_stats_get(A, &st), st.held_now == 5), 10 * RT_S);
+    FX_WAIT((app_stats_get(A, &st), st.held_now == 1 && rt_queue_len(l->inbox) == 4), 10 * RT_S);
+    cr_assert_eq(st.held_now, 1);
+    /* closed: the held echo and those of the messages still queued are unsent */
     cr_assert_eq(app_close_link(A, id), 0);
     FX_WAIT(atomic_load(&l->released), 10 * RT_S);
     cr_assert(atomic_load(&l->released));
@@ -234,6 +277,41 @@ Test(app, message_of_another_link_is_accounted_and_echoed_there)
     cr_expect_eq(sa.recv_msgs, 0);
     cr_expect_eq(sb.recv_msgs, 1);
     cr_expect_eq(rt_queue_len(la->outbox), 0);
+    teardown();
+}
+
+/* pair: one link's recv returns its partner's messages too. A message for a blocked
+ * partner is held on the partner, and the consumer that took it stops, as one goroutine
+ * consuming LinkV5's unified channel would; the partner's drain resumes it. */
+Test(app, message_held_for_another_link_stops_its_consumer_until_that_link_drains)
+{
+    app_params p;
+    app_params_default(&p);
+    p.workers = 1;
+    setup(&p);
+    uint32_t a, b;
+    struct link *la = new_link(&a), *lb = new_link(&b);
+    atomic_store(&lb->blocked, true);
+    deliver(la, b, 0);
+    deliver(la, b, 1);
+    deliver(la, a, 0);
+    app_stats st;
+    FX_WAIT((app_stats_get(A, &st), st.held_now == 1 && rt_queue_len(la->inbox) == 2), 10 * RT_S);
+    cr_expect_eq(st.held_now, 1);
+    cr_expect_eq(st.recv_msgs, 1, "a's consumer stopped at b's held message");
+    cr_expect_eq(rt_queue_len(la->inbox), 2);
+    app_link_stats sb;
+    app_link_stats_get(A, b, &sb);
+    cr_expect_eq(sb.held, 1);
+    atomic_store(&lb->blocked, false);
+    lb->host->on_writable(lb->host, lb, b);
+    cr_expect_eq(take_seq(lb), 0);
+    cr_expect_eq(take_seq(lb), 1);
+    cr_expect_eq(take_seq(la), 0);
+    app_stats_get(A, &st);
+    cr_expect_eq(st.held_now, 0);
+    cr_expect_eq(st.held_peak, 1);
+    cr_expect_eq(st.recv_msgs, 3);
     teardown();
 }
 
