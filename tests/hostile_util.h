@@ -17,6 +17,8 @@ static const struct fx_override hx_overrides[] = {
     {"dual", "write_timeout_ms", 100},  {"dual", "retry_init_ms", 10},
     {"dual", "retry_max_ms", 20},       {"dual", "retry_max", 2},
     {"dual", "send_queue_len", 16},     {"dual", "recv_queue_len", 16},
+    /* a close frame to a peer that never reads waits its whole close deadline */
+    {"dual", "close_timeout_ms", 200},  {"hybrid", "close_timeout_ms", 200},
     /* hybrid serves its send queue between reads: its 30 s read deadline would delay
      * every echo that long (a kept flaw the benchmarks measure, not this test) */
     {"hybrid", "read_timeout_ms", 20},  {"hybrid", "write_timeout_ms", 100}, {"hybrid", "retry_init_ms", 10},
