@@ -299,7 +299,9 @@ static void cb_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
             vsock_msg_free(m);
             return;
         }
-        m->t_decoded = rt_now();
+        /* only the server side reads it; a clock read per message was 4.4 % of the
+         * driver's CPU at 1.6 M msg/s (it stamps each read once itself) */
+        m->t_decoded = s->role == VSOCK_SERVER ? rt_now() : 0;
         m->next = NULL;
         if (s->in_tail)
             s->in_tail->next = m;
