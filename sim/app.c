@@ -672,6 +672,11 @@ uint32_t app_links(app *a)
     return n < a->p.max_links ? n : a->p.max_links;
 }
 
+uint32_t app_max_links(app *a)
+{
+    return a->p.max_links;
+}
+
 void app_stats_get(app *a, app_stats *o)
 {
 #define GET(f) o->f = atomic_load(&a->st.f)

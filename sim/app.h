@@ -82,9 +82,9 @@ void app_destroy(app *a);
  * *id, or a negative error: -ENOSPC (max_links reached: s is destroyed here), or the
  * attach's error (-EAGAIN: thread limit; the variant destroyed s). Counted either way. */
 int app_attach(app *a, vsock *s, uint32_t *id);
-/* The same in two steps, so an acceptor can number links in accept order while their
- * handshakes finish in any order: reserve an id (-ENOSPC when none is left), then
- * attach with it (an id whose handshake failed stays unused). */
+/* The same in two steps: reserve an id (-ENOSPC when none is left), then attach with it.
+ * A reserved id is never given back: reserve only for a socket that will be attached
+ * (the acceptor attaches upgraded sockets with app_attach, so failed upgrades use none). */
 int app_reserve_id(app *a, uint32_t *id);
 int app_attach_reserved(app *a, vsock *s, uint32_t id);
 
@@ -98,6 +98,7 @@ void app_set_service(app *a, rt_ns service_ns, enum app_service kind);
 void app_stats_get(app *a, app_stats *out);
 void app_link_stats_get(app *a, uint32_t id, app_link_stats *out);
 uint32_t app_links(app *a);   /* ids handed out so far */
+uint32_t app_max_links(app *a);   /* the link table's size (params.max_links) */
 /* Add the client→app latency histogram (ns, from the wire header's t_sched) to dst. */
 void app_lat_in_merge(app *a, met_hist *dst);
 

@@ -1,4 +1,4 @@
-/* srv_acceptor.c — one loop thread: accept until EAGAIN, non-blocking upgrade with a deadline, attach in accept order. */
+/* srv_acceptor.c — one loop thread: accept until EAGAIN, non-blocking upgrade with a deadline, ids in attach order. */
 #include "srv_acceptor.h"
 
 #include <arpa/inet.h>
@@ -18,7 +18,6 @@ typedef struct pending {
     vsock *s;
     rt_io *io;
     rt_timer *timer;
-    uint32_t id;
 } pending;
 
 struct srv_acceptor {
@@ -81,11 +80,15 @@ static void hs_step(pending *p)
     }
     ADD(hs_ok, 1);
     vsock *s = p->s;
-    uint32_t id = p->id;
     pending_free(p, false);   /* the watcher must be gone before the variant owns the fd */
-    rc = app_attach_reserved(acc->a, s, id);
+    /* The id is taken now, not at accept: a failed or abandoned upgrade uses none (a
+     * flood of bad connects once used up the whole link table), and ids follow attach
+     * order, the order pair joins its links in. */
+    rc = app_attach(acc->a, s, NULL);
     if (rc == 0) {
         ADD(attached, 1);
+    } else if (rc == -ENOSPC) {
+        ADD(refused, 1);   /* filled up while this one was upgrading */
     } else {
         /* a limit reached is a result, never an abort: count it and keep accepting */
         ADD(attach_failed, 1);
@@ -112,8 +115,7 @@ static void hs_timeout_cb(rt_timer *t, void *arg)
 
 static void start_handshake(srv_acceptor *acc, int fd)
 {
-    uint32_t id;
-    if (app_reserve_id(acc->a, &id) < 0) {
+    if (app_links(acc->a) >= app_max_links(acc->a)) {   /* full: no upgrade for nothing */
         ADD(refused, 1);
         close(fd);
         return;
@@ -130,7 +132,6 @@ static void start_handshake(srv_acceptor *acc, int fd)
     }
     p->acc = acc;
     p->s = s;
-    p->id = id;
     p->io = rt_io_create(acc->loop, fd, hs_io_cb, p);
     p->timer = rt_timer_create(acc->loop, hs_timeout_cb, p);
     p->next = acc->pend;

@@ -38,8 +38,8 @@ typedef struct srv_acceptor_stats {
 } srv_acceptor_stats;
 
 /* Listen (bind + listen happen here, so the port is known on return) and start the
- * acceptor thread. Upgraded sockets go to app_attach_reserved with ids reserved in
- * accept order. NULL with *err (negative) on failure. */
+ * acceptor thread. Each upgraded socket goes to app_attach, which numbers links in
+ * attach order; a failed upgrade uses no id. NULL with *err (negative) on failure. */
 srv_acceptor *srv_acceptor_start(const srv_acceptor_opts *o, app *a, int *err);
 /* The bound port (host order). */
 uint16_t srv_acceptor_port(const srv_acceptor *acc);

@@ -1,4 +1,4 @@
-/* test_srv_acceptor.c — the listener: ids in accept order, handshake failures and time-outs counted, no spin at the fd limit. */
+/* test_srv_acceptor.c — the listener: ids in attach order, failed upgrades use none, handshake failures and time-outs counted, no spin at the fd limit. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <sys/resource.h>
@@ -52,11 +52,12 @@ static struct link_server *srv;
 static app *A;
 static srv_acceptor *acc;
 
-static void start(rt_ns hs_timeout)
+static void start_max(rt_ns hs_timeout, uint32_t max_links)
 {
     link_host_init(&host);
     app_params p;
     app_params_default(&p);
+    p.max_links = max_links;
     A = app_create(&p, &keeper, &host);
     struct link_common c;
     fx_common_default(&c);
@@ -71,6 +72,11 @@ static void start(rt_ns hs_timeout)
     acc = srv_acceptor_start(&o, A, &err);
     cr_assert(acc, "acceptor: %s", strerror(-err));
     cr_assert_gt(srv_acceptor_port(acc), 0, "port 0 gives a real port");
+}
+
+static void start(rt_ns hs_timeout)
+{
+    start_max(hs_timeout, 65536);
 }
 
 static void stop(void)
@@ -99,7 +105,7 @@ static srv_acceptor_stats stats(void)
     return s;
 }
 
-Test(srv_acceptor, ids_in_accept_order_and_bad_handshake_counted)
+Test(srv_acceptor, ids_in_attach_order_and_bad_handshake_counted)
 {
     start(10 * RT_S);
     vsock *c0 = NULL, *c2 = NULL;
@@ -117,8 +123,9 @@ Test(srv_acceptor, ids_in_accept_order_and_bad_handshake_counted)
     cr_expect_eq(s.handshakes_failed, 1);
     cr_expect_eq(s.attached, 2);
     cr_expect_eq(s.pending, 0);
-    cr_expect(srv->links[0].s && !srv->links[1].s && srv->links[2].s,
-              "ids follow accept order; the failed upgrade's id stays unused");
+    cr_expect(srv->links[0].s && srv->links[1].s && !srv->links[2].s,
+              "ids follow attach order; the failed upgrade used none");
+    cr_expect_eq(app_links(A), 2);
     char buf[256];
     ssize_t n = read(bad, buf, sizeof buf - 1);
     cr_expect_gt(n, 0, "the bad request gets an answer");
@@ -129,6 +136,52 @@ Test(srv_acceptor, ids_in_accept_order_and_bad_handshake_counted)
     close(bad);
     vsock_destroy(c0);
     vsock_destroy(c2);
+    stop();
+}
+
+/* More failed upgrades than the link table holds (bad requests and silent clients that
+ * time out): none of them takes an id, so good clients still attach, and only a full
+ * table refuses. */
+Test(srv_acceptor, failed_upgrades_do_not_exhaust_the_link_table)
+{
+    enum { MAX = 3, BAD = 3 * MAX };
+    start_max(200 * RT_MS, MAX);
+    const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";   /* no Upgrade, no key */
+    for (int i = 0; i < BAD; i++) {
+        int bad = raw_connect();
+        cr_assert_eq(write(bad, junk, sizeof junk - 1), (ssize_t)(sizeof junk - 1));
+        FX_WAIT(stats().handshakes_failed == i + 1, 10 * RT_S);
+        close(bad);
+    }
+    int silent[BAD];
+    for (int i = 0; i < BAD; i++) silent[i] = raw_connect();
+    FX_WAIT(stats().handshake_timeouts == BAD, 10 * RT_S);
+    srv_acceptor_stats s = stats();
+    cr_expect_eq(s.handshakes_failed, 2 * BAD);
+    cr_expect_eq(s.handshake_timeouts, BAD);
+    cr_expect_eq(s.refused, 0);
+    cr_expect_eq(app_links(A), 0, "no id taken by a failed upgrade");
+    vsock *c[MAX + 1] = {0};
+    for (int i = 0; i < MAX; i++) {
+        cr_assert_eq(fx_tcp_client(srv_acceptor_port(acc), &c[i]), 0);
+        FX_WAIT(stats().attached == i + 1, 10 * RT_S);
+    }
+    s = stats();
+    cr_expect_eq(s.attached, MAX, "every good client attached after the flood");
+    cr_expect_eq(app_links(A), MAX);
+    for (int i = 0; i < MAX; i++) cr_expect(srv->links[i].s, "id %d in attach order", i);
+    /* now the table is full: the next connection is refused at accept, counted */
+    int extra = raw_connect();
+    FX_WAIT(stats().refused == 1, 10 * RT_S);
+    s = stats();
+    cr_expect_eq(s.refused, 1);
+    cr_expect_eq(s.attached, MAX);
+    app_stats as;
+    app_stats_get(A, &as);
+    cr_expect_eq(as.links_attached, MAX);
+    close(extra);
+    for (int i = 0; i < BAD; i++) close(silent[i]);
+    for (int i = 0; i < MAX; i++) vsock_destroy(c[i]);
     stop();
 }
 
