@@ -1,6 +1,5 @@
 /* evl_server.c — evloop's server: params, one loop thread per core, the per-loop inbox, attach, stop, the exported table. */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +8,7 @@
 #include "evl.h"
 
 const struct link_param evl_params[EVL_P_COUNT] = {
-    [EVL_P_LOOPS] = {"loops", 0, 0, 1024,
-                     "event-loop threads, one per core; 0 = the CPUs this process may run on"},
+    [EVL_P_LOOPS] = {"loops", 0, 0, 1024, "event-loop threads, one per core; 0 = online CPUs"},
     [EVL_P_READ_BUDGET_BYTES] = {"read_budget_bytes", 65536, 256, 16 << 20,
                                  "bytes read from one link per readiness event"},
     [EVL_P_READ_BUDGET_MSGS] = {"read_budget_msgs", 16, 1, 1 << 20,
@@ -193,17 +191,6 @@ static void loop_main(void *arg)
 
 /* ---------------------------------------------------------------- ops */
 
-/* One loop per CPU the server may run on, not per CPU of the machine: pinned to one
- * CPU (as the shipped scenarios pin it), a second loop only adds context switches and
- * halves the batching of each. */
-static long usable_cpus(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    return sysconf(_SC_NPROCESSORS_ONLN);
-}
-
 static int check_params(const int64_t *p)
 {
     if (p[EVL_P_RECV_LOW] >= p[EVL_P_RECV_HIGH] || p[EVL_P_RECV_HIGH] > p[EVL_P_RECV_QUEUE_CAP])
@@ -252,7 +239,7 @@ static int evl_start(const struct link_start_args *a, struct link_server **out)
     }
     long n = srv->p[EVL_P_LOOPS];
     if (n <= 0)
-        n = usable_cpus();
+        n = sysconf(_SC_NPROCESSORS_ONLN);
     srv->nloops = n < 1 ? 1 : (int)n;
     srv->loops = calloc((size_t)srv->nloops, sizeof *srv->loops);
     srv->ready = rt_queue_create((size_t)srv->nloops);
