@@ -71,12 +71,15 @@ static void reschedule(struct drv *d, struct drv_link *L)
 static void send_due(struct drv *d, struct drv_link *L, rt_ns now)
 {
     const struct drv_group *g = &d->p.groups[L->group];
+    /* queued bytes asked once per link and sweep, then counted here (a frame's header
+     * is at most 14 bytes): each vsock call takes the socket's lock */
+    size_t pend = vsock_pending_out(L->s);
     while (L->slots_left && L->next_t <= now) {
         if (g->in_flight_max && L->tx_seq - L->echo.next >= g->in_flight_max) {
             L->iblocked = true;   /* the slot waits; its latency keeps running from t_sched */
             break;
         }
-        if (vsock_pending_out(L->s) >= d->p.pending_out_max_bytes)
+        if (pend >= d->p.pending_out_max_bytes)
             break;                /* flush first; still due, so swept again right after */
         uint32_t len = drv_sched_size(g, &L->rng);
         struct wire_hdr h = {.magic = WIRE_MAGIC, .kind = WIRE_ECHO, .link_id = L->id, .len = len,
@@ -86,6 +89,7 @@ static void send_due(struct drv *d, struct drv_link *L, rt_ns now)
             drv_conn_lost(d, L);
             return;
         }
+        pend += len + 14;
         bool meas = L->next_t >= d->t_meas0;
         if (meas && L->seq_meas0 == UINT64_MAX)
             L->seq_meas0 = L->tx_seq;
