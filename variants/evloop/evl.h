@@ -144,6 +144,7 @@ struct link {
      * that a sender on an app thread may write inline while the link is idle: it only
      * try-locks tx_lock and falls back to outq, the loop takes it (evl_tx_lock). */
     _Atomic int tx_lock;
+    _Atomic bool rx_burst;               /* the last read brought more than one message */
     bool tx_idle;                        /* under tx_lock: open, nothing queued, write not armed */
 
     /* ---- loop thread only */

@@ -193,6 +193,8 @@ static void read_step(evl_link *l, bool readable, rt_ns now)
     }
     if (any && l->state == EVL_OPEN)
         touch(l);
+    if (did_read && readable)
+        atomic_store_explicit(&l->rx_burst, msgs > 1, memory_order_relaxed);
     update_io(l);
 }
 

@@ -43,8 +43,16 @@ static int send_inline(evl_link *l, vsock_msg *m)
 {
     /* in_bytes first: this thread's earlier messages that went to outq keep it above
      * zero until the loop has put them in the vsock, so nothing overtakes them. */
-    if (atomic_load(&l->in_bytes) != 0 ||
-        atomic_exchange_explicit(&l->tx_lock, 1, memory_order_acquire))
+    if (atomic_load(&l->in_bytes) != 0)
+        return 0;
+    /* Cork (uWS corks the sends made while it handles one read's messages): a link
+     * whose reads bring several messages at once is busy, and so is its loop, which is
+     * awake anyway (the hand-off costs it no wake-up) and writes the replies of a whole
+     * read in one send, where inline writes would cost one each (measured at 400 k
+     * msg/s: 572 k vs 646 k messages per CPU-second). */
+    if (atomic_load_explicit(&l->rx_burst, memory_order_relaxed))
+        return 0;
+    if (atomic_exchange_explicit(&l->tx_lock, 1, memory_order_acquire))
         return 0;
     int rc = 0;
     bool partial = false;
