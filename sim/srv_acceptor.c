@@ -74,8 +74,9 @@ static void hs_step(pending *p)
         return;
     }
     if (rc < 0) {
-        ADD(hs_failed, 1);
+        /* pending first: who sees the failure counted sees it no longer pending */
         pending_free(p, true);
+        ADD(hs_failed, 1);
         return;
     }
     ADD(hs_ok, 1);
@@ -108,9 +109,9 @@ static void hs_timeout_cb(rt_timer *t, void *arg)
     (void)t;
     pending *p = arg;
     srv_acceptor *acc = p->acc;
+    pending_free(p, true);
     ADD(hs_timeouts, 1);
     ADD(hs_failed, 1);
-    pending_free(p, true);
 }
 
 static void start_handshake(srv_acceptor *acc, int fd)
@@ -139,8 +140,8 @@ static void start_handshake(srv_acceptor *acc, int fd)
     acc->pend = p;
     ADD(pending, 1);
     if (!p->io || !p->timer) {
-        ADD(hs_failed, 1);
         pending_free(p, true);
+        ADD(hs_failed, 1);
         return;
     }
     rt_timer_start(p->timer, acc->o.handshake_timeout_ns, 0);
