@@ -46,13 +46,13 @@ static void set_num(json_t *m, const char *k, double v)
 
 static json_t *dir_json(const struct drv_dir *d)
 {
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "scheduled",
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "scheduled",
                      (json_int_t)d->scheduled, "sent", (json_int_t)d->sent, "unsent",
                      (json_int_t)d->unsent, "delivered", (json_int_t)d->delivered, "duplicates",
                      (json_int_t)d->duplicates, "reordered", (json_int_t)d->reordered, "gaps",
                      (json_int_t)d->gaps, "in_flight", (json_int_t)d->in_flight, "abandoned",
                      (json_int_t)d->abandoned, "stale", (json_int_t)d->stale, "bad",
-                     (json_int_t)d->bad);
+                     (json_int_t)d->bad, "corrupted", (json_int_t)d->corrupted);
 }
 
 /* Accounting, both directions summed (METHOD.md, 7). The driver sees holes (gaps: a
