@@ -253,7 +253,6 @@ out:
     json_object_del(m, "drops_by_reason");
     if (have_r) {
         accounting(m, why, &r);
-        json_object_set_new(json_object_get(m, "echo"), "corrupted", json_integer(r.all.echo.corrupted));
     }
     if (x.tp)
         run_tproc_metrics(x.tp, m, have_r ? r.links_established : 0, have_r ? r.measure_ns : 0, scpus,
