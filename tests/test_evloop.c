@@ -1,4 +1,6 @@
 /* test_evloop.c — the evloop variant by counts: threads, idle cost, lossless backpressure, stall, rate limit, memory. */
+#include <poll.h>
+
 #include "evloop_fixture.h"
 
 /* ---------------------------------------------------------------- tests */
@@ -379,5 +381,38 @@ Test(evloop, overflow_drop_policy_counts_and_keeps_the_link)
             (long)accepted, (long)read, (long)s.drops[LINK_DROP_SEND_OVERFLOW]);
     cr_assert_eq(read + s.drops[LINK_DROP_SEND_OVERFLOW], accepted);
     echo_once(&t, a, 50);
+    th_stop(&t);
+}
+
+/* A ping on an otherwise quiet link is answered at once: the pong wslay queues while
+ * decoding must be flushed by the read, not wait for the link's next data write. */
+Test(evloop, ping_on_a_quiet_link_is_answered)
+{
+    th t;
+    th_start(&t, 2, true, 0, NULL, NULL, 0);
+    uint32_t id = th_open(&t);
+    echo_once(&t, id, 10);   /* the link is up and idle */
+    int fd = vsock_fd(t.links[id].c);
+    /* A masked ping with payload "hi" (RFC 6455 §5.5.2), written raw under the vsock. */
+    const uint8_t key[4] = {1, 2, 3, 4};
+    uint8_t ping[8] = {0x89, 0x80 | 2, key[0], key[1], key[2], key[3],
+                       (uint8_t)('h' ^ key[0]), (uint8_t)('i' ^ key[1])};
+    cr_assert_eq(send(fd, ping, sizeof ping, MSG_NOSIGNAL), (ssize_t)sizeof ping);
+    /* The pong: unmasked, opcode 0xA, the same payload. */
+    uint8_t got[4] = {0};
+    size_t have = 0;
+    for (int tries = 0; tries < 500 && have < sizeof got; tries++) {
+        int w = rt_wait_fd(fd, POLLIN, rt_deadline_in(10 * RT_MS), NULL);
+        if (w <= 0)
+            continue;
+        ssize_t n = recv(fd, got + have, sizeof got - have, MSG_DONTWAIT);
+        if (n > 0)
+            have += (size_t)n;
+    }
+    cr_assert_eq(have, sizeof got, "no pong within 500 waits");
+    cr_assert_eq(got[0], 0x8A);
+    cr_assert_eq(got[1], 2);
+    cr_assert_eq(got[2], 'h');
+    cr_assert_eq(got[3], 'i');
     th_stop(&t);
 }

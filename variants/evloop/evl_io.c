@@ -195,6 +195,17 @@ static void read_step(evl_link *l, bool readable, rt_ns now)
         touch(l);
     if (did_read && readable)
         atomic_store_explicit(&l->rx_burst, msgs > 1, memory_order_relaxed);
+    /* Decoding may have queued a pong or a close reply inside wslay: send it now, not
+     * at the link's next data write (which, on a quiet link, may never come). */
+    if (did_read && readable && l->state == EVL_OPEN && !l->wr_armed) {
+        evl_tx_lock(l);
+        bool ww = vsock_want_write(l->vs);
+        evl_tx_unlock(l);
+        if (ww) {
+            flush_out(l);
+            return;   /* flush_out updated the watchers */
+        }
+    }
     update_io(l);
 }
 
