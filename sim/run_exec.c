@@ -211,6 +211,24 @@ static void driver_cpus(char *buf, size_t len)
     snprintf(buf, len, "affinity %s, last %d", aff, sched_getcpu());
 }
 
+/* A variant given by path (--variant ./x/mylink.so) names its files by the module's
+ * base name: a path's slashes cannot go into a file name. */
+static void file_label(const char *variant, char *out, size_t cap)
+{
+    const char *b = strrchr(variant, '/');
+    b = b ? b + 1 : variant;
+    size_t n = strlen(b);
+    if (n > 3 && !strcmp(b + n - 3, ".so"))
+        n -= 3;
+    size_t i = 0;
+    for (; i < n && i + 1 < cap; i++) {
+        char c = b[i];
+        out[i] = (char)((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '-' || c == '_' ? c : '_');
+    }
+    out[i] = 0;
+}
+
 int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *variant,
             int rep, const char *run_dir, const char *label, json_t *runs)
 {
@@ -315,7 +333,9 @@ stop_server:
         snprintf(failure, sizeof failure, "%s: %d of %d server processes sent no report%s%s",
                  variant, missing ? missing : x.srvs.n, x.srvs.n, err[0] ? ": " : "", err);
     if (x.series) {
-        snprintf(series_name, sizeof series_name, "series_%s_%d.csv", variant, rep);
+        char fname[128];
+        file_label(variant, fname, sizeof fname);
+        snprintf(series_name, sizeof series_name, "series_%s_%d.csv", fname, rep);
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", run_dir, series_name);
         if (met_series_save(x.series, path, err, sizeof err) < 0) {

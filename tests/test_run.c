@@ -390,3 +390,26 @@ Test(run, serve_listens_then_reports_on_sigterm)
     json_decref(rep);
     free(out);
 }
+
+/* A user's module given by absolute path runs like a built-in: its files are named by the
+ * module's base name (a path's slashes cannot go into a file name). */
+Test(run, variant_by_absolute_path_names_its_files_by_base_name)
+{
+    const char *vdir = getenv("LINKBENCH_VARIANT_DIR");
+    cr_assert_not_null(vdir);
+    char mod[700], res[700], scn[700], pat[800];
+    snprintf(mod, sizeof mod, "%s/evloop.so", vdir);
+    cr_assert_eq(mod[0], '/', "LINKBENCH_VARIANT_DIR is not absolute: %s", vdir);
+    write_file("tiny.json", tiny);
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(scn, sizeof scn, "%s/tiny.json", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--variant", mod, "--out", res, scn, NULL});
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    snprintf(pat, sizeof pat, "%s/tiny/*/series_evloop_0.csv", res);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no %s\nstderr:\n%s", pat, err);
+    globfree(&g);
+    free(out);
+    free(err);
+}
