@@ -98,7 +98,6 @@ static int batch_start(const struct link_start_args *a, struct link_server **out
 
 static int batch_attach(struct link_server *srv, vsock *s, uint32_t id, struct link **out)
 {
-    seed_reap(srv);
     struct seed_link_cfg cfg = {
         .size = sizeof(struct link),
         .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
@@ -108,22 +107,8 @@ static int batch_attach(struct link_server *srv, vsock *s, uint32_t id, struct l
         .limiter_kind = SEED_LIMIT_ALLOW,
         .threads = 1,
     };
-    struct link *l = seed_link_new(srv, s, id, &cfg);
-    if (!l) {
-        vsock_close(s, VSOCK_CLOSE_INTERNAL);
-        vsock_destroy(s);
-        return -ENOMEM;
-    }
-    char name[32];
-    int err = 0;
-    seed_thr *t;
-    snprintf(name, sizeof name, "batch-%u", id);
-    if (!(t = seed_spawn(name, batch_loop, l, &err)))
-        return seed_link_abort(l, &t, 0);
-    seed_thr_commit(srv, t);
-    *out = l;
-    seed_link_open_gate(l);
-    return 0;
+    static const struct seed_thread_spec threads[] = {{"batch-", batch_loop}};
+    return seed_attach(srv, s, id, &cfg, threads, 1, out);
 }
 
 LINK_VARIANT_EXPORT = {
@@ -136,11 +121,5 @@ LINK_VARIANT_EXPORT = {
     .n_params = P_COUNT,
     .start = batch_start,
     .attach = batch_attach,
-    .send = seed_op_send,
-    .recv = seed_op_recv,
-    .update_active = seed_op_update_active,
-    .try_close_if_idle = seed_op_try_close_if_idle,
-    .close = seed_op_close,
-    .release = seed_op_release,
-    .stop = seed_server_stop,
+    SEED_LINK_OPS,
 };

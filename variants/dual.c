@@ -101,7 +101,6 @@ static int dual_start(const struct link_start_args *a, struct link_server **out)
 
 static int dual_attach(struct link_server *srv, vsock *s, uint32_t id, struct link **out)
 {
-    seed_reap(srv);
     struct seed_link_cfg cfg = {
         .size = sizeof(struct link),
         .send_cap = (size_t)seed_param(srv, P_SEND_QUEUE),
@@ -111,26 +110,8 @@ static int dual_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         .limiter_kind = SEED_LIMIT_TAKE,
         .threads = 2,
     };
-    struct link *l = seed_link_new(srv, s, id, &cfg);
-    if (!l) {
-        vsock_close(s, VSOCK_CLOSE_INTERNAL);
-        vsock_destroy(s);
-        return -ENOMEM;
-    }
-    char name[32];
-    int err = 0;
-    seed_thr *t[2];
-    snprintf(name, sizeof name, "dual-tx-%u", id);
-    if (!(t[0] = seed_spawn(name, dual_tx, l, &err)))
-        return seed_link_abort(l, t, 0);
-    snprintf(name, sizeof name, "dual-rx-%u", id);
-    if (!(t[1] = seed_spawn(name, dual_rx, l, &err)))
-        return seed_link_abort(l, t, 1);
-    seed_thr_commit(srv, t[0]);
-    seed_thr_commit(srv, t[1]);
-    *out = l;
-    seed_link_open_gate(l);
-    return 0;
+    static const struct seed_thread_spec threads[] = {{"dual-tx-", dual_tx}, {"dual-rx-", dual_rx}};
+    return seed_attach(srv, s, id, &cfg, threads, 2, out);
 }
 
 LINK_VARIANT_EXPORT = {
@@ -143,11 +124,5 @@ LINK_VARIANT_EXPORT = {
     .n_params = P_COUNT,
     .start = dual_start,
     .attach = dual_attach,
-    .send = seed_op_send,
-    .recv = seed_op_recv,
-    .update_active = seed_op_update_active,
-    .try_close_if_idle = seed_op_try_close_if_idle,
-    .close = seed_op_close,
-    .release = seed_op_release,
-    .stop = seed_server_stop,
+    SEED_LINK_OPS,
 };

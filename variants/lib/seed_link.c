@@ -2,6 +2,7 @@
 #include "seed_link.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,6 +283,31 @@ int seed_link_abort(struct link *l, seed_thr **started, int n)
     atomic_store(&l->refs, 1);          /* nobody else holds it: the app never saw it */
     seed_link_unref(l);
     return -EAGAIN;
+}
+
+int seed_attach(struct link_server *srv, vsock *s, uint32_t id, const struct seed_link_cfg *cfg,
+                const struct seed_thread_spec *threads, int n, struct link **out)
+{
+    seed_reap(srv);
+    struct link *l = seed_link_new(srv, s, id, cfg);
+    if (!l) {
+        vsock_close(s, VSOCK_CLOSE_INTERNAL);
+        vsock_destroy(s);
+        return -ENOMEM;
+    }
+    seed_thr *t[4];
+    int err = 0;
+    for (int i = 0; i < n && i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s%u", threads[i].name_prefix, id);
+        if (!(t[i] = seed_spawn(name, threads[i].fn, l, &err)))
+            return seed_link_abort(l, t, i);
+    }
+    for (int i = 0; i < n && i < 4; i++)
+        seed_thr_commit(srv, t[i]);
+    *out = l;
+    seed_link_open_gate(l);
+    return 0;
 }
 
 static void close_sock(struct link *l)

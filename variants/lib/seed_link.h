@@ -125,6 +125,25 @@ bool seed_link_wait_gate(struct link *l);
 /* attach's last step: let the link's threads run. */
 void seed_link_open_gate(struct link *l);
 
+/* One loop thread of a design: its name prefix ("dual-tx-" + link id) and its body. */
+struct seed_thread_spec {
+    const char *name_prefix;
+    void (*fn)(void *link);
+};
+/* The whole attach of a thread-per-link design: reap finished threads, make the link
+ * from cfg (cfg->threads must equal n), spawn its n threads, open the gate.
+ * 0 with *out; -ENOMEM (s closed and destroyed) or -EAGAIN (a thread could not be
+ * created: the link is aborted, s closed and destroyed, no callback). */
+int seed_attach(struct link_server *srv, vsock *s, uint32_t id, const struct seed_link_cfg *cfg,
+                const struct seed_thread_spec *threads, int n, struct link **out);
+
+/* The operations every seed design shares, for its struct link_variant. */
+#define SEED_LINK_OPS                                                          \
+    .send = seed_op_send, .recv = seed_op_recv,                                \
+    .update_active = seed_op_update_active,                                    \
+    .try_close_if_idle = seed_op_try_close_if_idle, .close = seed_op_close,    \
+    .release = seed_op_release, .stop = seed_server_stop
+
 /* Go's Close() under closeOnce: the first caller records the cause and runs the close
  * in the design's order; later calls return at once. 0. */
 int seed_link_close(struct link *l, enum link_close_cause cause);
