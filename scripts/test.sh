@@ -6,9 +6,13 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 sanitizers=${LB_SANITIZERS-address thread}
+# Every pass runs even when an earlier one failed (CI then shows all findings at once);
+# the script fails at the end if any did.
+failed=()
 "$top/scripts/setup.sh"
 "$top/scripts/build.sh" "$top/build"
-(cd "$top/build" && ctest --output-on-failure -j 2)
+(cd "$top/build" && ctest --output-on-failure -j 2) || failed+=(normal)
+echo "test: normal pass done at ${SECONDS}s"
 
 for san in $sanitizers; do
   case $san in
@@ -20,7 +24,7 @@ for san in $sanitizers; do
       (cd "$top/build-asan" &&
         ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        ctest --output-on-failure -j 2)
+        ctest --output-on-failure -j 2) || failed+=(asan)
       ;;
     thread)
       # Criterion cannot run under TSan (issue #274): this build's ctest runs the plain-C
@@ -28,11 +32,17 @@ for san in $sanitizers; do
       # any report fails with exit code 66).
       echo "test: TSan build in build-tsan"
       "$top/scripts/build.sh" "$top/build-tsan" thread
-      (cd "$top/build-tsan" && ctest --output-on-failure -j 2)
+      (cd "$top/build-tsan" && ctest --output-on-failure -j 2) || failed+=(tsan)
       ;;
     *)
       echo "test: unknown sanitizer '$san' in LB_SANITIZERS (address, thread)" >&2
       exit 2
       ;;
   esac
+  echo "test: $san pass done at ${SECONDS}s"
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "test: all passes ok (normal${sanitizers:+ $sanitizers})"
