@@ -225,6 +225,19 @@ static void paragraph(FILE *f, const json_t *r, double dur)
         names(f, clean, nclean);
         fprintf(f, " dropped none. ");
     }
+    /* what was still on its way when the measurement ended: a design that holds
+     * messages back (a blocked loop, a long read deadline) shows here, not as drops */
+    json_object_foreach((json_t *)sum, v, s) {
+        double fl = med(s, "msgs_in_flight"), sent = med(s, "msgs_sent");
+        double td = med(s, "msgs_discarded_at_teardown");
+        if (!(sent > 0 && fl > 0.05 * sent))
+            continue;
+        fprintf(f, "%s still had %s messages (%s %% of those sent) in flight when the "
+                "measurement ended", v, n3(a, 48, fl), n3(b, 48, 100 * fl / sent));
+        if (td > 0)
+            fprintf(f, ", %s of them discarded when its links closed", n3(c, 48, td));
+        fprintf(f, ". ");
+    }
     int nlost = 0;
     json_object_foreach((json_t *)sum, v, s) {
         double l = med(s, "msgs_lost");

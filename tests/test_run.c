@@ -413,3 +413,42 @@ Test(run, variant_by_absolute_path_names_its_files_by_base_name)
     free(out);
     free(err);
 }
+
+/* A lossless design under an app slower than the offered load still holds a backlog
+ * when the measurement ends; the teardown discards it. That backlog is in flight at the
+ * end, not dropped: msgs_dropped counts only what the server threw away while the
+ * driver ran, and the identity still closes. */
+Test(run, teardown_discards_are_in_flight_not_drops)
+{
+    write_file("slow.json",
+               "{ \"name\": \"slow\", \"links\": 4, \"duration_s\": 1, \"warmup_s\": 0.2,"
+               " \"repetitions\": 1, \"variants\": [\"evloop\"],"
+               " \"client\": { \"rate_per_s\": 400, \"payload_bytes\": 64 },"
+               " \"app\": { \"mode\": \"echo\", \"workers\": 1, \"service_time_us\": 5000 } }\n");
+    char scn[700], res[700], pat[800];
+    snprintf(scn, sizeof scn, "%s/slow.json", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--out", res, scn, NULL});
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    snprintf(pat, sizeof pat, "%s/slow/*/report.json", res);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no report.json under %s", res);
+    json_t *rep = json_load_file(g.gl_pathv[0], 0, NULL);
+    cr_assert_not_null(rep);
+    json_t *run = json_array_get(json_object_get(rep, "runs"), 0);
+    double sent = metric(run, "msgs_sent"), delivered = metric(run, "msgs_delivered"),
+           dropped = metric(run, "msgs_dropped"), refused = metric(run, "msgs_refused"),
+           in_flight = metric(run, "msgs_in_flight"), lost = metric(run, "msgs_lost"),
+           teardown = metric(run, "msgs_discarded_at_teardown");
+    /* 1 600 msg/s offered against at most 200/s served: a backlog is certain */
+    cr_expect_gt(in_flight, 0);
+    cr_expect_eq(dropped, 0, "evloop is lossless: %.0f dropped", dropped);
+    cr_expect_eq(lost, 0);
+    cr_expect_leq(teardown, in_flight, "what the teardown discarded is part of in flight");
+    cr_expect_eq(sent, delivered + dropped + refused + in_flight + lost);
+    json_decref(rep);
+    globfree(&g);
+    free(out);
+    free(err);
+}
