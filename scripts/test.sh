@@ -14,6 +14,20 @@ failed=()
 (cd "$top/build" && ctest --output-on-failure -j 2) || failed+=(normal)
 echo "test: normal pass done at ${SECONDS}s"
 
+# The quick suite: every shipped scenario scaled down, against every variant, then the
+# gate on its reports (expect lines: exact counts and ratios between variants measured
+# in the same run, which hold on a noisy machine). `run` already fails on a broken
+# expectation; `check` re-reads the written reports, as a CI gate on stored results would.
+quick_out="$top/build/quick-results"
+rm -rf "$quick_out"
+if "$top/build/linkbench" run --quiet --out "$quick_out" "$top/workloads/suites/quick.json"; then
+  mapfile -t reports < <(find "$quick_out" -name report.json | sort)
+  "$top/build/linkbench" check "${reports[@]}" || failed+=(quick-check)
+else
+  failed+=(quick-run)
+fi
+echo "test: quick suite and check done at ${SECONDS}s"
+
 for san in $sanitizers; do
   case $san in
     address)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# publish.sh — copy a suite run's findings (report.md and PNG charts per scenario, the overview, an index) into results/published/.
+# usage: scripts/publish.sh RESULTS_DIR [LINKBENCH]
+#   RESULTS_DIR  a fresh directory that `linkbench run --out RESULTS_DIR
+#                workloads/suites/default.json` wrote (one run per scenario)
+# The index is assembled from each report.md's generated sections; nothing here is
+# hand-written judgement. Raw report.json, CSVs and .hlog files stay out (bulk).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+src=${1:?usage: scripts/publish.sh RESULTS_DIR [LINKBENCH]}
+lb=${2:-$top/build/linkbench}
+dst="$top/results/published"
+[ -d "$src" ] || { echo "publish: $src: no such directory" >&2; exit 2; }
+"$lb" plot "$src" >/dev/null     # every chart, and the overview across scenarios
+rm -rf "$dst.new"
+mkdir -p "$dst.new"
+index="$dst.new/README.md"
+machine=""
+sections=""
+# every scenario's run (a stepped scenario: each links_<N> step)
+while IFS= read -r rep; do
+  d=$(dirname "$rep")
+  rel=${d#"$src"/}
+  scen=${rel%%/*}
+  step=""
+  case "$d" in */links_*) step="@${d##*/links_}";; esac
+  out="$dst.new/$scen${step:+/links_${step#@}}"
+  mkdir -p "$out"
+  cp "$d/report.md" "$out/"
+  cp "$d"/*.png "$out/" 2>/dev/null || true
+  [ -n "$machine" ] || machine=$(grep -m1 '^\*\*Machine\.\*\*' "$d/report.md" || true)
+  title=$(head -n1 "$d/report.md" | sed 's/^# //')
+  link=${out#"$dst.new/"}/report.md
+  body=$(awk '/^## What the numbers show/{on=1; next} /^## /{on=0} on' "$d/report.md")
+  expect=$(awk '/^## Expectations/{on=1; next} /^## /{on=0} on && /held/' "$d/report.md" | head -n1)
+  sections+=$'\n'"## [$title]($link)"$'\n'"$body"$'\n'"$expect"$'\n'
+done < <(find "$src" -name report.json | sort)
+cp "$src"/overview*.png "$dst.new/" 2>/dev/null || true
+{
+  echo "# Published findings: the default suite"
+  echo
+  echo "Produced by \`linkbench run workloads/suites/default.json\` and \`scripts/publish.sh\`"
+  echo "on $(date -u +%Y-%m-%d). Every paragraph below is generated from the measurements by"
+  echo "\`report.md\`'s generator (\`sim/rep_md.c\`). Each directory holds the scenario's"
+  echo "\`report.md\` (machine record, the seed's 性能对比总结 table rebuilt from measurements,"
+  echo "expectations) and its charts; raw \`report.json\`, CSVs and \`.hlog\` files are not"
+  echo "published (run the suite to get them)."
+  echo
+  [ -n "$machine" ] && echo "$machine" && echo
+  for p in "$dst.new"/overview*.png; do
+    [ -e "$p" ] && echo "![$(basename "$p" .png)]($(basename "$p"))" && echo
+  done
+  echo "$sections"
+} > "$index"
+rm -rf "$dst"
+mv "$dst.new" "$dst"
+echo "publish: wrote $dst ($(find "$dst" -name report.md | wc -l) reports)"
