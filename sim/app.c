@@ -8,107 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app_internal.h"
 #include "wire.h"
 
-enum { ST_ATTACHING, ST_OPEN, ST_FAILED };
-
-/* One link as the app sees it. Never freed before app_destroy, so a late callback or a
- * message of a released link (pair) always finds valid memory. */
-typedef struct slot {
-    uint32_t id;
-    _Atomic(struct link *) l;
-    _Atomic int state;
-    atomic_bool queued;          /* on the ready list or being served: queued only once */
-    _Atomic int64_t events;      /* bumped by every callback before it tries to queue */
-    atomic_bool want_flush;      /* on_writable seen: re-offer the held messages */
-    atomic_bool closed;          /* on_closed seen */
-    _Atomic int64_t closed_calls;
-    _Atomic int cause;
-    bool recv_eof;               /* recv answered -EPIPE (serving worker only) */
-    /* The slot whose held FIFO holds a message this slot's recv returned for another
-     * link (pair): this consumer waits for it as for its own (serving worker only). */
-    struct slot *blocker;
-    /* mu guards the held FIFO, the accounting below and every use of l outside the
-     * serving worker, against release (which happens under it). */
-    pthread_mutex_t mu;
-    bool released;
-    vsock_msg *held_head, *held_tail;
-    int64_t held;
-    struct slot *waiter;         /* a consumer blocked on this FIFO: queued when it drains */
-    int64_t recv_msgs, dropped, seq_gaps, seq_backwards;
-    uint64_t next_seq;
-    bool seq_started;            /* a message with a header was seen */
-    int64_t push_seq;
-} slot;
-
-typedef struct worker {
-    app *a;
-    rt_thread *t;
-    pthread_mutex_t mu;          /* guards hist against app_lat_in_merge */
-    met_hist *hist;
-} worker;
-
-struct app {
-    app_params p;
-    const struct link_variant *v;
-    link_host_impl *host;
-    struct link_server *srv;
-    _Atomic(slot *) *slots;
-    _Atomic uint32_t next_id;
-    rt_queue *ready;             /* slots with something to do */
-    rt_ctx *ctx;
-    worker *workers;
-    int n_workers;
-    rt_thread *pusher, *reaper;
-    _Atomic rt_ns service_ns;
-    _Atomic int service_kind;
-    struct {
-        _Atomic int64_t links_attached, attach_failed, attach_thread_limit, links_refused;
-        _Atomic int64_t links_closed, links_released, closed_twice;
-        _Atomic int64_t recv_msgs, recv_bytes, recv_no_hdr, seq_gaps, seq_backwards, seq_missing;
-        _Atomic int64_t sent, echoed, pushed, sink_freed, send_eagain, held_now, held_peak;
-        _Atomic int64_t unsent_at_close, variant_drops, idle_closed, reaper_runs, lat_overflow;
-    } st;
-};
-
-#define ADD(field, n) atomic_fetch_add_explicit(&a->st.field, (n), memory_order_relaxed)
-
-void app_params_default(app_params *p)
-{
-    memset(p, 0, sizeof *p);
-    p->workers = 2;
-    p->mode = APP_ECHO;
-    p->recv_batch = 64;
-    p->service_kind = APP_SERVICE_BUSY;
-    p->push_bytes = 64;
-    p->reap_period_ns = RT_S;
-    p->max_links = 65536;
-}
-
-int app_params_check(const app_params *p, char *err, size_t errlen)
-{
-#define RULE(cond, key, rule, val) \
-    if (!(cond)) { snprintf(err, errlen, "%s: %s (got %lld)", key, rule, (long long)(val)); return -EINVAL; }
-    RULE(p->workers >= 1 && p->workers <= 256, "workers", "must be in [1, 256]", p->workers);
-    RULE(p->mode == APP_ECHO || p->mode == APP_SINK, "mode", "must be echo or sink", p->mode);
-    RULE(p->recv_batch >= 1, "recv_batch", "must be >= 1", p->recv_batch);
-    RULE(p->service_ns >= 0, "service_ns", "must be >= 0", p->service_ns);
-    RULE(p->push_per_s >= 0 && p->push_per_s <= 1000000, "push_per_s", "must be in [0, 1000000]",
-         p->push_per_s);
-    RULE(p->push_per_s == 0 || p->push_bytes >= WIRE_HDR_BYTES, "push_bytes",
-         "must be >= 48 (the wire header)", p->push_bytes);
-    RULE(p->idle_timeout_ns >= 0, "idle_timeout_ns", "must be >= 0", p->idle_timeout_ns);
-    RULE(p->idle_timeout_ns == 0 || p->reap_period_ns > 0, "reap_period_ns", "must be > 0",
-         p->reap_period_ns);
-    RULE(p->max_links >= 1, "max_links", "must be >= 1", p->max_links);
-#undef RULE
-    return 0;
-}
-
-static slot *slot_get(app *a, uint32_t id)
-{
-    return id < a->p.max_links ? atomic_load(&a->slots[id]) : NULL;
-}
 
 /* ---------------------------------------------------------------- callbacks (never block) */
 
@@ -313,10 +215,27 @@ static bool process(app *a, worker *w, slot *c, vsock_msg *m)
          * its sequence starts (a client reconnected by churn goes on counting). */
         if (h.seq > s->next_seq && s->seq_started)
             ADD(seq_missing, (int64_t)(h.seq - s->next_seq));
-        s->seq_started = true;
         if (h.seq > s->next_seq) { s->seq_gaps++; ADD(seq_gaps, 1); }
-        if (h.seq < s->next_seq) { s->seq_backwards++; ADD(seq_backwards, 1); }
-        else s->next_seq = h.seq + 1;
+        if (!s->seq_started || h.seq >= s->next_seq) {
+            uint64_t shift = s->seq_started ? h.seq + 1 - s->next_seq : 64;
+            s->seen_win = (shift >= 64 ? 0 : s->seen_win << shift) | 1;
+            s->next_seq = h.seq + 1;
+        } else {
+            /* Behind: a late message filling a hole counted above (two workers may take
+             * a pair's shared queue out of order) is not missing after all; one already
+             * taken is a duplicate. Beyond the window it stays counted as missing. */
+            uint64_t d = s->next_seq - 1 - h.seq;
+            s->seq_backwards++;
+            ADD(seq_backwards, 1);
+            if (d < 64 && (s->seen_win >> d & 1))
+                ADD(seq_dup, 1);
+            else if (d < 64) {
+                s->seen_win |= (uint64_t)1 << d;
+                ADD(seq_missing, -1);
+                ADD(seq_late, 1);
+            }
+        }
+        s->seq_started = true;
     }
     if (!s->released) a->v->update_active(atomic_load(&s->l));
     pthread_mutex_unlock(&s->mu);
@@ -630,94 +549,4 @@ int app_attach(app *a, vsock *sock, uint32_t *id_out)
     rc = app_attach_reserved(a, sock, id);
     if (rc == 0 && id_out) *id_out = id;
     return rc;
-}
-
-/* ---------------------------------------------------------------- control and stats */
-
-int app_close_link(app *a, uint32_t id)
-{
-    slot *s = slot_get(a, id);
-    if (!s || atomic_load(&s->state) != ST_OPEN) return -ENOENT;
-    pthread_mutex_lock(&s->mu);
-    int rc = s->released ? -ENOENT : a->v->close(atomic_load(&s->l));
-    pthread_mutex_unlock(&s->mu);
-    return rc;
-}
-
-int app_try_close_if_idle(app *a, uint32_t id, rt_ns idle, bool *closed)
-{
-    *closed = false;
-    slot *s = slot_get(a, id);
-    if (!s || atomic_load(&s->state) != ST_OPEN) return -ENOENT;
-    pthread_mutex_lock(&s->mu);
-    int rc = -ENOENT;
-    if (!s->released && !atomic_load(&s->closed)) {
-        *closed = a->v->try_close_if_idle(atomic_load(&s->l), idle);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (*closed) ADD(idle_closed, 1);
-    return rc;
-}
-
-void app_set_service(app *a, rt_ns service_ns, enum app_service kind)
-{
-    atomic_store(&a->service_kind, (int)kind);
-    atomic_store(&a->service_ns, service_ns);
-}
-
-uint32_t app_links(app *a)
-{
-    uint32_t n = atomic_load(&a->next_id);
-    return n < a->p.max_links ? n : a->p.max_links;
-}
-
-uint32_t app_max_links(app *a)
-{
-    return a->p.max_links;
-}
-
-void app_stats_get(app *a, app_stats *o)
-{
-#define GET(f) o->f = atomic_load(&a->st.f)
-    GET(links_attached); GET(attach_failed); GET(attach_thread_limit); GET(links_refused);
-    GET(links_closed); GET(links_released); GET(closed_twice);
-    GET(recv_msgs); GET(recv_bytes); GET(recv_no_hdr); GET(seq_gaps); GET(seq_backwards);
-    GET(seq_missing);
-    GET(sent); GET(echoed); GET(pushed); GET(sink_freed); GET(send_eagain);
-    GET(held_now); GET(held_peak); GET(unsent_at_close); GET(variant_drops);
-    GET(idle_closed); GET(reaper_runs);
-#undef GET
-    o->lat_in_overflow = atomic_load(&a->st.lat_overflow);
-}
-
-void app_link_stats_get(app *a, uint32_t id, app_link_stats *o)
-{
-    memset(o, 0, sizeof *o);
-    slot *s = slot_get(a, id);
-    if (!s) return;
-    o->exists = true;
-    o->closed = atomic_load(&s->closed);
-    o->open = atomic_load(&s->state) == ST_OPEN && !o->closed;
-    o->cause = (enum link_close_cause)atomic_load(&s->cause);
-    o->closed_calls = atomic_load(&s->closed_calls);
-    pthread_mutex_lock(&s->mu);
-    o->released = s->released;
-    o->recv_msgs = s->recv_msgs;
-    o->dropped = s->dropped;
-    o->next_seq = s->next_seq;
-    o->seq_gaps = s->seq_gaps;
-    o->seq_backwards = s->seq_backwards;
-    o->held = s->held;
-    o->push_seq = s->push_seq;
-    pthread_mutex_unlock(&s->mu);
-}
-
-void app_lat_in_merge(app *a, met_hist *dst)
-{
-    for (int i = 0; i < a->p.workers; i++) {
-        pthread_mutex_lock(&a->workers[i].mu);
-        if (a->workers[i].hist) met_hist_merge(dst, a->workers[i].hist);
-        pthread_mutex_unlock(&a->workers[i].mu);
-    }
 }

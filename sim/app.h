@@ -46,6 +46,8 @@ typedef struct app_stats {
     int64_t seq_gaps, seq_backwards;              /* per link seq skipped ahead / went back */
     int64_t seq_missing;    /* messages those skips passed over (a link's first seq sets its
                              * start: a reconnected client goes on from where it was) */
+    int64_t seq_late;       /* went back to fill a skipped seq (reordered, not missing) */
+    int64_t seq_dup;        /* went back to a seq already taken (a duplicate) */
     int64_t sent;           /* accepted by the variant's send (echoed + pushed) */
     int64_t echoed, pushed; /* made by the app (pushed: generated, maybe still held) */
     int64_t sink_freed;

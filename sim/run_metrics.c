@@ -117,7 +117,8 @@ static void accounting(json_t *m, json_t *reasons, const struct drv_result *dr, 
     json_object_set_new(m, "msgs_in_flight", json_integer(in_flight));
     json_object_set_new(m, "msgs_discarded_at_teardown", json_integer(teardown > 0 ? teardown : 0));
     json_object_set_new(m, "msgs_lost", json_integer(lost));
-    json_object_set_new(m, "msgs_duplicated", json_integer(e->duplicates + p->duplicates));
+    json_object_set_new(m, "msgs_duplicated", json_integer(e->duplicates + p->duplicates +
+                                                           (sink ? jget(srv, "app.seq_dup") : 0)));
 
     json_object_set_new(m, "dir_in", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
         "sent", (json_int_t)e->sent, "received_by_app", (json_int_t)jget(srv, "app.recv_msgs"),

@@ -331,10 +331,34 @@ Test(app, seq_gaps_and_backwards_detected)
     cr_expect_eq(st.sink_freed, 5);
     cr_expect_eq(st.seq_gaps, 1);
     cr_expect_eq(st.seq_backwards, 1);
+    /* 2 came late and filled the hole 3 had opened: reordered, not missing */
+    cr_expect_eq(st.seq_late, 1);
+    cr_expect_eq(st.seq_missing, 0);
+    cr_expect_eq(st.seq_dup, 0);
     cr_expect_eq(st.sent, 0);
     app_link_stats ls;
     app_link_stats_get(A, id, &ls);
     cr_expect_eq(ls.next_seq, 5);
+    teardown();
+}
+
+/* A real hole stays missing; a message taken twice is a duplicate, not a late fill. */
+Test(app, seq_holes_stay_missing_and_duplicates_are_counted)
+{
+    app_params p;
+    app_params_default(&p);
+    p.mode = APP_SINK;
+    p.workers = 1;
+    setup(&p);
+    uint32_t id;
+    struct link *l = new_link(&id);
+    uint64_t seqs[] = {0, 1, 4, 1, 5};   /* 2 and 3 never come; 1 comes twice */
+    for (size_t i = 0; i < 5; i++) deliver(l, id, seqs[i]);
+    app_stats st;
+    FX_WAIT((app_stats_get(A, &st), st.recv_msgs == 5), 10 * RT_S);
+    cr_expect_eq(st.seq_missing, 2);
+    cr_expect_eq(st.seq_dup, 1);
+    cr_expect_eq(st.seq_late, 0);
     teardown();
 }
 

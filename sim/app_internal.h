@@ -1,0 +1,80 @@
+/* app_internal.h — the app model's state, shared by app.c (serving) and app_ctl.c (params, control, stats). */
+#ifndef LINKBENCH_APP_INTERNAL_H
+#define LINKBENCH_APP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "app.h"
+
+enum { ST_ATTACHING, ST_OPEN, ST_FAILED };
+
+/* One link as the app sees it. Never freed before app_destroy, so a late callback or a
+ * message of a released link (pair) always finds valid memory. */
+typedef struct slot {
+    uint32_t id;
+    _Atomic(struct link *) l;
+    _Atomic int state;
+    atomic_bool queued;          /* on the ready list or being served: queued only once */
+    _Atomic int64_t events;      /* bumped by every callback before it tries to queue */
+    atomic_bool want_flush;      /* on_writable seen: re-offer the held messages */
+    atomic_bool closed;          /* on_closed seen */
+    _Atomic int64_t closed_calls;
+    _Atomic int cause;
+    bool recv_eof;               /* recv answered -EPIPE (serving worker only) */
+    /* The slot whose held FIFO holds a message this slot's recv returned for another
+     * link (pair): this consumer waits for it as for its own (serving worker only). */
+    struct slot *blocker;
+    /* mu guards the held FIFO, the accounting below and every use of l outside the
+     * serving worker, against release (which happens under it). */
+    pthread_mutex_t mu;
+    bool released;
+    vsock_msg *held_head, *held_tail;
+    int64_t held;
+    struct slot *waiter;         /* a consumer blocked on this FIFO: queued when it drains */
+    int64_t recv_msgs, dropped, seq_gaps, seq_backwards;
+    uint64_t next_seq;
+    uint64_t seen_win;           /* bit d: seq next_seq-1-d was taken (late vs duplicate) */
+    bool seq_started;            /* a message with a header was seen */
+    int64_t push_seq;
+} slot;
+
+typedef struct worker {
+    app *a;
+    rt_thread *t;
+    pthread_mutex_t mu;          /* guards hist against app_lat_in_merge */
+    met_hist *hist;
+} worker;
+
+struct app {
+    app_params p;
+    const struct link_variant *v;
+    link_host_impl *host;
+    struct link_server *srv;
+    _Atomic(slot *) *slots;
+    _Atomic uint32_t next_id;
+    rt_queue *ready;             /* slots with something to do */
+    rt_ctx *ctx;
+    worker *workers;
+    int n_workers;
+    rt_thread *pusher, *reaper;
+    _Atomic rt_ns service_ns;
+    _Atomic int service_kind;
+    struct {
+        _Atomic int64_t links_attached, attach_failed, attach_thread_limit, links_refused;
+        _Atomic int64_t links_closed, links_released, closed_twice;
+        _Atomic int64_t recv_msgs, recv_bytes, recv_no_hdr, seq_gaps, seq_backwards, seq_missing;
+        _Atomic int64_t seq_late, seq_dup;
+        _Atomic int64_t sent, echoed, pushed, sink_freed, send_eagain, held_now, held_peak;
+        _Atomic int64_t unsent_at_close, variant_drops, idle_closed, reaper_runs, lat_overflow;
+    } st;
+};
+
+#define ADD(field, n) atomic_fetch_add_explicit(&a->st.field, (n), memory_order_relaxed)
+
+static inline slot *slot_get(app *a, uint32_t id)
+{
+    return id < a->p.max_links ? atomic_load(&a->slots[id]) : NULL;
+}
+
+#endif
