@@ -36,6 +36,16 @@ while IFS= read -r rep; do
   sections+=$'\n'"## [$title]($link)"$'\n'"$body"$'\n'"$expect"$'\n'
 done < <(find "$src" -name report.json | sort)
 cp "$src"/overview*.png "$dst.new/" 2>/dev/null || true
+# stepped scenarios: threads, memory and CPU per link-second versus links, drawn beside
+# the steps (one chart per scenario)
+scale_charts=""
+for chart in "$src"/*/*/scale.png; do
+  [ -e "$chart" ] || continue
+  scen=$(basename "$(dirname "$(dirname "$chart")")")
+  mkdir -p "$dst.new/$scen"
+  cp "$chart" "$dst.new/$scen/scale.png"
+  scale_charts+=$'\n'"![$scen: threads, memory and CPU per link versus links]($scen/scale.png)"$'\n'
+done
 {
   echo "# Published findings: the default suite"
   echo
@@ -50,6 +60,10 @@ cp "$src"/overview*.png "$dst.new/" 2>/dev/null || true
   for p in "$dst.new"/overview*.png; do
     [ -e "$p" ] && echo "![$(basename "$p" .png)]($(basename "$p"))" && echo
   done
+  if [ -n "$scale_charts" ]; then
+    echo "## Scale: per link, versus links"
+    echo "$scale_charts"
+  fi
   echo "$sections"
 } > "$index"
 rm -rf "$dst"
