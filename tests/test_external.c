@@ -14,26 +14,16 @@
 #include <jansson.h>
 
 #include "run_ext.h"
+#include "lb_tmpdir.h"
 
 extern char **environ;
 
 static char dir[512];
 static const char PY[] = "/usr/bin/python3";   /* the Debian package imports only here */
 
-static void setup(void)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/lb_ext_XXXXXX", t && *t ? t : "/tmp");
-    cr_assert_not_null(mkdtemp(dir));
-}
+static void setup(void) { lb_tmpdir_make(dir, sizeof dir, "lb_ext"); }
 
-static void teardown(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        cr_log_warn("could not remove %s", dir);
-}
+static void teardown(void) { lb_tmpdir_remove(dir); }
 
 TestSuite(external, .init = setup, .fini = teardown, .timeout = 300);
 

@@ -14,25 +14,15 @@
 #include <jansson.h>
 
 #include "rep_report.h"
+#include "lb_tmpdir.h"
 
 extern char **environ;
 
 static char dir[512];
 
-static void setup(void)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/lb_run_XXXXXX", t && *t ? t : "/tmp");
-    cr_assert_not_null(mkdtemp(dir));
-}
+static void setup(void) { lb_tmpdir_make(dir, sizeof dir, "lb_run"); }
 
-static void teardown(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        cr_log_warn("could not remove %s", dir);
-}
+static void teardown(void) { lb_tmpdir_remove(dir); }
 
 TestSuite(run, .init = setup, .fini = teardown, .timeout = 300);
 
@@ -58,35 +48,6 @@ static char *slurp(const char *path)
     return strdup(buf);
 }
 
-/* Run the built linkbench with args (NULL-terminated), stdout and stderr into files in
- * dir. Returns the exit status (-1 when it did not exit normally). */
-static int linkbench(char **out, char **err, const char *const *args)
-{
-    const char *bin = getenv("LINKBENCH_BIN");
-    cr_assert_not_null(bin, "LINKBENCH_BIN is not set (run through ctest)");
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (; *args && n < 31; args++)
-        argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    char po[700], pe[700];
-    snprintf(po, sizeof po, "%s/stdout.txt", dir);
-    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    *out = slurp(po);
-    *err = slurp(pe);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Start linkbench without waiting (stdout/stderr into files); returns its pid. */
 static pid_t linkbench_start(const char *const *args)
 {
@@ -110,6 +71,22 @@ static pid_t linkbench_start(const char *const *args)
     posix_spawn_file_actions_destroy(&fa);
     return pid;
 }
+
+/* Run the built linkbench with args (NULL-terminated), stdout and stderr into files in
+ * dir. Returns the exit status (-1 when it did not exit normally). */
+static int linkbench(char **out, char **err, const char *const *args)
+{
+    pid_t pid = linkbench_start(args);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char po[700], pe[700];
+    snprintf(po, sizeof po, "%s/stdout.txt", dir);
+    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
+    *out = slurp(po);
+    *err = slurp(pe);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 
 static const char *tiny =
     "{\n"
