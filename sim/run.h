@@ -65,6 +65,10 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
  * repetitions, report.json and series CSVs under out_dir/<scenario>/<timestamp>/.
  * Returns the exit code: 0 ok, 1 a run failed or results could not be written,
  * 2 the file did not load (messages printed). */
+/* Build report.json from the parts (consumed), mark it partial after Ctrl-C, write it in
+ * dir, print it when o->json. The report (caller's) or NULL after printing the error. */
+json_t *run_report_emit(const run_opts *o, const char *dir, json_t *scen, json_t *mach,
+                        json_t *conf, json_t *runs);
 int run_file(const run_opts *o, const char *file);
 
 #endif

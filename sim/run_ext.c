@@ -347,28 +347,10 @@ static int ext_links(const run_opts *o, const run_target *t, const run_url *u, c
     json_object_set_new(scen, "target", tg);
     json_t *mach = met_machine_json(&mm);
     json_t *conf = scn_to_json(s);
-    char err[1024], path[4200];
-    json_t *rep = rep_report_build(scen, mach, conf, runs, err, sizeof err);
-    json_decref(scen);
-    json_decref(mach);
-    json_decref(conf);
-    json_decref(runs);
-    if (!rep) {
-        fprintf(stderr, "linkbench: report: %s\n", err);
+    json_t *rep = run_report_emit(o, dir, scen, mach, conf, runs);
+    if (!rep)
         return 1;
-    }
-    if (run_interrupted)
-        json_object_set_new(rep, "partial", json_true());
-    snprintf(path, sizeof path, "%s/report.json", dir);
-    if (rep_report_write(rep, path, err, sizeof err) < 0) {
-        fprintf(stderr, "linkbench: cannot write the report: %s\n", err);
-        json_decref(rep);
-        return 1;
-    }
-    if (o->json) {
-        json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-    } else if (!o->quiet) {
+    if (!o->json && !o->quiet) {
         rep_table_print(stdout, rep, REP_TABLE_TEXT);
         const json_t *miss = json_object_get(json_object_get(json_object_get(json_object_get(rep,
                              "flags"), "variants"), VARIANT), "missing_metrics");
@@ -381,7 +363,7 @@ static int ext_links(const run_opts *o, const run_target *t, const run_url *u, c
             printf("invalid: %s\n", json_string_value(r));
     }
     if (!o->json)
-        printf("report: %s\n", path);
+        printf("report: %s/report.json\n", dir);
     fflush(stdout);
     bool valid = json_is_true(json_object_get(rep, "valid"));
     json_decref(rep);

@@ -194,32 +194,10 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
                              s->description, "links", (json_int_t)links);
     json_t *mach = machine_json(&mm, s);
     json_t *conf = scn_to_json(s);
-    char err[1024];
-    json_t *rep = rep_report_build(scen, mach, conf, runs, err, sizeof err);
-    json_decref(scen);
-    json_decref(mach);
-    json_decref(conf);
-    json_decref(runs);
-    if (!rep) {
-        fprintf(stderr, "linkbench: report: %s\n", err);
+    json_t *rep = run_report_emit(o, dir, scen, mach, conf, runs);
+    if (!rep)
         return 1;
-    }
-    if (run_interrupted) {
-        /* Ctrl-C: what was measured is kept, marked so nobody mistakes it for a result */
-        json_object_set_new(rep, "partial", json_true());
-        json_object_set_new(json_object_get(rep, "flags"), "partial", json_true());
-    }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/report.json", dir);
-    if (rep_report_write(rep, path, err, sizeof err) < 0) {
-        fprintf(stderr, "linkbench: cannot write the report: %s\n", err);
-        json_decref(rep);
-        return 1;
-    }
-    if (o->json) {
-        json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
-    } else if (!o->quiet) {
+    if (!o->json && !o->quiet) {
         rep_table_print(stdout, rep, REP_TABLE_TEXT);
         const json_t *fl = json_object_get(rep, "flags");
         if (json_is_true(json_object_get(fl, "driver_saturated")))
@@ -232,7 +210,7 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
             printf("invalid: %s\n", json_string_value(r));
     }
     if (!o->json)
-        printf("report: %s\n", path);
+        printf("report: %s/report.json\n", dir);
     fflush(stdout);
     bool valid = json_is_true(json_object_get(rep, "valid"));
     json_decref(rep);
@@ -276,6 +254,38 @@ static bool is_suite(const char *file)
     bool suite = json_is_object(j) && json_object_get(j, "scenarios");
     json_decref(j);
     return suite;
+}
+
+json_t *run_report_emit(const run_opts *o, const char *dir, json_t *scen, json_t *mach,
+                        json_t *conf, json_t *runs)
+{
+    char err[1024];
+    json_t *rep = rep_report_build(scen, mach, conf, runs, err, sizeof err);
+    json_decref(scen);
+    json_decref(mach);
+    json_decref(conf);
+    json_decref(runs);
+    if (!rep) {
+        fprintf(stderr, "linkbench: report: %s\n", err);
+        return NULL;
+    }
+    if (run_interrupted) {
+        /* Ctrl-C: what was measured is kept, marked so nobody mistakes it for a result */
+        json_object_set_new(rep, "partial", json_true());
+        json_object_set_new(json_object_get(rep, "flags"), "partial", json_true());
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    if (rep_report_write(rep, path, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench: cannot write the report: %s\n", err);
+        json_decref(rep);
+        return NULL;
+    }
+    if (o->json) {
+        json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    }
+    return rep;
 }
 
 int run_file(const run_opts *o, const char *file)
