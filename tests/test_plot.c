@@ -14,24 +14,14 @@
 #include "rep_html.h"
 #include "rep_md.h"
 #include "rep_plot.h"
+#include "lb_tmpdir.h"
 
 static char dir[512];
 static char out[1 << 16];
 
-static void setup(void)
-{
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/lb_plot_XXXXXX", t && *t ? t : "/tmp");
-    cr_assert_not_null(mkdtemp(dir));
-}
+static void setup(void) { lb_tmpdir_make(dir, sizeof dir, "lb_plot"); }
 
-static void teardown(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        cr_log_warn("could not remove %s", dir);
-}
+static void teardown(void) { lb_tmpdir_remove(dir); }
 
 TestSuite(plot, .init = setup, .fini = teardown, .timeout = 120);
 
