@@ -1,4 +1,4 @@
-/* rep_table.c — the end-of-run comparison table: variants as rows, medians with units, aligned text or markdown. */
+/* rep_table.c — the comparison table: variants as rows, medians with units, as text fitted to a terminal's width, markdown, or HTML. */
 #include "rep_table.h"
 
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CELL 96
+#define CELL 64
 
 typedef struct column {
     const char *title;
@@ -29,6 +29,7 @@ static const column columns[] = {
     {"notes", NULL, NULL},
 };
 #define NCOLS (sizeof columns / sizeof columns[0])
+#define NOTES (NCOLS - 1)
 
 /* Three significant digits is the precision the histograms have; counts print whole. */
 static void format_number(char *out, const json_t *v)
@@ -49,131 +50,345 @@ static void format_number(char *out, const json_t *v)
         snprintf(out, CELL, "%.3g", x);
 }
 
-static void format_notes(char *out, const json_t *vflags)
+/* The caveats of a variant's figures, whole (never cut): a new string. */
+static char *format_notes(const json_t *vflags)
 {
-    size_t used = 0;
-    out[0] = '\0';
-#define NOTE(...)                                                                   \
-    do {                                                                            \
-        int n_ = snprintf(out + used, CELL - used, "%s", used ? "; " : "");        \
-        if (n_ > 0 && (size_t)n_ < CELL - used)                                     \
-            used += (size_t)n_;                                                     \
-        n_ = snprintf(out + used, CELL - used, __VA_ARGS__);                        \
-        if (n_ > 0)                                                                 \
-            used = used + (size_t)n_ < CELL ? used + (size_t)n_ : CELL - 1;         \
-    } while (0)
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int n = 0;
     if (json_is_false(json_object_get(vflags, "valid")))
-        NOTE("INVALID");
+        fprintf(f, "%sINVALID", n++ ? "; " : "");
     if (json_is_true(json_object_get(vflags, "driver_saturated")))
-        NOTE("driver-saturated");
+        fprintf(f, "%sdriver-saturated", n++ ? "; " : "");
     if (json_is_true(json_object_get(vflags, "partial")))
-        NOTE("partial");
+        fprintf(f, "%spartial", n++ ? "; " : "");
     const json_t *lim = json_object_get(vflags, "limit_reached");
     if (json_is_string(lim))
-        NOTE("%s", json_string_value(lim));
-    else if (json_is_array(lim) && json_array_size(lim) > 0)
-        NOTE("%s (+%zu more)", json_string_value(json_array_get(lim, 0)), json_array_size(lim) - 1);
-#undef NOTE
+        fprintf(f, "%s%s", n++ ? "; " : "", json_string_value(lim));
+    else if (json_is_array(lim)) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(lim, i, x)
+            fprintf(f, "%s%s", n++ ? "; " : "", json_string_value(x) ?: "?");
+    }
+    fclose(f);
+    return buf;
 }
 
 /* Display width of UTF-8 text: code points, since every character here is one column. */
-static size_t width(const char *s)
+static size_t width(const char *s, size_t n)
 {
     size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
+    for (size_t i = 0; i < n && s[i]; i++)
+        w += ((unsigned char)s[i] & 0xC0) != 0x80;
     return w;
 }
+#define WIDTH(s) width((s), (size_t)-1)
 
-static int pad(FILE *f, const char *s, size_t w, bool right)
+static int pad(FILE *f, const char *s, size_t n, size_t w, bool right)
 {
-    size_t n = width(s);
-    size_t fill = w > n ? w - n : 0;
+    size_t sw = width(s, n);
+    size_t fill = w > sw ? w - sw : 0;
     if (right && fprintf(f, "%*s", (int)fill, "") < 0)
         return -EIO;
-    if (fputs(s, f) < 0)
+    if (fwrite(s, 1, n, f) != n && n)
         return -EIO;
     if (!right && fprintf(f, "%*s", (int)fill, "") < 0)
         return -EIO;
     return 0;
 }
 
-int rep_table_print(FILE *f, const json_t *report, enum rep_table_fmt fmt)
+typedef struct table {
+    size_t rows;                 /* header included */
+    char (*cell)[NCOLS][CELL];   /* every column but the notes */
+    char **notes;                /* rows - 1 strings (may be "") */
+} table;
+
+static void table_free(table *t)
+{
+    for (size_t r = 0; t->notes && r + 1 < t->rows; r++)
+        free(t->notes[r]);
+    free(t->notes);
+    free(t->cell);
+}
+
+static int table_fill(table *t, const json_t *report)
 {
     const json_t *summary = json_object_get(report, "summary");
     const json_t *vflags = json_object_get(json_object_get(report, "flags"), "variants");
+    memset(t, 0, sizeof *t);
     if (!json_is_object(summary))
         return -EINVAL;
-    size_t rows = json_object_size(summary) + 1;
-    char (*cell)[NCOLS][CELL] = calloc(rows, sizeof *cell);
-    if (!cell)
+    t->rows = json_object_size(summary) + 1;
+    t->cell = calloc(t->rows, sizeof *t->cell);
+    t->notes = calloc(t->rows, sizeof *t->notes);
+    if (!t->cell || !t->notes) {
+        table_free(t);
         return -ENOMEM;
-    size_t w[NCOLS];
+    }
     for (size_t c = 0; c < NCOLS; c++)
-        snprintf(cell[0][c], CELL, "%s", columns[c].title);
+        snprintf(t->cell[0][c], CELL, "%s", columns[c].title);
     size_t r = 1;
     const char *name;
     const json_t *s;
     json_object_foreach((json_t *)summary, name, s) {
-        for (size_t c = 0; c < NCOLS; c++) {
-            const column *col = &columns[c];
-            if (c == 0)
-                snprintf(cell[r][c], CELL, "%s", name);
-            else if (!col->metric)
-                format_notes(cell[r][c], json_object_get(vflags, name));
-            else {
-                const json_t *m = json_object_get(s, col->metric);
-                if (col->sub)
-                    m = json_object_get(m, col->sub);
-                format_number(cell[r][c], json_object_get(m, "median"));
-            }
+        snprintf(t->cell[r][0], CELL, "%s", name);
+        for (size_t c = 1; c < NOTES; c++) {
+            const json_t *m = json_object_get(s, columns[c].metric);
+            if (columns[c].sub)
+                m = json_object_get(m, columns[c].sub);
+            format_number(t->cell[r][c], json_object_get(m, "median"));
+        }
+        t->notes[r - 1] = format_notes(json_object_get(vflags, name));
+        if (!t->notes[r - 1]) {
+            table_free(t);
+            return -ENOMEM;
         }
         r++;
     }
-    for (size_t c = 0; c < NCOLS; c++) {
-        w[c] = 0;
-        for (r = 0; r < rows; r++)
-            w[c] = width(cell[r][c]) > w[c] ? width(cell[r][c]) : w[c];
-    }
-    int rc = 0;
-    bool md = fmt == REP_TABLE_MARKDOWN;
-    for (r = 0; r < rows && rc == 0; r++) {
-        for (size_t c = 0; c < NCOLS && rc == 0; c++) {
-            bool right = c > 0 && c + 1 < NCOLS;   /* numbers right, text left */
-            if (md && fputs(c ? " | " : "| ", f) < 0)
-                rc = -EIO;
-            else if (!md && c && fputs("  ", f) < 0)
-                rc = -EIO;
-            if (rc == 0)
-                rc = pad(f, cell[r][c], w[c], right);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- markdown, HTML */
+
+static int print_markdown(FILE *f, const table *t)
+{
+    size_t w[NCOLS] = {0};
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < NCOLS; c++) {
+            const char *s = c == NOTES && r ? t->notes[r - 1] : t->cell[r][c];
+            w[c] = WIDTH(s) > w[c] ? WIDTH(s) : w[c];
         }
-        if (rc == 0 && fputs(md ? " |\n" : "\n", f) < 0)
-            rc = -EIO;
-        if (rc == 0 && r == 0) {
-            /* text: a rule under the header; markdown: the alignment row */
-            for (size_t c = 0; c < NCOLS && rc == 0; c++) {
-                bool right = c > 0 && c + 1 < NCOLS;
+    for (size_t r = 0; r < t->rows; r++) {
+        for (size_t c = 0; c < NCOLS; c++) {
+            const char *s = c == NOTES && r ? t->notes[r - 1] : t->cell[r][c];
+            fputs(c ? " | " : "| ", f);
+            pad(f, s, strlen(s), w[c], c > 0 && c < NOTES);
+        }
+        fputs(" |\n", f);
+        if (r == 0) {
+            for (size_t c = 0; c < NCOLS; c++) {
+                bool right = c > 0 && c < NOTES;
                 size_t dashes = w[c] > 3 ? w[c] : 3;
-                if (md) {
-                    if (fputs(c ? " | " : "| ", f) < 0)
-                        rc = -EIO;
-                    for (size_t k = 0; k < dashes && rc == 0; k++)
-                        if (fputc(right && k + 1 == dashes ? ':' : '-', f) < 0)
-                            rc = -EIO;
-                } else {
-                    if (c && fputs("  ", f) < 0)
-                        rc = -EIO;
-                    for (size_t k = 0; k < w[c] && rc == 0; k++)
-                        if (fputc('-', f) < 0)
-                            rc = -EIO;
-                }
+                fputs(c ? " | " : "| ", f);
+                for (size_t k = 0; k < dashes; k++)
+                    fputc(right && k + 1 == dashes ? ':' : '-', f);
             }
-            if (rc == 0 && fputs(md ? " |\n" : "\n", f) < 0)
-                rc = -EIO;
+            fputs(" |\n", f);
         }
     }
-    free(cell);
+    return ferror(f) ? -EIO : 0;
+}
+
+static void html_text(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '&')
+            fputs("&amp;", f);
+        else
+            fputc(*s, f);
+}
+
+static int print_html(FILE *f, const table *t)
+{
+    fputs("<table class=\"cmp\">\n<thead><tr>", f);
+    for (size_t c = 0; c < NCOLS; c++) {
+        fputs("<th scope=\"col\">", f);
+        html_text(f, t->cell[0][c]);
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead>\n<tbody>\n", f);
+    for (size_t r = 1; r < t->rows; r++) {
+        fputs("<tr><th scope=\"row\">", f);
+        html_text(f, t->cell[r][0]);
+        fputs("</th>", f);
+        for (size_t c = 1; c < NOTES; c++) {
+            fputs("<td class=\"num\">", f);
+            html_text(f, t->cell[r][c]);
+            fputs("</td>", f);
+        }
+        fputs("<td>", f);
+        html_text(f, t->notes[r - 1]);
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+    return ferror(f) ? -EIO : 0;
+}
+
+/* ---------------------------------------------------------------- text */
+
+/* The next line of s at most w columns wide, broken after a space when it can be (a
+ * word longer than w is broken where it must). Returns its length in bytes; *next is
+ * where the following line starts. */
+static size_t wrap(const char *s, size_t w, const char **next)
+{
+    size_t n = strlen(s);
+    if (WIDTH(s) <= w) {
+        *next = s + n;
+        return n;
+    }
+    size_t cols = 0, i = 0, brk = 0;
+    while (i < n) {
+        size_t k = i + 1;
+        while (k < n && ((unsigned char)s[k] & 0xC0) == 0x80)
+            k++;
+        if (cols + 1 > w)
+            break;
+        cols++;
+        if (s[i] == ' ' || s[i] == '/')
+            brk = k;   /* a line may end after a space or a slash */
+        i = k;
+    }
+    size_t len = brk ? brk : i ? i : 1;
+    *next = s + len;
+    while (**next == ' ')
+        (*next)++;
+    while (len > 0 && s[len - 1] == ' ')
+        len--;
+    return len;
+}
+
+/* Header lines of column c at width w: its title wrapped. Returns the count (<= 4). */
+static int header_lines(const char *title, size_t w, const char **start, size_t *len)
+{
+    int k = 0;
+    const char *p = title;
+    while (*p && k < 4) {
+        const char *next;
+        len[k] = wrap(p, w, &next);
+        start[k++] = p;
+        p = next;
+    }
+    return k;
+}
+
+static size_t longest_word(const char *s)
+{
+    size_t best = 0;
+    while (*s) {
+        size_t n = strcspn(s, " /");
+        size_t w = width(s, n) + (s[n] == '/');
+        best = w > best ? w : best;
+        s += n + (s[n] != 0);
+    }
+    return best;
+}
+
+static int print_text(FILE *f, const table *t, int cols)
+{
+    size_t w[NOTES], sep = 2, total = 0, notes_w = 0;
+    bool wide = true;
+    for (size_t c = 0; c < NOTES; c++) {
+        w[c] = WIDTH(t->cell[0][c]);
+        for (size_t r = 1; r < t->rows; r++)
+            w[c] = WIDTH(t->cell[r][c]) > w[c] ? WIDTH(t->cell[r][c]) : w[c];
+        total += w[c] + (c ? sep : 0);
+    }
+    for (size_t r = 1; r < t->rows; r++)
+        notes_w = WIDTH(t->notes[r - 1]) > notes_w ? WIDTH(t->notes[r - 1]) : notes_w;
+    if (notes_w)
+        notes_w = notes_w > 5 ? notes_w : 5;
+    if (cols > 0 && total + (notes_w ? sep + notes_w : 0) > (size_t)cols) {
+        /* narrow: titles over several lines, each column as wide as its data or the
+         * longest word of its title */
+        wide = false;
+        total = 0;
+        for (size_t c = 0; c < NOTES; c++) {
+            size_t d = 0;
+            for (size_t r = 1; r < t->rows; r++)
+                d = WIDTH(t->cell[r][c]) > d ? WIDTH(t->cell[r][c]) : d;
+            size_t lw = longest_word(t->cell[0][c]);
+            w[c] = d > lw ? d : lw;
+            total += w[c] + (c ? sep : 0);
+        }
+        if (total > (size_t)cols) {
+            sep = 1;
+            total -= NOTES - 1;
+        }
+    }
+    /* the notes: a column when at least 20 columns are left, else a line under the row */
+    size_t room = cols > 0 && (size_t)cols > total + sep ? (size_t)cols - total - sep : 0;
+    bool notes_col = notes_w && (cols <= 0 || room >= (notes_w < 20 ? notes_w : 20));
+    size_t nw = !notes_w ? 0 : cols <= 0 ? notes_w : notes_col ? (room < notes_w ? room : notes_w) : 0;
+
+    /* header */
+    const char *hs[NCOLS][4];
+    size_t hl[NCOLS][4];
+    int nh[NCOLS], lines = 1;
+    for (size_t c = 0; c < NCOLS; c++) {
+        size_t cw = c == NOTES ? (nw ? nw : 5) : w[c];
+        nh[c] = wide ? (hs[c][0] = t->cell[0][c], hl[c][0] = strlen(t->cell[0][c]), 1)
+                     : header_lines(t->cell[0][c], cw, hs[c], hl[c]);
+        lines = nh[c] > lines ? nh[c] : lines;
+    }
+    for (int k = 0; k < lines; k++) {
+        for (size_t c = 0; c < NOTES + (notes_col ? 1 : 0); c++) {
+            int off = lines - nh[c];   /* titles sit on the bottom line */
+            const char *s = k >= off ? hs[c][k - off] : "";
+            size_t n = k >= off ? hl[c][k - off] : 0;
+            if (c)
+                fprintf(f, "%*s", (int)sep, "");
+            pad(f, s, n, c == NOTES ? 0 : w[c], c > 0 && c < NOTES);
+        }
+        fputc('\n', f);
+    }
+    for (size_t c = 0; c < NOTES + (notes_col ? 1 : 0); c++) {
+        if (c)
+            fprintf(f, "%*s", (int)sep, "");
+        for (size_t k = 0; k < (c == NOTES ? nw : w[c]); k++)
+            fputc('-', f);
+    }
+    fputc('\n', f);
+    /* rows; wrapped notes continue under the notes column, or under the row */
+    for (size_t r = 1; r < t->rows; r++) {
+        const char *note = t->notes[r - 1], *next = note;
+        for (size_t c = 0; c < NOTES; c++) {
+            if (c)
+                fprintf(f, "%*s", (int)sep, "");
+            pad(f, t->cell[r][c], strlen(t->cell[r][c]), w[c], c > 0);
+        }
+        if (notes_col && *note) {
+            size_t n = wrap(note, nw, &next);
+            fprintf(f, "%*s", (int)sep, "");
+            fwrite(note, 1, n, f);
+        }
+        fputc('\n', f);
+        size_t indent = notes_col ? total + sep : 4;
+        size_t avail = notes_col ? nw : cols > 8 ? (size_t)cols - 4 : 40;
+        while (*next) {
+            const char *p = next;
+            size_t n = wrap(p, avail, &next);
+            fprintf(f, "%*s", (int)indent, "");
+            fwrite(p, 1, n, f);
+            fputc('\n', f);
+        }
+    }
+    return ferror(f) ? -EIO : 0;
+}
+
+int rep_table_print_width(FILE *f, const json_t *report, enum rep_table_fmt fmt, int cols)
+{
+    table t;
+    int rc = table_fill(&t, report);
+    if (rc < 0)
+        return rc;
+    rc = fmt == REP_TABLE_MARKDOWN ? print_markdown(f, &t)
+       : fmt == REP_TABLE_HTML     ? print_html(f, &t)
+                                   : print_text(f, &t, cols);
+    table_free(&t);
     return rc;
+}
+
+int rep_table_print(FILE *f, const json_t *report, enum rep_table_fmt fmt)
+{
+    return rep_table_print_width(f, report, fmt, 0);
 }
 
 char *rep_table_string(const json_t *report, enum rep_table_fmt fmt)
@@ -189,4 +404,16 @@ char *rep_table_string(const json_t *report, enum rep_table_fmt fmt)
         return NULL;
     }
     return buf;
+}
+
+void rep_table_title(FILE *f, const json_t *report)
+{
+    const json_t *s = json_object_get(report, "scenario"), *c = json_object_get(report, "config");
+    size_t nv = json_object_size(json_object_get(report, "summary"));
+    json_int_t reps = json_integer_value(json_object_get(c, "repetitions"));
+    fprintf(f, "== %s, %.0f links: %zu variant%s x %lld repetition%s, medians%s ==\n",
+            json_string_value(json_object_get(s, "name")) ?: "?",
+            json_number_value(json_object_get(s, "links")), nv, nv == 1 ? "" : "s",
+            (long long)reps, reps == 1 ? "" : "s",
+            json_is_false(json_object_get(report, "valid")) ? " (INVALID)" : "");
 }

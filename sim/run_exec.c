@@ -16,6 +16,7 @@
 #include "run_child.h"
 #include "run_drvs.h"
 #include "run_plan.h"
+#include "run_progress.h"
 #include "run_scale.h"
 #include "run_srvs.h"
 
@@ -127,9 +128,8 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
     }
     if (x->o->progress && p->t_ns - x->prev_print >= 200 * RT_MS) {
         x->prev_print = p->t_ns;
-        fprintf(stderr, "\r\033[K%s  %-7s  %5.1f/%.1f s  %lld links  %9.0f msg/s", x->label,
-                phase_name(p->phase), p->t_ns / 1e9, x->total_s, (long long)p->links_open, x->rate);
-        fflush(stderr);
+        run_progress_show(stderr, phase_name(p->phase), p->t_ns / 1e9, x->total_s,
+                          (long long)p->links_open, x->rate);
     }
 }
 
@@ -346,7 +346,7 @@ stop_server:
 
 out:
     if (o->progress)
-        fprintf(stderr, "\r\033[K");
+        run_progress_clear(stderr);
     in.dr = have_r ? &r : NULL;
     in.srv = srv;
     in.failure = failure[0] ? failure : NULL;

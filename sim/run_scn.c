@@ -14,7 +14,9 @@
 #include "rep_report.h"
 #include "rep_table.h"
 #include "run.h"
+#include "run_progress.h"
 #include "run_scale.h"
+#include "run_suite.h"
 
 void run_opts_default(run_opts *o)
 {
@@ -50,9 +52,9 @@ static int mkdirs(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-/* out/<scenario>/<timestamp>[-n]: a fresh directory per invocation. */
-static int make_run_dir(const char *out, const char *name, char *dir, size_t len, char *err,
-                        size_t errlen)
+/* out/<name>/<timestamp>[-n]: a fresh directory per invocation. */
+int run_make_dir(const char *out, const char *name, char *dir, size_t len, char *err,
+                 size_t errlen)
 {
     char ts[32];
     time_t now = time(NULL);
@@ -86,8 +88,8 @@ static int make_run_dir(const char *out, const char *name, char *dir, size_t len
 /* Load, override and validate one scenario with the variants' real param tables (the
  * modules are loaded here only to read them: the server child loads its own). Errors
  * are printed as the loader words them. 0 or -1. */
-static int load_scenario(const run_opts *o, const char *file, const struct scn_scaling *sc,
-                         struct scn *s)
+int run_load_scenario(const run_opts *o, const char *file, const struct scn_scaling *sc,
+                      struct scn *s)
 {
     struct scn_diag d;
     scn_diag_init(&d);
@@ -186,7 +188,10 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
             char label[256];
             snprintf(label, sizeof label, "%s  %s  rep %d/%d  (run %d/%d)", s->name,
                      s->variants[v], rep + 1, (int)s->repetitions, ++k, total);
+            run_progress_run_start(s->variants[v], rep, (int)s->repetitions, links,
+                                   run_progress_estimate(s, links));
             failed |= run_one(o, s, links, s->variants[v], rep, dir, label, runs);
+            run_progress_run_end();
         }
     met_machine_end(&mm);
 
@@ -198,7 +203,8 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
     if (!rep)
         return 1;
     if (!o->json && !o->quiet) {
-        rep_table_print(stdout, rep, REP_TABLE_TEXT);
+        rep_table_title(stdout, rep);
+        rep_table_print_width(stdout, rep, REP_TABLE_TEXT, run_progress_columns(STDOUT_FILENO));
         const json_t *fl = json_object_get(rep, "flags");
         if (json_is_true(json_object_get(fl, "driver_saturated")))
             printf("note: the driver was saturated in some runs (see notes): those figures "
@@ -217,13 +223,9 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
     return failed || !valid || run_interrupted ? 1 : 0;
 }
 
-static int run_scenario(const run_opts *o, const char *file, const struct scn *s)
+int run_scenario_in(const run_opts *o, const char *file, const struct scn *s, const char *dir)
 {
-    char dir[4096], err[4600];
-    if (make_run_dir(o->out_dir, s->name, dir, sizeof dir, err, sizeof err) < 0) {
-        fprintf(stderr, "linkbench: %s\n", err);
-        return LB_RUN_FAIL;
-    }
+    char err[4600];
     int rc = 0;
     if (!s->n_steps)
         rc = run_links(o, file, s, s->links, dir);
@@ -234,8 +236,6 @@ static int run_scenario(const run_opts *o, const char *file, const struct scn *s
             fprintf(stderr, "linkbench: %s\n", err);
             return LB_RUN_FAIL;
         }
-        if (!o->quiet && !o->json)
-            printf("%s: %lld links\n", s->name, (long long)s->steps[i]);
         rc |= run_links(o, file, s, s->steps[i], sub);
     }
     /* the steps side by side: steps.json and scale.csv (run_scale.h) */
@@ -246,14 +246,6 @@ static int run_scenario(const run_opts *o, const char *file, const struct scn *s
     /* beside each report.json: report.md, chart data, charts; then the expect lines */
     rc |= rep_run_outputs(dir, o->json ? stderr : stdout, o->quiet || o->json);
     return rc;
-}
-
-static bool is_suite(const char *file)
-{
-    json_t *j = json_load_file(file, 0, NULL);
-    bool suite = json_is_object(j) && json_object_get(j, "scenarios");
-    json_decref(j);
-    return suite;
 }
 
 json_t *run_report_emit(const run_opts *o, const char *dir, json_t *scen, json_t *mach,
@@ -290,34 +282,21 @@ json_t *run_report_emit(const run_opts *o, const char *dir, json_t *scen, json_t
 
 int run_file(const run_opts *o, const char *file)
 {
-    if (!is_suite(file)) {
-        struct scn s;
-        if (load_scenario(o, file, NULL, &s) < 0)
-            return LB_RUN_USAGE;
-        return run_scenario(o, file, &s);
-    }
-    struct scn_suite suite;
-    struct scn_diag d;
-    scn_diag_init(&d);
-    if (scn_suite_load(file, &suite, &d) > 0) {
-        if (d.text)
-            fputs(d.text, stderr);
-        scn_diag_deinit(&d);
+    if (run_is_suite(file))
+        return run_suite_file(o, file);
+    struct scn s;
+    if (run_load_scenario(o, file, NULL, &s) < 0)
         return LB_RUN_USAGE;
+    int runs = 0;
+    double est = 0;
+    run_progress_count(&s, &runs, &est);
+    run_progress_plan(1, runs, est);
+    run_progress_scenario(1, s.name);
+    char dir[4096], err[4600];
+    if (run_make_dir(o->out_dir, s.name, dir, sizeof dir, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench: %s\n", err);
+        return LB_RUN_FAIL;
     }
-    scn_diag_deinit(&d);
-    /* check every scenario before running any: a typo in the last must not cost an hour */
-    struct scn *all = calloc((size_t)suite.n, sizeof *all);
-    int rc = all ? 0 : LB_RUN_FAIL;
-    for (int i = 0; all && i < suite.n; i++)
-        if (load_scenario(o, suite.entries[i].path, &suite.entries[i].scaling, &all[i]) < 0)
-            rc = LB_RUN_USAGE;
-    int fails = 0;
-    for (int i = 0; rc == 0 && i < suite.n && !run_interrupted; i++)
-        fails |= run_scenario(o, suite.entries[i].path, &all[i]);
-    if (rc == 0)
-        rc = fails ? LB_RUN_FAIL : 0;
-    free(all);
-    scn_suite_deinit(&suite);
-    return rc;
+    int rc = run_scenario_in(o, file, &s, dir);
+    return run_finish(o, dir, rc);
 }

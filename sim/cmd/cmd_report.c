@@ -1,27 +1,30 @@
 /* cmd_report.c — `linkbench report`: one static HTML page from results directories, charts embedded, opening from disk. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
-#include "rep_html.h"
+#include "rep_page.h"
 #include "rep_plot.h"
 #include "rep_report.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench report [-o FILE] <results dir>...\n"
+        "usage: linkbench report [-o FILE] [--embed] <results dir>...\n"
         "\n"
-        "Build one static HTML page from every report.json below the directories: the\n"
-        "machine record, the comparison table and the generated paragraph of each\n"
-        "report (its report.md), and its charts embedded as data: URIs, so the page\n"
-        "opens from disk anywhere. Missing data and charts are made first, as by\n"
+        "Build one static HTML page from every report.json below the directories (what\n"
+        "`linkbench run` writes as index.html at the end of a run): the verdict, a\n"
+        "headline table of the figures that decide between the designs, then one section\n"
+        "per scenario with its deciding chart, its numbers, its table and every file,\n"
+        "linked relative to the page. Missing data and charts are made first, as by\n"
         "linkbench plot (without gnuplot the page has tables only).\n"
         "\n"
         "options:\n"
-        "  -o, --output FILE  the page (default <first dir>/report.html)\n"
+        "  -o, --output FILE  the page (default <first dir>/index.html)\n"
+        "  --embed            charts inside the page as data: URIs (one file to send)\n"
         "  -h, --help         this text\n"
         "\n"
         "exit codes: 0 written; 1 it could not be written; 2 usage error or no report\n");
@@ -30,7 +33,9 @@ static void usage(FILE *f)
 int cmd_report(int argc, char **argv)
 {
     const char *outp = NULL;
+    bool embed = false;
     static const struct option lo[] = {{"output", required_argument, 0, 'o'},
+                                       {"embed", no_argument, 0, 'e'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -42,6 +47,9 @@ int cmd_report(int argc, char **argv)
             return LB_EXIT_OK;
         case 'o':
             outp = optarg;
+            break;
+        case 'e':
+            embed = true;
             break;
         default:
             fprintf(stderr, "linkbench report: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -60,7 +68,7 @@ int cmd_report(int argc, char **argv)
             return LB_EXIT_USAGE;
     char def[4096];
     if (!outp) {
-        snprintf(def, sizeof def, "%s/report.html", argv[optind]);
+        snprintf(def, sizeof def, "%s/index.html", argv[optind]);
         outp = def;
     }
     char *buf = NULL, err[4600];
@@ -70,7 +78,8 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "linkbench report: out of memory\n");
         return LB_EXIT_FAIL;
     }
-    int rc = rep_html_write(m, argv + optind, argc - optind, stderr);
+    rep_page_opts ro = {.page_path = outp, .embed = embed, .err = stderr};
+    int rc = rep_page_write(m, argv + optind, argc - optind, &ro, NULL);
     fclose(m);
     if (rc == 0 && rep_write_atomic(outp, buf, len, err, sizeof err) < 0) {
         fprintf(stderr, "linkbench report: %s\n", err);
