@@ -137,7 +137,7 @@ static bool is_dir(const char *p)
 
 int link_registry_dirs(char (*dirs)[4096], int max)
 {
-    char cand[4][4096];
+    char cand[5][4096];
     int nc = 0;
     const char *env = getenv("LINKBENCH_VARIANT_DIR");
     if (env && *env) snprintf(cand[nc++], sizeof cand[0], "%s", env);
@@ -149,6 +149,9 @@ int link_registry_dirs(char (*dirs)[4096], int max)
         if (slash) {
             *slash = 0;
             snprintf(cand[nc++], sizeof cand[0], "%.4000s/variants", exe);
+            /* installed: <prefix>/bin/linkbench finds <prefix>/lib/linkbench/variants,
+             * wherever the prefix was put (cmake --install --prefix) */
+            snprintf(cand[nc++], sizeof cand[0], "%.4000s/../lib/linkbench/variants", exe);
         }
     }
     snprintf(cand[nc++], sizeof cand[0], "%s", LB_BUILD_VARIANT_DIR);

@@ -16,7 +16,8 @@ typedef struct link_module {
 
 /* Where modules named without a path are looked for, in order:
  *   $LINKBENCH_VARIANT_DIR, <dir of the running executable>/variants,
- *   the build tree's variant dir, the install prefix's lib/linkbench/variants.
+ *   <dir of the running executable>/../lib/linkbench/variants (an installed copy, at
+ *   whatever prefix), the build tree's variant dir, the configured install prefix's.
  * Fills up to max entries of dirs (each of dirlen bytes) with the candidates that
  * exist; returns how many. */
 int link_registry_dirs(char (*dirs)[4096], int max);

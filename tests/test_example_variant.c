@@ -30,7 +30,8 @@ static void sh(const char *what, const char *fmt, ...)
 }
 
 /* Install the project into a private prefix, then configure and build an example
- * exactly as a user would: only the installed headers, found through LINKBENCH_PREFIX. */
+ * exactly as a user would: only the installed headers, found through the installed
+ * linkbench.pc (pkg-config). */
 static void build_example(const char *example)
 {
     const char *bin = getenv("LINKBENCH_BIN"), *src = getenv("LINKBENCH_SOURCE_DIR");
@@ -46,8 +47,8 @@ static void build_example(const char *example)
     char hdr[2400];
     snprintf(hdr, sizeof hdr, "%s/include/linkbench/link.h", prefix);
     cr_assert_eq(stat(hdr, &st), 0, "the install has no include/linkbench/link.h");
-    sh("configure example", "cmake -S '%s/examples/%s' -B '%s/%s' -DLINKBENCH_PREFIX='%s'", src,
-       example, work, example, prefix);
+    sh("configure example", "PKG_CONFIG_PATH='%s/lib/pkgconfig' cmake -S '%s/examples/%s' -B '%s/%s'",
+       prefix, src, example, work, example);
     sh("build example", "cmake --build '%s/%s'", work, example);
 }
 

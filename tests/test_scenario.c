@@ -206,12 +206,43 @@ Test(scenario, quick_suite_scales_links_times_and_repetitions)
     scn_diag_deinit(&d);
 }
 
-Test(scenario, main_script_runs_the_default_suite)
+Test(scenario, main_script_runs_the_first_suite_and_the_default_on_full)
 {
     char *sh = slurp("scripts/main.sh");
     cr_assert(sh);
-    cr_expect(strstr(sh, "workloads/suites/default.json"), "scripts/main.sh names the default suite");
+    cr_expect(strstr(sh, "suite=first"), "scripts/main.sh runs the first suite");
+    cr_expect(strstr(sh, "--full) suite=default"), "--full runs the default suite");
+    cr_expect(strstr(sh, "workloads/suites/$suite.json"));
     free(sh);
+}
+
+/* The first run: every scenario of the default suite, one repetition, and an expected
+ * time (ramps, warm-ups and measurements, without the per-run overheads) well inside the
+ * five minutes the main job has. */
+Test(scenario, first_suite_runs_every_default_scenario_once_and_briefly)
+{
+    struct scn_suite first, def;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(scn_suite_load("workloads/suites/first.json", &first, &d), 0);
+    cr_assert_eq(scn_suite_load("workloads/suites/default.json", &def, &d), 0);
+    cr_expect_eq(first.n, def.n);
+    double total = 0;
+    for (int e = 0; e < first.n; e++) {
+        struct scn s;
+        cr_assert_eq(scn_parse_file(first.entries[e].path, &s, &d), 0);
+        scn_apply_scaling(&s, &first.entries[e].scaling);
+        cr_expect_eq(s.repetitions, 1, "%s", s.name);
+        if (e < def.n) {
+            const char *a = strrchr(first.entries[e].path, '/'), *b = strrchr(def.entries[e].path, '/');
+            cr_expect_str_eq(a, b, "same scenarios in the same order");
+        }
+        total += est_seconds(&s);
+    }
+    cr_expect_lt(total, 120.0, "first suite: %.0f s of load", total);
+    scn_suite_deinit(&first);
+    scn_suite_deinit(&def);
+    scn_diag_deinit(&d);
 }
 
 /* ---------------------------------------------------------------- defaults, groups, overrides */

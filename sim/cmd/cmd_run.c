@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "lb_install.h"
 #include "run.h"
 #include "run_ext.h"
 #include "srv_main.h"
@@ -16,13 +17,17 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench run [options] <scenario.json|suite.json>...\n"
+        "usage: linkbench run [options] <scenario.json|suite.json|name>...\n"
         "\n"
         "Run each scenario against each of its variants over real loopback WebSocket\n"
         "connections (server in a child process, driver in this one), repetitions\n"
         "interleaved across variants, and write results/<scenario>/<timestamp>/report.json\n"
         "with one series_<variant>_<rep>.csv per run. Prints the comparison table and the\n"
-        "report's path.\n"
+        "report's path. A suite runs every scenario into results/<suite>/<timestamp>/.\n"
+        "Every run ends with index.html beside its results (the headline table, one\n"
+        "section per scenario), the verdict, and the page's path as the last line.\n"
+        "A name that is no file is looked up among the shipped scenarios and suites\n"
+        "(linkbench list --scenarios): linkbench run echo, linkbench run first.\n"
         "\n"
         "options:\n"
         "  --variant a,b    run these variants (names or paths of .so modules)\n"
@@ -171,7 +176,10 @@ int cmd_run(int argc, char **argv)
 
     int rc = LB_EXIT_OK;
     for (int i = optind; i < argc && !run_interrupted; i++) {
-        int r = tg.url ? run_ext_file(&o, &tg, argv[i]) : run_file(&o, argv[i]);
+        /* a shipped scenario or suite by name ("echo", "first") from any directory */
+        char file[PATH_MAX];
+        lb_install_scenario(argv[i], file, sizeof file);
+        int r = tg.url ? run_ext_file(&o, &tg, file) : run_file(&o, file);
         if (r == LB_EXIT_USAGE)
             return LB_EXIT_USAGE;
         if (r)

@@ -16,9 +16,18 @@ static const struct lb_cmd cmds[] = {
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
 
+#ifndef LB_VERSION
+#define LB_VERSION "unknown"
+#endif
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: linkbench <command> [options]   (linkbench <command> --help)\n\ncommands:\n");
+    fprintf(f, "usage: linkbench <command> [options]   (linkbench <command> --help)\n"
+               "       linkbench --version\n\n"
+               "Measure, instead of argue, how a WebSocket gateway should run its connections:\n"
+               "link designs side by side over real loopback WebSocket connections.\n"
+               "First run: linkbench run first (every shipped scenario, reduced, about 3 min).\n\n"
+               "commands:\n");
     for (size_t i = 0; i < N_CMDS; i++)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
     fprintf(f, "\nexit codes: 0 ok, 1 run failed or a check fell short, 2 usage or input error\n");
@@ -32,6 +41,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
+        return LB_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("linkbench %s\n", LB_VERSION);
         return LB_EXIT_OK;
     }
     for (size_t i = 0; i < N_CMDS; i++)
