@@ -5,8 +5,14 @@ set datafile columnheaders
 set datafile missing "NaN"
 color(v) = v eq "dual" ? "#1f77b4" : v eq "batch" ? "#ff7f0e" : v eq "poll" ? "#d62728" : \
            v eq "hybrid" ? "#9467bd" : v eq "pair" ? "#8c564b" : v eq "evloop" ? "#2ca02c" : "#7f7f7f"
+# and a dash pattern and point type per variant, so that lines lying on each other still
+# read as six (colour alone does not survive overlap, print or colour blindness)
+dash(v) = v eq "dual" ? 1 : v eq "batch" ? 2 : v eq "poll" ? 4 : v eq "hybrid" ? 5 : \
+          v eq "pair" ? 3 : v eq "evloop" ? 1 : 6
+point(v) = v eq "dual" ? 5 : v eq "batch" ? 6 : v eq "poll" ? 9 : v eq "hybrid" ? 11 : \
+           v eq "pair" ? 13 : v eq "evloop" ? 7 : 1
 # the terminals every script loops over: `do for [fmt in formats] { @setterm ... }`
 formats = "png svg"
-setterm = 'if (fmt eq "png") { set terminal pngcairo size W,H font "DejaVu Sans,11" noenhanced } else { set terminal svg size W,H font "DejaVu Sans,11" dynamic noenhanced background "white" }'
+setterm = 'if (fmt eq "png") { set terminal pngcairo size W,H font "DejaVu Sans,12" noenhanced dashlength 1.5 } else { set terminal svg size W,H font "DejaVu Sans,12" dynamic noenhanced background "white" dashlength 1.5 }'
 set grid xtics ytics lc rgb "#dddddd"
 set border lc rgb "#555555"

@@ -17,18 +17,18 @@ do for [fmt in formats] {
     set title "server CPU per link-second (whole process)"
     set ylabel "CPU µs per link-second (log)"
     set logscale y 10
-    plot for [v in variants] file(v) using "links_held":"cpu_us_per_link_s" with linespoints lw 2 pt 7 lc rgb color(v) title v
+    plot for [v in variants] file(v) using "links_held":"cpu_us_per_link_s" with linespoints lw 2 pt point(v) ps 1.2 dt dash(v) lc rgb color(v) title v
     set title "server threads (peak)"
     set ylabel "threads (log)"
-    plot for [v in variants] file(v) using "links_held":"threads_peak" with linespoints lw 2 pt 7 lc rgb color(v) title v
+    plot for [v in variants] file(v) using "links_held":"threads_peak" with linespoints lw 2 pt point(v) ps 1.2 dt dash(v) lc rgb color(v) title v
     unset logscale y
     set title "wake-ups per link-second (link threads or loops)"
     set ylabel "wake-ups per link-second"
     set yrange [0:*]
-    plot for [v in variants] file(v) using "links_held":"wakeups_per_link_s" with linespoints lw 2 pt 7 lc rgb color(v) title v
+    plot for [v in variants] file(v) using "links_held":"wakeups_per_link_s" with linespoints lw 2 pt point(v) ps 1.2 dt dash(v) lc rgb color(v) title v
     set title "resident memory per link"
     set ylabel "RSS per link (KiB)"
-    plot for [v in variants] file(v) using "links_held":(column("rss_per_link_bytes") / 1024) with linespoints lw 2 pt 7 lc rgb color(v) title v
+    plot for [v in variants] file(v) using "links_held":(column("rss_per_link_bytes") / 1024) with linespoints lw 2 pt point(v) ps 1.2 dt dash(v) lc rgb color(v) title v
     set autoscale y
     unset multiplot
     unset output

@@ -14,16 +14,18 @@ do for [fmt in formats] {
     set multiplot layout 4,1 title sprintf("%s — one run per variant (repetition 0), sampled every 250 ms", title0)
     set title "delivered messages per second (both directions)"
     set ylabel "msg/s"
-    plot for [v in variants] file(v) using "t_s":"msgs_delivered_per_s" with lines lw 2 lc rgb color(v) title v
+    set yrange [0:*]
+    plot for [v in variants] file(v) using "t_s":"msgs_delivered_per_s" with lines lw 2 lc rgb color(v) dt dash(v) title v
     set title "server threads"
     set ylabel "threads"
-    plot for [v in variants] file(v) using "t_s":"threads" with lines lw 2 lc rgb color(v) title v
+    plot for [v in variants] file(v) using "t_s":"threads" with lines lw 2 lc rgb color(v) dt dash(v) title v
     set title "server resident memory"
     set ylabel "RSS (MiB)"
-    plot for [v in variants] file(v) using "t_s":(column("rss_bytes") / 1048576) with lines lw 2 lc rgb color(v) title v
+    plot for [v in variants] file(v) using "t_s":(column("rss_bytes") / 1048576) with lines lw 2 lc rgb color(v) dt dash(v) title v
     set title "server CPU (100 % = one core)"
     set ylabel "CPU (%)"
-    plot for [v in variants] file(v) using "t_s":"cpu_server_pct" with lines lw 2 lc rgb color(v) title v
+    # from 0: a panel starting at 100 % makes a 5 % wobble look like a collapse
+    plot for [v in variants] file(v) using "t_s":"cpu_server_pct" with lines lw 2 lc rgb color(v) dt dash(v) title v
     unset multiplot
     unset output
 }

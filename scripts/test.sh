@@ -20,9 +20,12 @@ echo "test: normal pass done at ${SECONDS}s"
 # expectation; `check` re-reads the written reports, as a CI gate on stored results would.
 quick_out="$top/build/quick-results"
 rm -rf "$quick_out"
-if "$top/build/linkbench" run --quiet --out "$quick_out" "$top/workloads/suites/quick.json"; then
+if "$top/build/linkbench" run --quiet --out "$quick_out" "$top/workloads/suites/quick.json" | tee "$quick_out.log"; then
   mapfile -t reports < <(find "$quick_out" -name report.json | sort)
   "$top/build/linkbench" check "${reports[@]}" || failed+=(quick-check)
+  # its results page in a real browser; screenshots kept in build/page-shots/ (CI artifact)
+  page=$(sed -n 's/^page: //p' "$quick_out.log" | tail -n1)
+  "$top/scripts/check_page.sh" "$page" "$top/build/page-shots" || failed+=(quick-page)
 else
   failed+=(quick-run)
 fi

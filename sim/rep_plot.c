@@ -147,6 +147,24 @@ static void variant_words(const char *dir, const char *need, char *out, size_t l
     fclose(f);
 }
 
+/* Whether drops.csv (variant,msgs_sent,msgs_dropped,msgs_refused,msgs_lost) holds a
+ * count above 0 after msgs_sent. */
+static bool drops_any(const char *dir)
+{
+    char p[PATH_BYTES], line[1024];
+    join(p, sizeof p, dir, "drops.csv");
+    FILE *f = fopen(p, "r");
+    bool any = false;
+    while (f && !any && fgets(line, sizeof line, f)) {
+        char *c = strchr(line, ',');
+        for (int col = 1; c && !any; col++, c = strchr(c + 1, ','))
+            any = col >= 2 && strtod(c + 1, NULL) > 0;
+    }
+    if (f)
+        fclose(f);
+    return any;
+}
+
 static void title_of(const json_t *r, char *out, size_t len)
 {
     const json_t *s = json_object_get(r, "scenario");
@@ -182,7 +200,17 @@ static int report_charts(const rep_plot_opts *o, const char *scripts, const char
         if (words[0])   /* a direction nobody measured (a sink app sends nothing) */
             bad += gnuplot(o, scripts, "latency.gp", dir, dirs[d], words, title) < 0;
     }
-    bad += gnuplot(o, scripts, "drops.gp", dir, title, NULL, NULL) < 0;
+    /* a chart of zeros says nothing a sentence cannot: drawn only when something was
+     * dropped, refused or lost (an old one from an earlier drawing goes) */
+    if (drops_any(dir))
+        bad += gnuplot(o, scripts, "drops.gp", dir, title, NULL, NULL) < 0;
+    else {
+        char p[PATH_BYTES];
+        join(p, sizeof p, dir, "drops.png");
+        unlink(p);
+        join(p, sizeof p, dir, "drops.svg");
+        unlink(p);
+    }
     variant_words(dir, "series_%s_0.csv", words, sizeof words);
     if (words[0])
         bad += gnuplot(o, scripts, "series.gp", dir, words, title, NULL) < 0;

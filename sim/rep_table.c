@@ -379,9 +379,30 @@ int rep_table_print_width(FILE *f, const json_t *report, enum rep_table_fmt fmt,
     int rc = table_fill(&t, report);
     if (rc < 0)
         return rc;
-    rc = fmt == REP_TABLE_MARKDOWN ? print_markdown(f, &t)
-       : fmt == REP_TABLE_HTML     ? print_html(f, &t)
-                                   : print_text(f, &t, cols);
+    if (fmt == REP_TABLE_MARKDOWN)
+        rc = print_markdown(f, &t);
+    else if (fmt == REP_TABLE_HTML)
+        rc = print_html(f, &t);
+    else {
+        /* into memory first: the padding of empty cells leaves spaces at line ends */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        rc = m ? print_text(m, &t, cols) : -ENOMEM;
+        if (m)
+            fclose(m);
+        for (size_t i = 0, o = 0; rc == 0 && i <= len && buf; i++) {
+            if (i == len || buf[i] == '\n') {
+                size_t e = i;
+                while (e > o && buf[e - 1] == ' ')
+                    e--;
+                if (fwrite(buf + o, 1, e - o, f) != e - o || (i < len && fputc('\n', f) == EOF))
+                    rc = -EIO;
+                o = i + 1;
+            }
+        }
+        free(buf);
+    }
     table_free(&t);
     return rc;
 }

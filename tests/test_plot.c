@@ -282,3 +282,82 @@ Test(plot, plot_command_exit_codes)
     fclose(f);
     cr_expect(strstr(html, "src=\"data:image/png;base64,iVBORw0KGgo"), "PNG embedded");
 }
+
+static char *page_of(char *const *dirs, int n, const char *page, rep_verdict *v)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    rep_page_opts o = {.page_path = page, .err = stderr};
+    cr_assert_eq(rep_page_write(f, dirs, n, &o, v), 0);
+    fclose(f);
+    return buf;
+}
+
+static void touch(const char *name)
+{
+    FILE *f = fopen(path(name), "w");
+    cr_assert_not_null(f);
+    fputs("not really a png", f);
+    fclose(f);
+}
+
+/* The page: verdict, the headline's rows and marks, sections in the suite's order,
+ * charts only with data, links relative to the page wherever it is written. */
+Test(plot, page_headline_sections_charts_and_links)
+{
+    json_t *a = report("s/echo", "echo", 100, false);          /* poll drops 25 */
+    json_t *b = report("s/calm", "calm", 10, false);
+    /* calm: nobody drops, and most metrics are absent (an older or external report) */
+    json_t *sum = json_object_get(b, "summary");
+    json_object_set_new(json_object_get(json_object_get(sum, "poll"), "msgs_dropped"), "median",
+                        json_real(0));
+    json_object_del(json_object_get(sum, "poll"), "threads_per_link");
+    json_object_del(json_object_get(sum, "evloop"), "threads_per_link");
+    cr_assert_eq(json_dump_file(b, path("s/calm/report.json"), JSON_INDENT(1)), 0);
+    touch("s/calm/drops.png");     /* a stale chart of zeros must not be shown */
+    touch("s/calm/lat_rtt.png");
+    touch("s/echo/drops.png");
+    /* suite.json lists calm before echo: the page follows it, not the alphabet */
+    FILE *f = fopen(path("s/suite.json"), "w");
+    cr_assert_not_null(f);
+    fputs("{\"name\": \"mine\", \"description\": \"two\", \"scenarios\": [\"calm\", \"echo\"]}", f);
+    fclose(f);
+    char *dirs[] = {(char *)path("s")};
+    rep_verdict v;
+    char *html = page_of(dirs, 1, path("s/index.html"), &v);
+    cr_expect_eq(v.scenarios, 2);
+    cr_expect_eq(v.reports, 2);
+    cr_expect_eq(v.held, 4, "*.msgs_lost == 0 for two variants in two reports: %d", v.held);
+    cr_expect(rep_verdict_ok(&v));
+    cr_expect(strstr(html, "linkbench: suite mine"), "the suite names the page");
+    cr_expect(strstr(html, "性能对比总结"), "the Chinese beside the English heading");
+    char *calm = strstr(html, "<section id=\"calm\">"), *echo = strstr(html, "<section id=\"echo\">");
+    cr_assert(calm && echo, "a section per scenario, by name");
+    cr_expect_lt(calm, echo, "sections in the suite's order");
+    cr_expect(strstr(html, "<a href=\"#calm\">calm</a>"), "navigation by scenario name");
+    /* the headline: drops row from echo with poll the worst and evloop the best */
+    char *drow = strstr(html, "dropped<br><small><a href=\"#echo\">echo, 100 links");
+    cr_assert_not_null(drow, "a dropped row for the scenario that dropped");
+    char *worst = strstr(drow, "class=\"num worst\">25<"), *best = strstr(drow, "class=\"num best\">0<");
+    cr_expect(worst && best, "poll 25 worst, evloop 0 best");
+    cr_expect_null(strstr(html, "dropped<br><small><a href=\"#calm\">"), "no row of zeros for calm");
+    cr_expect(strstr(html, "lost (all scenarios)"), "lost is summed over every report");
+    /* threads per link: absent in calm, read from echo (the first with the figure) */
+    cr_expect(strstr(html, "threads per link<br><small><a href=\"#echo\">"), "%s", html);
+    /* charts: calm's drops.png exists but holds zeros: not shown; echo's is */
+    cr_expect_null(strstr(html, "src=\"calm/drops.png\""), "no chart of zeros");
+    cr_expect(strstr(html, "src=\"calm/lat_rtt.png\""), "calm leads with its latency");
+    cr_expect(strstr(html, "src=\"echo/drops.png\""), "echo leads with its drops");
+    cr_expect(strstr(html, "href=\"echo/report.json\""), "every file linked");
+    free(html);
+    /* written elsewhere, the same files are reached through ../ */
+    char cmd[1000];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", path("pages/deep"));
+    cr_assert_eq(system(cmd), 0);
+    html = page_of(dirs, 1, path("pages/deep/p.html"), NULL);
+    cr_expect(strstr(html, "href=\"../../s/echo/report.json\""), "relative to the page");
+    free(html);
+    json_decref(a);
+    json_decref(b);
+}

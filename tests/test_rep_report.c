@@ -319,3 +319,62 @@ Test(rep_report, table_lists_variants_with_units)
     json_decref(r);
     json_decref(runs);
 }
+
+/* Display width of one line (UTF-8 code points). */
+static size_t line_width(const char *line, const char *nl)
+{
+    size_t n = 0;
+    for (const char *c = line; *c && c != nl; c++)
+        n += ((unsigned char)*c & 0xC0) != 0x80;
+    return n;
+}
+
+Test(rep_report, table_fits_a_narrow_terminal_and_never_cuts_a_note)
+{
+    json_t *runs = three_reps(0);
+    json_t *r = rep_report_build(NULL, NULL, NULL, runs, NULL, 0);
+    /* a long caveat, as a variant that met a limit says it */
+    static const char *lim = "dual could hold 9800 links: thread limit reached (pthread_create: "
+                             "EAGAIN) after 19600 threads";
+    json_object_set_new(json_object_get(json_object_get(json_object_get(r, "flags"), "variants"),
+                                        "dual"), "limit_reached", json_string(lim));
+    for (int cols = 80; cols <= 220; cols += 70) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        cr_assert_eq(rep_table_print_width(f, r, REP_TABLE_TEXT, cols), 0);
+        fclose(f);
+        /* every line fits; the note's words all appear, in order, none cut */
+        for (char *line = buf; *line;) {
+            char *nl = strchr(line, '\n');
+            cr_expect_leq(line_width(line, nl), (size_t)cols, "line wider than %d:\n%s", cols, buf);
+            line = nl ? nl + 1 : line + strlen(line);
+        }
+        char words[512];
+        snprintf(words, sizeof words, "%s", lim);
+        const char *at = buf;
+        for (char *save, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+            const char *hit = strstr(at, w);
+            cr_expect_not_null(hit, "at %d columns the note lost '%s':\n%s", cols, w, buf);
+            if (hit)
+                at = hit + strlen(w);
+        }
+        cr_expect(strstr(buf, "evloop") && strstr(buf, "180"), "%s", buf);
+        free(buf);
+    }
+    /* the title line names the scenario, links, variants and repetitions */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    rep_table_title(f, r);
+    fclose(f);
+    cr_expect(strstr(buf, "2 variants x"), "%s", buf);
+    free(buf);
+    char *html = rep_table_string(r, REP_TABLE_HTML);
+    cr_assert_not_null(html);
+    cr_expect(strstr(html, "<th scope=\"row\">dual</th>"), "%s", html);
+    cr_expect(strstr(html, "thread limit reached"), "the whole note in HTML");
+    free(html);
+    json_decref(r);
+    json_decref(runs);
+}
