@@ -29,7 +29,7 @@ double run_progress_estimate(const struct scn *s, int64_t links)
     double ramp = s->connect_rate_per_s > 0 ? (double)links / s->connect_rate_per_s : 0;
     /* measured on a 2-vCPU VM: about a second to start and stop a server, and some
      * milliseconds per link to open and close it (threads and sockets) */
-    return ramp + s->warmup_s + s->duration_s + 1.0 + (double)links * 0.004;
+    return ramp + s->warmup_s + s->duration_s + 0.6 + (double)links * 0.0025;
 }
 
 void run_progress_count(const struct scn *s, int *runs, double *secs)
@@ -119,10 +119,11 @@ void run_progress_show(FILE *f, const char *phase, double t_s, double total_s, l
     char line[512], el[48], lf[48];
     mmss(el, sizeof el, since(&P.t0));
     mmss(lf, sizeof lf, left());
-    int n = snprintf(line, sizeof line, "[run %d/%d] %s (%d/%d) | %s | rep %d/%d | %s %.1f/%.1f s | "
-                     "%lld links | %.0f msg/s | %s elapsed, ~%s left",
-                     P.done + 1, P.runs, P.scen_name, P.scen, P.n_scen, P.variant, P.rep + 1, P.reps,
-                     phase, t_s, total_s, links, msgs_per_s, el, lf);
+    /* what matters most first: a narrow terminal cuts the end */
+    int n = snprintf(line, sizeof line, "[run %d/%d, %s elapsed, ~%s left] scenario %d/%d %s | %s | "
+                     "rep %d/%d | %s %.1f/%.1f s | %lld links | %.0f msg/s",
+                     P.done + 1, P.runs, el, lf, P.scen, P.n_scen, P.scen_name, P.variant,
+                     P.rep + 1, P.reps, phase, t_s, total_s, links, msgs_per_s);
     int cols = run_progress_columns(fileno(f));
     if (cols > 1 && n > cols - 1)   /* the line is ASCII: bytes are columns */
         line[cols - 1] = 0;
