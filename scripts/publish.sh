@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # publish.sh — copy a suite run's findings (report.md and PNG charts per scenario, the overview, an index) into results/published/.
 # usage: scripts/publish.sh RESULTS_DIR [LINKBENCH]
-#   RESULTS_DIR  a fresh directory that `linkbench run --out RESULTS_DIR
-#                workloads/suites/default.json` wrote (one run per scenario)
+#   RESULTS_DIR  a suite run's directory, results/default/<stamp>/ as `./scripts/main.sh
+#                --full` (linkbench run workloads/suites/default.json) wrote it: one
+#                directory per scenario
 # The index is assembled from each report.md's generated sections; nothing here is
 # hand-written judgement. Raw report.json, CSVs and .hlog files stay out (bulk).
 set -euo pipefail

@@ -572,7 +572,10 @@ static const char style[] =
     ".files a{margin-right:8px;white-space:nowrap;display:inline-block}"
     "pre{white-space:pre-wrap;font-size:0.85em;background:#f6f6f8;padding:6px}"
     "@media (max-width:700px){body{font-size:14px;padding:0 10px 32px}"
-    "th,td{padding:2px 5px}h1{font-size:1.25em}}";
+    "th,td{padding:2px 5px}h1{font-size:1.25em}"
+    /* a chart shrunk to a phone's width has unreadable labels: keep it wide enough to
+     * read and let it scroll in its own box (a tap opens the SVG) */
+    "figure{overflow-x:auto}figure img{max-width:none;width:640px}}";
 
 static void machine(FILE *f, const json_t *r)
 {
@@ -629,9 +632,13 @@ int rep_page_write(FILE *out, char *const *dirs, int ndirs, const rep_page_opts 
             v.scenarios, v.scenarios == 1 ? "" : "s", v.reports_valid, v.reports, v.runs,
             v.runs_failed, v.held, v.failed, v.skipped);
     const json_t *dur = json_object_get(pg.suite, "duration_s");
-    if (json_is_number(dur))
-        fprintf(out, " The suite ran for %.0f min %02.0f s.", floor(json_number_value(dur) / 60),
-                fmod(json_number_value(dur), 60));
+    if (json_is_number(dur)) {
+        long t = lround(json_number_value(dur));
+        if (t >= 60)
+            fprintf(out, " The suite ran for %ld min %02ld s.", t / 60, t % 60);
+        else
+            fprintf(out, " The suite ran for %ld s.", t);
+    }
     fputs("</p>\n", out);
     machine(out, pg.reps[0].r);
     fputs("</header>\n<nav><a href=\"#headline\"><b>headline</b></a>", out);
