@@ -21,6 +21,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -81,7 +82,6 @@ class Browser:
         while b"\0" not in self.buf:
             if time.monotonic() > deadline:
                 raise TimeoutError("chromium did not answer in time")
-            import select
             r, _, _ = select.select([self.ev_r], [], [], max(0.0, deadline - time.monotonic()))
             if not r:
                 continue
