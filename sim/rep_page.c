@@ -660,6 +660,11 @@ int rep_page_write(FILE *out, char *const *dirs, int ndirs, const rep_page_opts 
     fputs("</section>\n", out);
     for (int i = 0; i < pg.nscen; i++)
         section(out, &pg, &pg.scen[i]);
+    if (pg.suite_dir[0]) {   /* the suite's own files (suite.json, this page) */
+        fputs("<section id=\"files\">\n", out);
+        files(out, &pg, pg.suite_dir, "the suite's files:");
+        fputs("</section>\n", out);
+    }
     char when[64] = "";
     time_t now = time(NULL);
     struct tm tm;
