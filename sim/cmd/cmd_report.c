@@ -68,7 +68,10 @@ int cmd_report(int argc, char **argv)
             return LB_EXIT_USAGE;
     char def[4096];
     if (!outp) {
-        snprintf(def, sizeof def, "%s/index.html", argv[optind]);
+        size_t l = strlen(argv[optind]);
+        while (l > 1 && argv[optind][l - 1] == '/')
+            l--;
+        snprintf(def, sizeof def, "%.*s/index.html", (int)l, argv[optind]);
         outp = def;
     }
     char *buf = NULL, err[4600];
