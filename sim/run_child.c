@@ -27,6 +27,12 @@ static int high_fd(int fd)
 
 int run_child_spawn(run_child *c, const char *exe, const json_t *cfg, char *err, size_t errlen)
 {
+    return run_child_spawn_prog(c, exe, NULL, cfg, err, errlen);
+}
+
+int run_child_spawn_prog(run_child *c, const char *exe, const char *prog, const json_t *cfg,
+                         char *err, size_t errlen)
+{
     memset(c, 0, sizeof *c);
     c->pid = -1;
     c->ctrl = c->rep = -1;
@@ -62,10 +68,13 @@ int run_child_spawn(run_child *c, const char *exe, const json_t *cfg, char *err,
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     char *argv[] = {"linkbench", "run", "--server-child", NULL};
+    char *pargv[] = {"linkbench-go", NULL};
     /* /proc/self/exe, not the path: the spawned process runs the very image the parent
      * runs, even when a rebuild replaced the file since (mixing versions of the pipe
-     * protocol, or finding no file at all mid-link, would fail the run) */
-    int rc = posix_spawn(&c->pid, "/proc/self/exe", &fa, &at, argv, environ);
+     * protocol, or finding no file at all mid-link, would fail the run). Another
+     * program (the Go reference server, run_go.h) speaks the same protocol. */
+    int rc = posix_spawn(&c->pid, prog ? prog : "/proc/self/exe", &fa, &at, prog ? pargv : argv,
+                         environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(to_child[0]);
@@ -73,7 +82,7 @@ int run_child_spawn(run_child *c, const char *exe, const json_t *cfg, char *err,
     c->ctrl = to_child[1];
     c->rep = from_child[0];
     if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot start the server process: %s", exe, strerror(rc));
+        snprintf(err, errlen, "%s: cannot start the server process: %s", prog ? prog : exe, strerror(rc));
         close(c->ctrl);
         close(c->rep);
         c->ctrl = c->rep = -1;

@@ -24,6 +24,10 @@ typedef struct run_child {
  * stdout on our stderr (the parent's stdout carries only the table), and send cfg as
  * the first line. 0, or a negative errno with a message in err. */
 int run_child_spawn(run_child *c, const char *exe, const json_t *cfg, char *err, size_t errlen);
+/* The same with another program speaking the srv_main.h protocol (prog, started with no
+ * arguments; NULL: this executable as above). */
+int run_child_spawn_prog(run_child *c, const char *exe, const char *prog, const json_t *cfg,
+                         char *err, size_t errlen);
 
 /* Send one command line ("measure", "end", "pause NS", "stop"). Never blocks for
  * long (commands are tiny); safe from the driver thread. 0 or -errno (-EPIPE: gone). */

@@ -147,9 +147,13 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
     json_object_set_new(m, "threads_live", json_integer(jget(srv, "threads_live")));
     set_num(m, "threads_per_link", links > 0 ? (double)jget(srv, "groups.link.live") / links : 0);
     set_num(m, "cpu_server_s", jget(srv, "cpu_process_ns") * scale / 1e9);
-    set_num(m, "cpu_link_s", link_cpu * scale / 1e9);
-    set_num(m, "cpu_app_s", jget(srv, "groups.app.cpu_ns") * scale / 1e9);
-    set_num(m, "cpu_other_s", jget(srv, "groups.other.cpu_ns") * scale / 1e9);
+    /* a server that cannot split its CPU by thread group (the Go reference server: its
+     * goroutines move between threads) leaves cpu_ns out, and so do these */
+    if (json_object_get(json_object_get(json_object_get(srv, "groups"), "link"), "cpu_ns")) {
+        set_num(m, "cpu_link_s", link_cpu * scale / 1e9);
+        set_num(m, "cpu_app_s", jget(srv, "groups.app.cpu_ns") * scale / 1e9);
+        set_num(m, "cpu_other_s", jget(srv, "groups.other.cpu_ns") * scale / 1e9);
+    }
     if (links > 0 && win_s > 0)
         set_num(m, "wakeups_per_link_s", link_wake / (double)links / win_s);
     int64_t sys = jget(srv, "vsock.sys_read") + jget(srv, "vsock.sys_write") + jget(srv, "vsock.sys_poll");

@@ -4,12 +4,18 @@
 #include <math.h>
 #include <string.h>
 
+#include "run_go.h"
+
 json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t links)
 {
     json_t *params = json_object();
-    for (int i = 0; i < s->n_vparams; i++)
-        if (!strcmp(s->vparams[i].variant, variant))
-            json_object_set_new(params, s->vparams[i].param, json_integer(s->vparams[i].value));
+    /* go:<design> takes its C port's variant_config first (one scenario drives both the
+     * same way), then its own entries, which win */
+    const char *twin = run_go_design(variant);
+    for (int pass = twin ? 0 : 1; pass < 2; pass++)
+        for (int i = 0; i < s->n_vparams; i++)
+            if (!strcmp(s->vparams[i].variant, pass == 0 ? twin : variant))
+                json_object_set_new(params, s->vparams[i].param, json_integer(s->vparams[i].value));
     json_t *pin = json_array();
     for (int i = 0; i < s->n_pin_server; i++)
         json_array_append_new(pin, json_integer(s->pin_server[i]));

@@ -14,6 +14,7 @@
 #include "rep_report.h"
 #include "rep_table.h"
 #include "run.h"
+#include "run_go.h"
 #include "run_progress.h"
 #include "run_scale.h"
 #include "run_suite.h"
@@ -102,7 +103,12 @@ int run_load_scenario(const run_opts *o, const char *file, const struct scn_scal
         scn_override_duration(s, o->duration_s);
     if (!errs && o->repeat > 0)
         scn_override_repetitions(s, o->repeat);
-    if (!errs && o->variants && scn_override_variants(s, o->variants, &d) < 0)
+    char vlist[1024];
+    if (!errs && o->variants && run_go_expand(o->variants, vlist, sizeof vlist) < 0) {
+        scn_diag_add(&d, "--variant: list too long (got \"%s\")", o->variants);
+        errs++;
+    }
+    if (!errs && o->variants && scn_override_variants(s, vlist, &d) < 0)
         errs++;
     link_module *mods[SCN_VARIANTS_MAX] = {0};
     struct scn_variant_info info[SCN_VARIANTS_MAX];
@@ -111,7 +117,14 @@ int run_load_scenario(const run_opts *o, const char *file, const struct scn_scal
         for (int i = 0; i < s->n_variants; i++) {
             char err[1024];
             const char *name = s->variants[i];
-            int rc = link_module_load(name, &mods[i], err, sizeof err);
+            /* go:<design>: the Go server takes its C port's params (run_go.h) */
+            const char *twin = run_go_design(name);
+            char gopath[4096];
+            if (twin && run_go_server_path(gopath, sizeof gopath, err, sizeof err) < 0) {
+                scn_diag_add(&d, "%s: variants: %s: %s", file, name, err), errs++;
+                continue;
+            }
+            int rc = link_module_load(twin ? twin : name, &mods[i], err, sizeof err);
             if (rc == 0)
                 info[n++] = (struct scn_variant_info){.name = name, .v = mods[i]->v};
             else if (rc != -ENOENT || strchr(name, '/'))

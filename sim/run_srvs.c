@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "met_hist.h"
+#include "run_go.h"
 
 /* Wait for child i's "ready"; 0, or -1 with err. */
 static int await_ready(run_srvs *g, int i, rt_ns deadline, char *err, size_t errlen)
@@ -40,6 +41,13 @@ int run_srvs_start(run_srvs *g, const char *exe, const json_t *cfg, int n, rt_ns
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* a go:<design> variant runs the Go reference server instead of this executable */
+    char prog[4096];
+    const char *variant = json_string_value(json_object_get(cfg, "variant"));
+    if (run_go_is(variant) && run_go_server_path(prog, sizeof prog, err, errlen) < 0) {
+        json_decref(c);
+        return -1;
+    }
     json_object_set_new(c, "parent_pid", json_integer(getpid()));
     json_object_set_new(c, "reuseport", json_boolean(n > 1));
     int rc = 0;
@@ -48,7 +56,7 @@ int run_srvs_start(run_srvs *g, const char *exe, const json_t *cfg, int n, rt_ns
             json_object_set_new(c, "port", json_integer(g->port));
         char e[512] = "";
         g->c[i].pid = -1;
-        if (run_child_spawn(&g->c[i], exe, c, e, sizeof e) < 0) {
+        if (run_child_spawn_prog(&g->c[i], exe, run_go_is(variant) ? prog : NULL, c, e, sizeof e) < 0) {
             snprintf(err, errlen, "server %d/%d: %s", i + 1, n, e);
             rc = -1;
             /* run_child_spawn leaves pipes open only when the process started */

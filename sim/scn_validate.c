@@ -192,6 +192,11 @@ static bool known_variant(const struct scn_catalog *cat, bool builtins, const ch
                           char *rule, size_t n)
 {
     if (lookup(cat, name)) return true;
+    /* go:<design>: the seed's own Go design beside its C port (run_go.h); where a run
+     * leaves it out, its config and expect lines name it like a built-in */
+    if (builtins && !strncmp(name, "go:", 3) && strcmp(name + 3, "evloop"))
+        for (int i = 0; i < SCN_BUILTIN_N; i++)
+            if (!strcmp(name + 3, scn__builtin_variants[i])) return true;
     const char *names[64 + SCN_BUILTIN_N] = {0};
     int k = 0;
     for (int i = 0; i < cat->n && k < 64; i++) {
