@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,6 +138,10 @@ func serve() int {
 		if err := pin(cfg.Pin); err != nil {
 			return out.fail("pin: sched_setaffinity: %v", err)
 		}
+		// as if started under taskset: Go sizes GOMAXPROCS from the affinity mask at
+		// start, which was not pinned yet (two Ps time-slicing one CPU would delay a
+		// goroutine between two reads by a whole slice)
+		runtime.GOMAXPROCS(len(cfg.Pin))
 	}
 	maxMsgBytes = cfg.Common.MaxMsgBytes
 
