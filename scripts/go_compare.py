@@ -96,7 +96,8 @@ def metrics_for(report):
                  lambda s, v: med(s, "wakeups_per_link_s"), ""))
     cols.append(("ctxsw", "kernel context switches per link-s", None, ""))
     if not idle:
-        lat = "lat_out_us" if push else "lat_rtt_us"
+        sink = cfg.get("app", {}).get("mode") == "sink"
+        lat = "lat_out_us" if push else "lat_in_us" if sink else "lat_rtt_us"
         cols.append((lat + ".p50", lat.replace("_us", "") + " p50", lambda s, v, l=lat: med(s, l, "p50"), " µs"))
         cols.append((lat + ".p99", lat.replace("_us", "") + " p99", lambda s, v, l=lat: med(s, l, "p99"), " µs"))
         cols.append(("msgs_dropped", "dropped", lambda s, v: med(s, "msgs_dropped"), ""))
@@ -131,7 +132,7 @@ def why(report, rows):
             out.append(f"**{d}, memory**: {fmt(rc, ' B')} per link in C, {fmt(rg, ' B')} in Go: a C link "
                        f"holds its threads' stacks (64 KiB reserved, a few KiB touched) and wslay's "
                        f"buffers, a Go link its goroutines' stacks (2–8 KiB, grown on demand) and channels.")
-        for lat in ("lat_rtt_us.p50", "lat_out_us.p50"):
+        for lat in ("lat_rtt_us.p50", "lat_out_us.p50", "lat_in_us.p50"):
             lc, lg = get.get((d, lat), (None, None))
             if lc and lg and lg > 3 * lc:
                 out.append(f"**{d}, latency**: {lat.split('.')[0]} p50 {fmt(lc, ' µs')} in C, "

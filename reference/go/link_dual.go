@@ -185,6 +185,9 @@ func (l *Link) receiveLoop() {
 	}()
 	for {
 		if l.limiter != nil {
+			if l.limiter.l.Tokens() < 1 {
+				l.h.rateWait() // this Take will wait (counted as the C port counts it)
+			}
 			l.limiter.Take(l.ctx)
 		}
 		_ = l.conn.SetReadDeadline(time.Now().Add(l.readTimeout))
