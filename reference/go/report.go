@@ -184,6 +184,8 @@ func reportJSON(base, m0, m1, acct, fin snap, latIn *hist) obj {
 			"runtime_window": windowRT,
 			"frames":         frames,
 			"log_lines":      logs,
+			// an experiment's setting (wsframe.go); 0 in every finding
+			"read_buffer_bytes": readBufferBytes,
 		},
 	}
 }

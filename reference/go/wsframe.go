@@ -2,10 +2,12 @@
 package main
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync/atomic"
 )
@@ -95,7 +97,7 @@ type header struct {
 
 // countingRead reads like io.ReadFull and says how many bytes it consumed, so the
 // caller can tell "nothing read" from "part of a frame read" when a deadline fires.
-func readFull(c net.Conn, b []byte) (int, error) {
+func readFull(c io.Reader, b []byte) (int, error) {
 	n := 0
 	for n < len(b) {
 		frameStats.connReads.Add(1)
@@ -113,7 +115,7 @@ func readFull(c net.Conn, b []byte) (int, error) {
 
 // readHeader is ws.ReadHeader: two bytes, then the extended length and mask. started
 // says whether any byte was consumed (a time-out then leaves the stream mid-frame).
-func readHeader(c net.Conn) (h header, started bool, err error) {
+func readHeader(c io.Reader) (h header, started bool, err error) {
 	var b [12]byte
 	n, err := readFull(c, b[:2])
 	if err != nil {
@@ -189,7 +191,7 @@ func unmask(p []byte, key [4]byte, pos int) {
 }
 
 // readPayload reads h's payload, unmasked.
-func readPayload(c net.Conn, h header) ([]byte, error) {
+func readPayload(c io.Reader, h header) ([]byte, error) {
 	p := make([]byte, h.length)
 	_, err := readFull(c, p)
 	if err != nil {
@@ -203,12 +205,12 @@ func readPayload(c net.Conn, h header) ([]byte, error) {
 // pings (a pong) and a close (its echo, then closedError) on the way, discarding pongs.
 // Fragments are joined. A read deadline surfaces as the net.Error it is; see the top
 // of this file for what it leaves behind.
-func readClientData(c net.Conn) ([]byte, error) {
+func readClientData(r io.Reader, c net.Conn) ([]byte, error) {
 	var msg []byte
 	fragmented := false
 	started := false
 	for {
-		h, st, err := readHeader(c)
+		h, st, err := readHeader(r)
 		started = started || st
 		if err == nil {
 			err = checkHeader(h, fragmented)
@@ -220,7 +222,7 @@ func readClientData(c net.Conn) ([]byte, error) {
 			noteTimeout(err, started)
 			return nil, err
 		}
-		p, err := readPayload(c, h)
+		p, err := readPayload(r, h)
 		if err != nil {
 			noteTimeout(err, true)
 			return nil, err
@@ -307,16 +309,36 @@ func writeFrame(c net.Conn, op byte, p []byte) error {
 
 // wsReader and wsWriter stand for the gateway's wswrapper.Reader/Writer (not public):
 // Read is wsutil.ReadClientData, Write is wsutil.WriteServerMessage(conn, OpBinary, p).
-type wsReader struct{ conn net.Conn }
+type wsReader struct {
+	conn net.Conn
+	r    io.Reader
+}
 type wsWriter struct{ conn net.Conn }
 
-func newServerSideReader(c net.Conn) *wsReader { return &wsReader{conn: c} }
+// readBufferBytes: LINKBENCH_GO_READ_BUFFER=N puts an N-byte bufio.Reader between the
+// frame reader and the conn — an experiment, not the seed: what a buffering wswrapper
+// would change (a frame already in the buffer is read without a deadline check, so it
+// cannot be torn). 0, the default, reads the plain conn as the seed's gobwas does.
+var readBufferBytes = func() int {
+	n, _ := strconv.Atoi(os.Getenv("LINKBENCH_GO_READ_BUFFER"))
+	if n < 0 {
+		n = 0
+	}
+	return n
+}()
+
+func newServerSideReader(c net.Conn) *wsReader {
+	if readBufferBytes > 0 {
+		return &wsReader{conn: c, r: bufio.NewReaderSize(c, readBufferBytes)}
+	}
+	return &wsReader{conn: c, r: c}
+}
 func newServerSideWriter(c net.Conn, compress bool) *wsWriter {
 	_ = compress // no compression is ever negotiated here
 	return &wsWriter{conn: c}
 }
 
-func (r *wsReader) Read() ([]byte, error) { return readClientData(r.conn) }
+func (r *wsReader) Read() ([]byte, error) { return readClientData(r.r, r.conn) }
 func (w *wsWriter) Write(p []byte) (int, error) {
 	if err := writeFrame(w.conn, opBinary, p); err != nil {
 		return 0, err
