@@ -94,8 +94,10 @@ var rtSamples = []metrics.Sample{
 	{Name: "/gc/heap/allocs:bytes"},
 }
 
+const gTrackingPeriod = 8
+
 type rtStats struct {
-	schedEvents, goroutines, gcCycles, stackBytes, goMemBytes, allocBytes int64
+	schedSamples, schedEvents, goroutines, gcCycles, stackBytes, goMemBytes, allocBytes int64
 }
 
 func readRuntime() rtStats {
@@ -103,9 +105,12 @@ func readRuntime() rtStats {
 	var r rtStats
 	if h := rtSamples[0].Value; h.Kind() == metrics.KindFloat64Histogram {
 		for _, c := range h.Float64Histogram().Counts {
-			r.schedEvents += int64(c)
+			r.schedSamples += int64(c)
 		}
 	}
+	// The runtime times every gTrackingPeriod-th (8th) transition of a goroutine out of
+	// running (runtime/runtime2.go, Go 1.19): each sample stands for 8 wake-ups.
+	r.schedEvents = r.schedSamples * gTrackingPeriod
 	u := func(i int) int64 {
 		if rtSamples[i].Value.Kind() == metrics.KindUint64 {
 			return int64(rtSamples[i].Value.Uint64())
