@@ -161,8 +161,19 @@ func serve() int {
 	m0 := takeSnap(a, acc)
 	var m1, acct snap
 	var warm *hist
-	ended, acctTaken := false, false
-	var pauseEnd <-chan time.Time
+	started, ended, acctTaken := false, false, false
+	windowStart := func() {
+		warm = a.latIn()
+		groupLink.resetPeak()
+		groupApp.resetPeak()
+		threadPeak.Store(readStatus().threads)
+		m0 = takeSnap(a, acc)
+		started = true
+	}
+	// "window START END": the window's edges as CLOCK_MONOTONIC instants (the driver's
+	// own window), taken here at those times; "measure" and "end" take them at once.
+	var pauseEnd, startAt, endAt <-chan time.Time
+	at := func(t int64) <-chan time.Time { return time.After(time.Duration(t - nanotime())) }
 loop:
 	for {
 		select {
@@ -171,18 +182,33 @@ loop:
 		case <-pauseEnd:
 			a.setService(cfg.App.ServiceNs, false) // back to the scenario's service time
 			pauseEnd = nil
+		case <-startAt:
+			startAt = nil
+			if !started {
+				windowStart()
+			}
+		case <-endAt:
+			endAt = nil
+			if started && !ended {
+				m1 = takeSnap(a, acc)
+				ended = true
+			}
 		case l, ok := <-lines:
 			if !ok || l == "stop" {
 				break loop
 			}
 			switch {
 			case l == "measure":
-				warm = a.latIn()
-				groupLink.resetPeak()
-				groupApp.resetPeak()
-				threadPeak.Store(readStatus().threads)
-				m0 = takeSnap(a, acc)
+				if !started {
+					windowStart()
+				}
+			case strings.HasPrefix(l, "window "):
+				var s0, s1 int64
+				if n, _ := fmt.Sscanf(l[7:], "%d %d", &s0, &s1); n == 2 && !started {
+					startAt, endAt = at(s0), at(s1)
+				}
 			case l == "end" && !ended:
+				started = true
 				m1 = takeSnap(a, acc)
 				ended = true
 			case l == "acct":
