@@ -93,7 +93,7 @@ def metrics_for(report):
     else:
         cols.append(("cpu_ms_per_1k_msgs", "CPU ms per 1k msgs", lambda s, v: med(s, "cpu_ms_per_1k_msgs"), ""))
         cols.append(("throughput_msgs_s", "delivered/s", lambda s, v: med(s, "throughput_msgs_s"), ""))
-    cols.append(("wakeups_per_link_s", "wake-ups per link-s (C: threads, Go: goroutines)",
+    cols.append(("wakeups_per_link_s", "wake-ups per link-s (C: thread wake-ups; Go: goroutine stops)",
                  lambda s, v: med(s, "wakeups_per_link_s"), ""))
     cols.append(("ctxsw", "kernel context switches per link-s", None, ""))
     if not idle:
@@ -122,8 +122,8 @@ def why(report, rows):
             out.append(f"**{d}, wake-ups**: {fmt(xc)} kernel context switches per link-second in C, "
                        f"{fmt(xg)} in Go. In C every deadline is a ppoll timeout and every wake-up a "
                        f"kernel switch of that link's thread; in Go a deadline is a runtime timer and a "
-                       f"wake-up a goroutine switch in user space ({fmt(wg)} goroutine wake-ups per "
-                       f"link-second, against {fmt(wc)} thread wake-ups in C): the kernel sees only the "
+                       f"wake-up a goroutine switch in user space ({fmt(wg)} goroutine stops — parks and "
+                       f"system calls — per link-second, against {fmt(wc)} thread wake-ups in C): the kernel sees only the "
                        f"few threads that run them.")
         elif xc is not None and xg is not None and xg > 3 * xc and xg > 0.05:
             out.append(f"**{d}, wake-ups**: {fmt(xg)} kernel context switches per link-second in Go, "
@@ -191,7 +191,7 @@ def section(path):
     name = report.get("scenario", {}).get("name") or os.path.basename(os.path.dirname(os.path.dirname(path)))
     m = re.search(r"/links_(\d+)/", path)
     links = int(m.group(1)) if m else report.get("config", {}).get("links")
-    pairs = [d for d in DESIGNS if d in summary and "go:" + d in summary]
+    pairs = [d for d in DESIGNS if "go:" + d in summary]
     if not pairs:
         return ""
     cols = metrics_for(report)
@@ -205,14 +205,22 @@ def section(path):
             if key == "ctxsw":
                 c, g = ctxsw_per_link_s(report, d), ctxsw_per_link_s(report, "go:" + d)
             else:
-                c, g = get(summary[d], d), get(summary["go:" + d], "go:" + d)
+                c = get(summary[d], d) if d in summary else None
+                g = get(summary["go:" + d], "go:" + d)
             rows.append(((d, key), c, g))
             cells.append(f"{fmt(c, unit)} → {fmt(g, unit)}{ratio(c, g)}")
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    if any(d not in summary for d in pairs):
+        lines.append("")
+        lines.append("– : not run (" + ", ".join(d for d in pairs if d not in summary)
+                     + ": Go original only; the scenario's description says why).")
     lines.append("")
+    # the report's name below the results root (<scenario>/<stamp>[/links_N]/report.json):
+    # never a path of the machine that ran it
+    parts = os.path.normpath(path).split(os.sep)
+    keep = 4 if len(parts) >= 4 and parts[-2].startswith("links_") else 3
     lines.append("C port → Go original, medians over repetitions (× = Go / C). Report: `"
-                 + re.sub(r".*/results/", "results/", path) + "`; valid: "
-                 + str(report.get("valid")).lower() + ".")
+                 + "/".join(parts[-keep:]) + "`; valid: " + str(report.get("valid")).lower() + ".")
     if scaled:
         lines.append("Go wake-ups: the scheduler's samples of this report × 8 (it times every 8th "
                      "goroutine transition; linkbench-go now reports them scaled).")
