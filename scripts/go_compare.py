@@ -167,9 +167,16 @@ def correct_sampled_wakeups(report):
     go.runtime_window.sched_samples): its wake-ups were every 8th goroutine transition
     (gTrackingPeriod, Go 1.19). Scale them, and say so. Returns whether it did."""
     fixed = False
+    gos = [r.get("server", {}).get("go", {}).get("runtime_window") for r in report.get("runs", [])]
+    gos = [g for g in gos if g is not None]
+    # scaled already: it says so (sched_samples), or every count is a multiple of 8 (the
+    # binaries between the two changes scaled without saying; an unscaled count is one in
+    # eight times a multiple of 8, so over several runs this does not mistake one)
+    if not gos or any("sched_samples" in g for g in gos) or all(g.get("sched_events", 1) % 8 == 0 for g in gos):
+        return False
     for run in report.get("runs", []):
         rw = run.get("server", {}).get("go", {}).get("runtime_window")
-        if rw is None or "sched_samples" in rw:
+        if rw is None:
             continue
         m = run.get("metrics", {})
         if isinstance(m.get("wakeups_per_link_s"), (int, float)):

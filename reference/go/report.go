@@ -122,6 +122,7 @@ func reportJSON(base, m0, m1, acct, fin snap, latIn *hist) obj {
 	app["unsent_at_close"] = fin.unsent + fin.heldNow // held at stop: unsent, as in C
 	windowRT := obj{
 		"sched_events":         m1.rt.schedEvents - m0.rt.schedEvents,
+		"sched_samples":        m1.rt.schedSamples - m0.rt.schedSamples,
 		"gc_cycles":            m1.rt.gcCycles - m0.rt.gcCycles,
 		"goroutines":           m1.rt.goroutines,
 		"stack_bytes":          m1.rt.stackBytes,
