@@ -147,7 +147,9 @@ static void check_run(const json_t *r, const char *variant, double goroutines_pe
     json_t *v;
     json_int_t named = 0;
     json_object_foreach(json_object_get(json_object_get(r, "metrics"), "drops_by_reason"), k, v) {
-        cr_assert_geq(link_drop_reason_parse(k), 0, "%s: unknown drop reason %s", variant, k);
+        /* broken_by_deadline: a frame torn by a read deadline (gobwas, reference/go) */
+        cr_assert(link_drop_reason_parse(k) >= 0 || !strcmp(k, "broken_by_deadline"),
+                  "%s: unknown drop reason %s", variant, k);
         named += json_integer_value(v);
     }
     cr_assert_eq(named, metric(r, "msgs_dropped"), "%s: every drop has a reason", variant);
@@ -157,12 +159,16 @@ static void check_run(const json_t *r, const char *variant, double goroutines_pe
     json_int_t held = json_integer_value(json_object_get(json_object_get(srv, "links"), "held"));
     json_int_t live = json_integer_value(
         json_object_get(json_object_get(json_object_get(srv, "groups"), "link"), "live"));
-    /* links closed by a torn frame (a deadline mid-frame, as gobwas) take their
-     * goroutines with them: count against the links still held */
+    /* The design's goroutines against the links still held (a link closed by a torn
+     * frame, a deadline mid-frame as gobwas does, takes its goroutines along; one link
+     * may be closing at the moment of the count). pair: one goroutine serves one or two
+     * links, so between held/2 and held. */
     cr_assert_gt(held, 0, "%s holds no link", variant);
-    double per = (double)live / (double)held;
-    cr_assert(per > goroutines_per_link - 0.26 && per < goroutines_per_link + 0.26,
-              "%s: %.2f design goroutines per link, the seed draws %.1f", variant, per, goroutines_per_link);
+    double lo = goroutines_per_link < 1 ? held / 2.0 : goroutines_per_link * (double)(held - 1);
+    double hi = goroutines_per_link < 1 ? (double)held : goroutines_per_link * (double)(held + 1);
+    cr_assert((double)live >= lo && (double)live <= hi,
+              "%s: %lld design goroutines for %lld links, the seed draws %.1f per link", variant,
+              (long long)live, (long long)held, goroutines_per_link);
 }
 
 static const struct {

@@ -19,10 +19,14 @@ const (
 	dropSendOverflow
 	dropSendFailed
 	dropUnsentAtClose
+	// a read deadline fired inside the frame: gobwas loses the bytes read so far, and
+	// the message with them (the name the C seed ports use for the same loss)
+	dropBrokenByDeadline
 	dropCount
 )
 
-var dropNames = [dropCount]string{"recv_queue_full", "rate_limited", "send_overflow", "send_failed", "unsent_at_close"}
+var dropNames = [dropCount]string{"recv_queue_full", "rate_limited", "send_overflow", "send_failed",
+	"unsent_at_close", "broken_by_deadline"}
 
 type closeCause int32
 

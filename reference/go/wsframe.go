@@ -264,10 +264,15 @@ func handleClose(c net.Conn, p []byte) error {
 	return closedError{Code: code, Reason: string(p[2:])}
 }
 
+// noteTimeout: a deadline after part of a frame was read tore it; the message it
+// carried is gone (counted broken_by_deadline). What the next reads then make of the
+// rest of the stream (usually a protocol error; rarely a resync that swallows whole
+// frames) is not counted: nothing here knows where the frames were any more.
 func noteTimeout(err error, started bool) {
 	var ne net.Error
 	if started && errors.As(err, &ne) && ne.Timeout() {
 		frameStats.midFrameTimeouts.Add(1)
+		host.drops[dropBrokenByDeadline].Add(1)
 	}
 }
 
