@@ -243,6 +243,7 @@ loop:
 	rep["variant"] = cfg.Variant
 	rep["threads_per_link_declared"] = designGoroutines[cfg.design]
 	rep["seq_anomalies"] = seqAnomalies(a)
+	rep["go"].(obj)["params"] = cfg.p // every param of the design as it ran
 	out.send(rep)
 	return 0
 }
