@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lb_install.h"
+
 static const char *const designs[] = {"dual", "batch", "poll", "hybrid", "pair"};
 #define N_DESIGNS (sizeof designs / sizeof designs[0])
 
@@ -32,17 +34,15 @@ int run_go_server_path(char *buf, size_t len, char *err, size_t errlen)
     if (env && *env) {
         snprintf(buf, len, "%s", env);
     } else {
+        /* beside linkbench in a build tree, <prefix>/lib/linkbench/ when installed */
         char exe[4096];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) {
+        if (lb_install_exe_dir(exe, sizeof exe) < 0) {
             snprintf(err, errlen, "go: variants: cannot find this executable (/proc/self/exe)");
             return -ENOENT;
         }
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = 0;
         snprintf(buf, len, "%.4000s/linkbench-go", exe);
+        if (access(buf, X_OK) != 0)
+            snprintf(buf, len, "%.4000s/../lib/linkbench/linkbench-go", exe);
     }
     if (access(buf, X_OK) != 0) {
         snprintf(err, errlen, "the Go reference server %s is not there: it is built with the tool when "

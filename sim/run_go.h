@@ -17,7 +17,8 @@ bool run_go_is(const char *variant);
  * not a go: name or names no seed design. */
 const char *run_go_design(const char *variant);
 
-/* The Go server's path: $LINKBENCH_GO, else linkbench-go beside this executable. 0, or
+/* The Go server's path: $LINKBENCH_GO, else linkbench-go beside this executable (a build
+ * tree) or in <prefix>/lib/linkbench/ (installed). 0, or
  * -ENOENT with a message saying how to build it in err. */
 int run_go_server_path(char *buf, size_t len, char *err, size_t errlen);
 

@@ -20,6 +20,10 @@ for f in bin/linkbench lib/linkbench/variants/evloop.so lib/linkbench/variants/d
          share/doc/linkbench/examples/minimal_variant/minimal.c; do
   [ -e "$prefix/$f" ] || fail "the install lacks $f"
 done
+# the Go reference server (go:<design> variants) when the build made one
+if [ -x "$build/linkbench-go" ] && [ ! -x "$prefix/lib/linkbench/linkbench-go" ]; then
+  fail "the install lacks lib/linkbench/linkbench-go"
+fi
 pc=$(find "$prefix" -name linkbench.pc | head -n1)
 [ -n "$pc" ] || fail "the install lacks linkbench.pc"
 ok "installed into the prefix"
