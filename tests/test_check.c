@@ -1,4 +1,4 @@
-/* test_check.c — `linkbench check` and `linkbench baseline update` on crafted report files: every exit code, and what a failure prints. */
+/* test_check.c — `linkbench check` and `linkbench baseline update` on crafted report files: every exit code (99 a line falls short, 1 an invalid report, 2 input errors), and what a failure prints. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,18 +99,18 @@ Test(check, every_line_holds_exit_0)
     cr_expect(strstr(out, "4 held, 0 failed"), "%s", out);
 }
 
-Test(check, absolute_line_falls_short_exit_1_with_metric_expected_measured)
+Test(check, absolute_line_falls_short_exit_99_with_metric_expected_measured)
 {
     report("r.json", EXPECTS, 7, 1000, 500, true);
-    cr_assert_eq(lb("check '%s'", path("r.json")), 1, "%s", out);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 99, "%s", out);
     cr_expect(strstr(out, "FAIL  echo@100: evloop.msgs_dropped == 0: evloop.msgs_dropped "
                           "expected == 0, measured 7"), "%s", out);
 }
 
-Test(check, relative_line_between_variants_falls_short_exit_1)
+Test(check, relative_line_between_variants_falls_short_exit_99)
 {
     report("r.json", EXPECTS, 0, 150, 500, true);
-    cr_assert_eq(lb("check '%s'", path("r.json")), 1, "%s", out);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 99, "%s", out);
     cr_expect(strstr(out, "poll.wakeups_per_link_s expected > 200 (100 × "
                           "evloop.wakeups_per_link_s), measured 150"), "%s", out);
 }
@@ -136,7 +136,7 @@ Test(check, variant_not_run_is_skipped_not_failed)
 Test(check, metric_no_run_reported_fails)
 {
     report("r.json", "\"poll.lat_rtt_us.p99 < 1000\"", 0, 1000, 500, true);
-    cr_assert_eq(lb("check '%s'", path("r.json")), 1, "%s", out);
+    cr_assert_eq(lb("check '%s'", path("r.json")), 99, "%s", out);
     cr_expect(strstr(out, "not measured"), "%s", out);
 }
 
@@ -172,7 +172,7 @@ Test(check, directory_stands_for_its_reports)
     cr_assert_eq(system(sub), 0);
     report("echo/1/report.json", EXPECTS, 0, 1000, 500, true);
     report("echo/1/links_10/report.json", EXPECTS, 9, 1000, 500, true);
-    cr_assert_eq(lb("check '%s'", path("echo")), 1, "%s", out);
+    cr_assert_eq(lb("check '%s'", path("echo")), 99, "%s", out);
     cr_expect(strstr(out, "7 held, 1 failed"), "%s", out);
     cr_expect(strstr(out, "(2 reports)"), "%s", out);
 }
@@ -196,12 +196,12 @@ Test(check, baseline_update_then_check_holds_then_regression_fails)
     cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("noisy.json")), 0, "%s", out);
     /* beyond it fails, saying metric, band and measurement */
     report("slow.json", "", 0, 1000, 2600, true);
-    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("slow.json")), 1, "%s", out);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("slow.json")), 99, "%s", out);
     cr_expect(strstr(out, "FAIL  echo@100 baseline: evloop.lat_rtt_us.p99 expected <= 2500 "
                           "(baseline 500 × 3 + 1000), measured 2600"), "%s", out);
     /* a count that was zero must stay zero */
     report("drop.json", "", 1, 1000, 500, true);
-    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("drop.json")), 1, "%s", out);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("drop.json")), 99, "%s", out);
     cr_expect(strstr(out, "evloop.msgs_dropped expected == 0 (exact), measured 1"), "%s", out);
 }
 

@@ -2,8 +2,10 @@
 #ifndef LINKBENCH_CMD_H
 #define LINKBENCH_CMD_H
 
-/* Exit codes, for every subcommand. */
-enum { LB_EXIT_OK = 0, LB_EXIT_FAIL = 1, LB_EXIT_USAGE = 2 };
+/* Exit codes, for every subcommand (docs/reports.md, "Exit codes"): 1 the run itself
+ * failed; 2 usage or input error; 99 a threshold, expect line or regression failed (k6's
+ * code for failed thresholds), from check, compare and diff --fail-on-regression. */
+enum { LB_EXIT_OK = 0, LB_EXIT_FAIL = 1, LB_EXIT_USAGE = 2, LB_EXIT_REGRESSION = 99 };
 
 struct lb_cmd {
     const char *name;
@@ -18,6 +20,8 @@ int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 #endif

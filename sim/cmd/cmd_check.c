@@ -1,18 +1,21 @@
-/* cmd_check.c — `linkbench check`: the CI gate: a report's expect lines, and optionally a baseline comparison, with exit codes 0/1/2. */
+/* cmd_check.c — `linkbench check`: the CI gate: a report's expect lines, and optionally a baseline comparison; JUnit and summary files; exit codes 0/99/1/2. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chk.h"
+#include "chk_junit.h"
 #include "cmd.h"
 #include "rep_plot.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench check [--baseline FILE] [-v] <report.json|results dir>...\n"
+        "usage: linkbench check [--baseline FILE] [--junit FILE] [--summary-export FILE] [-v]\n"
+        "                       <report.json|results dir>...\n"
         "\n"
         "Evaluate each report's expect lines (the scenario's, kept in report.config) on\n"
         "its summary (medians over repetitions unless a line names min or max). A line\n"
@@ -23,21 +26,83 @@ static void usage(FILE *f)
         "report.json below it.\n"
         "\n"
         "options:\n"
-        "  --baseline FILE  compare with this baseline (e.g. results/baseline.json)\n"
-        "  -v, --verbose    print the lines that hold too\n"
-        "  -h, --help       this text\n"
+        "  --baseline FILE        compare with this baseline (e.g. results/baseline.json)\n"
+        "  --junit FILE           also write the results as JUnit XML (one testsuite per\n"
+        "                         report, one testcase per line or baseline metric)\n"
+        "  --summary-export FILE  also write a compact JSON summary (verdict, exit code,\n"
+        "                         counts, every result; no histograms)\n"
+        "  -v, --verbose          print the lines that hold too\n"
+        "  -h, --help             this text\n"
         "\n"
         "Each failure prints: FAIL <scenario>@<links>: <line or metric> expected .., measured ..\n"
         "\n"
-        "exit codes: 0 every line and comparison holds; 1 one falls short (or a report is\n"
-        "invalid); 2 usage or input error (unreadable report or baseline, bad expect line)\n");
+        "exit codes: 0 every line and comparison holds; 99 one falls short; 1 a report is\n"
+        "invalid (the run itself failed: lost messages, a server died); 2 usage or input\n"
+        "error (unreadable report or baseline, bad expect line)\n");
+}
+
+/* One printed result line, "<ok  |FAIL|skip>  <key>[ baseline]: <rest>", as a JUnit
+ * case and a summary entry. The case's name leaves out the measured numbers so a CI's
+ * history of a case stays one series: an expect line is named by its text, a baseline
+ * comparison by its metric. */
+static void record(const char *line, bool invalid, chk_junit *ju, json_t *results)
+{
+    const char *st = line, *head = line + 6, *colon = strstr(head, ": ");
+    if (strlen(line) < 7 || !colon)
+        return;
+    char suite[200], name[600], msg[1200];
+    snprintf(suite, sizeof suite, "%.*s", (int)(colon - head), head);
+    const char *rest = colon + 2;
+    size_t sl = strlen(suite), nl;
+    bool base = sl > 9 && !strcmp(suite + sl - 9, " baseline");
+    if (base) {
+        const char *e = strstr(rest, " expected");
+        nl = e ? (size_t)(e - rest) : strlen(rest);
+    } else {
+        const char *e = strstr(rest, ": ");
+        nl = e ? (size_t)(e - rest) : strlen(rest);
+    }
+    snprintf(name, sizeof name, "%.*s", (int)nl, rest);
+    snprintf(msg, sizeof msg, "%s", rest);
+    enum chk_case c = invalid ? CHK_CASE_ERROR
+                    : !strncmp(st, "FAIL", 4) ? CHK_CASE_FAIL
+                    : !strncmp(st, "skip", 4) ? CHK_CASE_SKIP : CHK_CASE_PASS;
+    static const char *const words[] = {"ok", "failed", "invalid", "skipped"};
+    char cls[240];
+    snprintf(cls, sizeof cls, "linkbench.check.%s", suite);
+    if (ju)
+        chk_junit_add(ju, suite, cls, name, c, c == CHK_CASE_PASS ? NULL : msg,
+                      c == CHK_CASE_PASS ? msg : NULL);
+    if (results)
+        json_array_append_new(results, json_pack("{s:s,s:s,s:s,s:s}", "report", suite, "name",
+                                                 name, "status", words[c], "message", msg));
+}
+
+/* The lines a check printed into buf: shown (FAIL and skip, or all with -v), recorded. */
+static void emit(const char *buf, bool verbose, chk_junit *ju, json_t *results)
+{
+    const char *p = buf;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[4096];
+        snprintf(line, sizeof line, "%.*s", (int)len, p);
+        bool invalid = strstr(line, ": the report is invalid") != NULL;
+        if (verbose || strncmp(line, "ok  ", 4))
+            printf("%s\n", line);
+        record(line, invalid, ju, results);
+        p = nl ? nl + 1 : NULL;
+    }
 }
 
 int cmd_check(int argc, char **argv)
 {
-    const char *baseline_path = NULL;
-    chk_out o = {.f = stdout, .verbose = false};
+    const char *baseline_path = NULL, *junit_path = NULL, *summary_path = NULL;
+    bool verbose = false;
+    enum { O_JUNIT = 256, O_SUMMARY };
     static const struct option lo[] = {{"baseline", required_argument, 0, 'b'},
+                                       {"junit", required_argument, 0, O_JUNIT},
+                                       {"summary-export", required_argument, 0, O_SUMMARY},
                                        {"verbose", no_argument, 0, 'v'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
@@ -49,10 +114,16 @@ int cmd_check(int argc, char **argv)
             usage(stdout);
             return LB_EXIT_OK;
         case 'v':
-            o.verbose = true;
+            verbose = true;
             break;
         case 'b':
             baseline_path = optarg;
+            break;
+        case O_JUNIT:
+            junit_path = optarg;
+            break;
+        case O_SUMMARY:
+            summary_path = optarg;
             break;
         default:
             fprintf(stderr, "linkbench check: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -75,6 +146,8 @@ int cmd_check(int argc, char **argv)
             return LB_EXIT_USAGE;
         }
     }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     /* load everything first: an input error must not look like a half-passed gate */
     char **paths = NULL;
     int n = 0, rc = LB_EXIT_OK;
@@ -93,7 +166,17 @@ int cmd_check(int argc, char **argv)
             fprintf(stderr, "linkbench check: %s\n", err);
             rc = LB_EXIT_USAGE;
         }
+    /* every evaluation prints one line (verbose) into a buffer; emit() shows them and
+     * turns each into a JUnit case and a summary entry */
+    char *buf = NULL;
+    size_t len = 0;
+    chk_out o = {.f = open_memstream(&buf, &len), .verbose = true};
+    if (!o.f) {
+        fprintf(stderr, "linkbench check: out of memory\n");
+        rc = LB_EXIT_FAIL;
+    }
     chk_counts cnt = {0};
+    int invalid = 0;
     for (int i = 0; rc == LB_EXIT_OK && reps && i < n; i++) {
         if (chk_expect_report(reps[i], &o, &cnt, err, sizeof err) < 0 ||
             (baseline && chk_baseline_compare(baseline, reps[i], &o, &cnt, err, sizeof err) < 0)) {
@@ -106,18 +189,52 @@ int cmd_check(int argc, char **argv)
             chk_report_key(reps[i], key, sizeof key);
             size_t j;
             json_t *why;
-            cnt.failed++;
-            printf("FAIL  %s: the report is invalid:", key);
+            invalid++;
+            fprintf(o.f, "FAIL  %s: the report is invalid:", key);
             json_array_foreach(json_object_get(json_object_get(reps[i], "flags"), "reasons"), j, why)
-                printf("%s %s", j ? ";" : "", json_string_value(why));
-            printf("\n");
+                fprintf(o.f, "%s %s", j ? ";" : "", json_string_value(why));
+            fprintf(o.f, "\n");
         }
     }
+    if (o.f)
+        fclose(o.f);
+    chk_junit *ju = junit_path ? chk_junit_create("linkbench check") : NULL;
+    json_t *results = summary_path ? json_array() : NULL;
     if (rc == LB_EXIT_OK) {
-        printf("check: %d held, %d failed, %d skipped (%d report%s%s)\n", cnt.held, cnt.failed,
-               cnt.skipped, n, n == 1 ? "" : "s", baseline ? ", with baseline" : "");
-        rc = cnt.failed ? LB_EXIT_FAIL : LB_EXIT_OK;
+        emit(buf, verbose, ju, results);
+        printf("check: %d held, %d failed, %d skipped, %d invalid report%s (%d report%s%s)\n",
+               cnt.held, cnt.failed, cnt.skipped, invalid, invalid == 1 ? "" : "s", n,
+               n == 1 ? "" : "s", baseline ? ", with baseline" : "");
+        /* a report whose run failed outranks a line that fell short: nothing it
+         * measured can be trusted */
+        rc = invalid ? LB_EXIT_FAIL : cnt.failed ? LB_EXIT_REGRESSION : LB_EXIT_OK;
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (ju) {
+            chk_junit_set_time(ju, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+            if (chk_junit_write(ju, junit_path, err, sizeof err) < 0) {
+                fprintf(stderr, "linkbench check: %s\n", err);
+                rc = LB_EXIT_FAIL;
+            }
+        }
+        if (results) {
+            static const char *const verdicts[] = {[LB_EXIT_OK] = "pass", [LB_EXIT_FAIL] = "invalid"};
+            json_t *sum = json_pack("{s:i,s:s,s:s,s:i,s:{s:i,s:i,s:i,s:i},s:i,s:s?,s:O}",
+                                    "format", 1, "tool", "linkbench check", "verdict",
+                                    rc == LB_EXIT_REGRESSION ? "fail" : verdicts[rc], "exit_code", rc,
+                                    "counts", "held", cnt.held, "failed", cnt.failed, "skipped",
+                                    cnt.skipped, "invalid", invalid, "reports", n, "baseline",
+                                    baseline_path, "results", results);
+            if (!sum || chk_json_write(sum, summary_path, err, sizeof err) < 0) {
+                fprintf(stderr, "linkbench check: %s\n", sum ? err : "out of memory");
+                rc = LB_EXIT_FAIL;
+            }
+            json_decref(sum);
+        }
     }
+    json_decref(results);
+    chk_junit_destroy(ju);
+    free(buf);
     for (int i = 0; reps && i < n; i++)
         json_decref(reps[i]);
     free(reps);
