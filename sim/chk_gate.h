@@ -117,6 +117,14 @@ struct chk_labels {
 void chk_gate_print(FILE *f, const struct chk_row *rows, int n, const struct chk_labels *lb,
                     bool judged, bool all);
 
+/* One row as the table prints it (without indentation). */
+void chk_gate_row_text(char *buf, size_t len, const struct chk_row *r, bool judged);
+
+/* Every row as a JUnit case: suite scenario@links, class linkbench.<tool>.<key>.<variant>,
+ * name <variant>.<metric>; a regression is a <failure>, no data a <skipped>. 0 or -ENOMEM. */
+struct chk_junit;
+int chk_gate_junit(struct chk_junit *j, const char *tool, const struct chk_row *rows, int n);
+
 /* One value with its unit and 3 significant digits ("412 µs", "1.2 ms", "8.0 KiB"). */
 void chk_gate_fmt(char *b, size_t len, double x, const char *unit);
 

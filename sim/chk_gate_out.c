@@ -1,9 +1,10 @@
-/* chk_gate_out.c — the A/B gate's table (benchstat style), values with units, and its rows as summary JSON. */
+/* chk_gate_out.c — the A/B gate's table (benchstat style), values with units, its rows as summary JSON and as JUnit cases. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "chk_gate.h"
+#include "chk_junit.h"
 
 /* Three significant digits without an exponent. */
 static void sig3(char *b, size_t len, double x)
@@ -40,11 +41,11 @@ void chk_gate_fmt(char *b, size_t len, double x, const char *unit)
         sig3(n, sizeof n, x / 1024), u = "KiB";
     else if ((!strcmp(u, "msg/s") || !strcmp(u, "/s")) && a >= 1e6) {
         sig3(n, sizeof n, x / 1e6);
-        snprintf(b, len, "%s M%s", n, u);
+        snprintf(b, len, "%s M %s", n, u);
         return;
     } else if ((!strcmp(u, "msg/s") || !strcmp(u, "/s")) && a >= 1e4) {
         sig3(n, sizeof n, x / 1e3);
-        snprintf(b, len, "%s k%s", n, u);
+        snprintf(b, len, "%s k %s", n, u);
         return;
     } else
         sig3(n, sizeof n, x);
@@ -85,6 +86,48 @@ static void label(char *b, size_t len, const struct chk_labels *lb, int sd, cons
         snprintf(b, len, "%s", f);
 }
 
+/* Pad s to w display columns (UTF-8: µ, ± and → are one column, two or three bytes),
+ * on the left (right-aligned) or on the right. */
+static void pad(char *out, size_t len, const char *s, int w, bool right_align)
+{
+    int cols = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        cols += (*p & 0xc0) != 0x80;
+    int fill = w > cols ? w - cols : 0;
+    snprintf(out, len, "%*s%s%*s", right_align ? fill : 0, "", s, right_align ? 0 : fill, "");
+}
+
+void chk_gate_row_text(char *buf, size_t len, const struct chk_row *r, bool judged)
+{
+    char name[260], a[80], b[80], ch[64], stat[80];
+    snprintf(name, sizeof name, "%s.%s", r->pair->name, r->m->metric);
+    side_text(a, sizeof a, r, 0);
+    side_text(b, sizeof b, r, 1);
+    if (!isnan(r->change_pct))
+        snprintf(ch, sizeof ch, "%+.0f %%", r->change_pct);
+    else if (r->n[0] && r->n[1] && r->med[1] != r->med[0]) {
+        char d[48];
+        chk_gate_fmt(d, sizeof d, r->med[1] - r->med[0], r->m->unit);
+        snprintf(ch, sizeof ch, "%s%s", r->med[1] > r->med[0] ? "+" : "", d);
+    } else
+        snprintf(ch, sizeof ch, "%s", r->n[0] && r->n[1] ? "0 %" : "");
+    if (!isnan(r->p))
+        snprintf(stat, sizeof stat, "(p=%.3f n=%d+%d)", r->p, r->n[0], r->n[1]);
+    else
+        snprintf(stat, sizeof stat, "(%s n=%d+%d)", r->v == CHK_V_NODATA ? "no data" : "exact",
+                 r->n[0], r->n[1]);
+    const char *w = judged ? verdict_word(r->v) : "";
+    if (judged && r->v == CHK_V_SAME)
+        w = "~";
+    char pa[120], pb[120];
+    pad(pa, sizeof pa, a, 20, true);
+    pad(pb, sizeof pb, b, 20, false);
+    snprintf(buf, len, "%-36s %s  →  %s %8s %-20s %s", name, pa, pb, ch, stat, w);
+    /* no trailing blanks when there is no verdict word */
+    for (size_t k = strlen(buf); k > 0 && buf[k - 1] == ' '; k--)
+        buf[k - 1] = 0;
+}
+
 void chk_gate_print(FILE *f, const struct chk_row *rows, int n, const struct chk_labels *lb,
                     bool judged, bool all)
 {
@@ -104,28 +147,28 @@ void chk_gate_print(FILE *f, const struct chk_row *rows, int n, const struct chk
                 fprintf(f, "; driver saturated in %d + %d", s0->saturated, s1->saturated);
             fprintf(f, ")\n");
         }
-        char name[260], a[80], b[80], ch[64], stat[80];
-        snprintf(name, sizeof name, "%s.%s", cur->name, r->m->metric);
-        side_text(a, sizeof a, r, 0);
-        side_text(b, sizeof b, r, 1);
-        if (!isnan(r->change_pct))
-            snprintf(ch, sizeof ch, "%+.0f %%", r->change_pct);
-        else if (r->n[0] && r->n[1] && r->med[1] != r->med[0]) {
-            char d[48];
-            chk_gate_fmt(d, sizeof d, r->med[1] - r->med[0], r->m->unit);
-            snprintf(ch, sizeof ch, "%s%s", r->med[1] > r->med[0] ? "+" : "", d);
-        } else
-            snprintf(ch, sizeof ch, "%s", r->n[0] && r->n[1] ? "0 %" : "");
-        if (!isnan(r->p))
-            snprintf(stat, sizeof stat, "(p=%.3f n=%d+%d)", r->p, r->n[0], r->n[1]);
-        else
-            snprintf(stat, sizeof stat, "(%s n=%d+%d)", r->v == CHK_V_NODATA ? "no data" : "exact",
-                     r->n[0], r->n[1]);
-        const char *w = judged ? verdict_word(r->v) : "";
-        if (judged && r->v == CHK_V_SAME)
-            w = "~";
-        fprintf(f, "  %-36s %16s  →  %-16s %8s %-20s %s\n", name, a, b, ch, stat, w);
+        char line[512];
+        chk_gate_row_text(line, sizeof line, r, judged);
+        fprintf(f, "  %s\n", line);
     }
+}
+
+int chk_gate_junit(chk_junit *j, const char *tool, const struct chk_row *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const struct chk_row *r = &rows[i];
+        char cls[400], name[300], line[512];
+        snprintf(cls, sizeof cls, "linkbench.%s.%s.%s", tool, r->pair->key, r->pair->name);
+        snprintf(name, sizeof name, "%s.%s", r->pair->name, r->m->metric);
+        chk_gate_row_text(line, sizeof line, r, true);
+        enum chk_case c = r->v == CHK_V_REGRESSION ? CHK_CASE_FAIL
+                        : r->v == CHK_V_NODATA ? CHK_CASE_SKIP : CHK_CASE_PASS;
+        int rc = chk_junit_add(j, r->pair->key, cls, name, c,
+                               c == CHK_CASE_PASS ? NULL : line, line);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 static json_t *num_or_null(double x)

@@ -11,7 +11,9 @@ static const struct lb_cmd cmds[] = {
     {"bench", "micro-benchmarks of the harness itself (vsock, driver)", cmd_bench},
     {"plot", "draw every chart of a results directory (gnuplot) from its CSVs", cmd_plot},
     {"report", "one static HTML page (tables, charts, machine) from results directories", cmd_report},
-    {"check", "the CI gate: expect lines and an optional baseline; exit 0, 1 or 2", cmd_check},
+    {"check", "the CI gate: expect lines and an optional baseline; exit 0, 99, 1 or 2", cmd_check},
+    {"compare", "A/B gate: a git ref's (or build's) variants against this build's, interleaved in one run", cmd_compare},
+    {"diff", "two result sets on disk side by side: medians, spreads, changes, p-values", cmd_diff},
     {"baseline", "baseline update: rewrite results/baseline.json from reports, on purpose", cmd_baseline},
 };
 #define N_CMDS (sizeof cmds / sizeof cmds[0])
@@ -30,7 +32,8 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < N_CMDS; i++)
         fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
-    fprintf(f, "\nexit codes: 0 ok, 1 run failed or a check fell short, 2 usage or input error\n");
+    fprintf(f, "\nexit codes: 0 ok; 99 a threshold, expect line or regression failed (check,\n"
+               "compare, diff --fail-on-regression); 1 a run failed; 2 usage or input error\n");
 }
 
 int main(int argc, char **argv)
