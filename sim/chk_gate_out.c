@@ -111,7 +111,9 @@ void chk_gate_row_text(char *buf, size_t len, const struct chk_row *r, bool judg
         snprintf(ch, sizeof ch, "%s%s", r->med[1] > r->med[0] ? "+" : "", d);
     } else
         snprintf(ch, sizeof ch, "%s", r->n[0] && r->n[1] ? "0 %" : "");
-    if (!isnan(r->p))
+    if (!isnan(r->p) && r->p < 0.001)
+        snprintf(stat, sizeof stat, "(p<0.001 n=%d+%d)", r->n[0], r->n[1]);
+    else if (!isnan(r->p))
         snprintf(stat, sizeof stat, "(p=%.3f n=%d+%d)", r->p, r->n[0], r->n[1]);
     else
         snprintf(stat, sizeof stat, "(%s n=%d+%d)", r->v == CHK_V_NODATA ? "no data" : "exact",

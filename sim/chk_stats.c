@@ -33,13 +33,30 @@ double chk_median(const double *x, int n)
     return m;
 }
 
+/* Quantile q of sorted s[0..n) by linear interpolation (R's type 7, numpy's default). */
+static double sorted_quantile(const double *s, int n, double q)
+{
+    double h = (n - 1) * q;
+    int lo = (int)floor(h);
+    return lo + 1 < n ? s[lo] + (h - lo) * (s[lo + 1] - s[lo]) : s[lo];
+}
+
 double chk_spread_pct(const double *x, int n)
 {
-    double m = chk_median(x, n), dev = 0;
-    if (isnan(m))
+    if (n <= 0)
         return NAN;
+    double small[64], *s = n <= 64 ? small : malloc((size_t)n * sizeof *s);
+    if (!s)
+        return NAN;
+    memcpy(s, x, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    double m = sorted_median(s, n), q1 = sorted_quantile(s, n, 0.25),
+           q3 = sorted_quantile(s, n, 0.75), iqr = q3 - q1, dev = 0;
     for (int i = 0; i < n; i++)
-        dev = fmax(dev, fabs(x[i] - m));
+        if (s[i] >= q1 - 1.5 * iqr && s[i] <= q3 + 1.5 * iqr)
+            dev = fmax(dev, fabs(s[i] - m));
+    if (s != small)
+        free(s);
     if (dev == 0)
         return 0;
     return m == 0 ? NAN : 100 * dev / fabs(m);

@@ -14,8 +14,10 @@
 double chk_median(const double *x, int n);
 
 /* The largest distance of a value from the median, relative to the median, in percent
- * (what "± 6 %" beside a median says: every repetition lay within it). 0 when all
- * values are equal; NAN when n == 0, or when the median is 0 and some value is not. */
+ * (what "± 6 %" beside a median says), outliers left out as benchstat does: values
+ * beyond 1.5 interquartile ranges outside the quartiles (Tukey's fences; quartiles
+ * interpolated as R's type 7). 0 when all kept values are equal; NAN when n == 0, or
+ * when the median is 0 and some kept value is not. */
 double chk_spread_pct(const double *x, int n);
 
 /* Mann–Whitney U (Wilcoxon rank-sum) test of x against y, two-sided. */

@@ -99,6 +99,10 @@ Test(chk_stats, median_and_spread)
     double zz[] = {0, 0, 1};
     cr_expect(isnan(chk_spread_pct(zz, 3)));
     cr_expect_eq(odd[0], 5, "the input is not sorted in place");
+    /* an outlier beyond Tukey's fences does not widen the spread: quartiles 99 and 102
+     * (numpy), fences 94.5 and 106.5; 5000 is left out, 97..103 around median 100 remain */
+    double o[] = {100, 99, 101, 98, 102, 97, 103, 5000, 100};
+    cr_expect_float_eq(chk_spread_pct(o, 9), 3, 1e-9, "%g", chk_spread_pct(o, 9));
 }
 
 Test(chk_stats, bootstrap_interval_brackets_the_ratio_and_is_reproducible)

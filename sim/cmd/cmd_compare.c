@@ -55,7 +55,8 @@ static void usage(FILE *f)
         "  --work-dir DIR       where --base is built (default <source>/build/compare-<sha>)\n"
         "  --repeat N           repetitions per side to start with (default 5, at least 2)\n"
         "  --max-repeat N       while a metric is worse beyond its threshold but not yet\n"
-        "                       significant, add repetitions up to N per side (default 11)\n"
+        "                       significant (and none is a regression), add repetitions up\n"
+        "                       to N per side (default 11)\n"
         "  --step N             repetitions per side added per round (default 2)\n"
         "  --alpha P            significance level (default 0.01)\n"
         "  --duration S, --links N   passed to linkbench run\n"
@@ -242,9 +243,15 @@ static int make_dir(const char *out, char *dir, size_t len)
         else
             snprintf(dir, len, "%s/%s-%d", out, ts, n);
         if (mkdir(dir, 0777) == 0) {
-            char abs[PATH_MAX];
+            char abs[PATH_MAX], sub[PATH_MAX + 16];
             if (realpath(dir, abs))
                 snprintf(dir, len, "%s", abs);
+            static const char *const subs[] = {"runs", "base", "candidate"};
+            for (int i = 0; i < 3; i++)
+                if (cmp_fmt(sub, sizeof sub, "%s/%s", dir, subs[i]) < 0 || mkdir(sub, 0777) < 0) {
+                    fprintf(stderr, "linkbench compare: cannot create %s: %s\n", sub, strerror(errno));
+                    return -1;
+                }
             return 0;
         }
         if (errno != EEXIST)
@@ -290,11 +297,13 @@ static int run_once(const struct opts *o, const struct plan *p, const char *exe,
     int rc = cmp_spawn((char *const *)argv, log, vdir, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-    char **paths = NULL;
-    int n = 0, found = rep_find_reports(dir, &paths, &n, err, sizeof err);
+    char **paths = NULL, ferr[4600];
+    int n = 0, found = rep_find_reports(dir, &paths, &n, ferr, sizeof ferr);
     rep_reports_free(paths, n);
     fprintf(stderr, "%s (%.0f s)\n", rc == 0 ? "done" : rc == 2 ? "usage error" : found > 0
             ? "done (some runs or expect lines failed: see the table)" : "FAILED", s);
+    if (rc < 0)
+        fprintf(stderr, "compare: %s: %s\n", what, err);
     if (rc == LB_EXIT_USAGE || found <= 0) {
         fprintf(stderr, "compare: %s said (%s):\n", what, log);
         cmp_log_tail(stderr, log, 2000);
@@ -520,8 +529,8 @@ int cmd_compare(int argc, char **argv)
         rc = cmp_base_from_build(o.base_build, &p.base, err, sizeof err);
     if (rc) {
         fprintf(stderr, "linkbench compare: %s\n", err);
-        if (rc == -1 && o.base_ref)
-            cmp_log_tail(stderr, strstr(err, "log: ") + 5, 2000);
+        if (rc == -1 && p.base.log[0])
+            cmp_log_tail(stderr, p.base.log, 2000);
         return rc == -2 ? LB_EXIT_USAGE : LB_EXIT_FAIL;
     }
     p.harness = !strcmp(o.mode, "harness") || (!strcmp(o.mode, "auto") && p.base.harness_differs);
@@ -553,8 +562,10 @@ int cmd_compare(int argc, char **argv)
             break;
         }
         chk_gate_tally(rows, n, &t);
+        /* more repetitions only while something is unclear and nothing is settled as a
+         * regression already (more data would not turn that verdict into a pass) */
         int left = (int)o.max_repeat - done;
-        k = t.unclear && left > 0 ? (int)(o.step < left ? o.step : left) : 0;
+        k = t.unclear && !t.regression && left > 0 ? (int)(o.step < left ? o.step : left) : 0;
         if (k)
             fprintf(stderr, "compare: %d metric%s worse beyond the threshold but not significant "
                     "at %d + %d: %d more repetition%s per side\n", t.unclear,

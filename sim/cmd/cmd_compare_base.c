@@ -217,6 +217,7 @@ int cmp_base_from_ref(const char *src, const char *ref, const char *work, struct
     snprintf(done, sizeof done, "%s/complete", wd);
     snprintf(log, sizeof log, "%s/build.log", wd);
     set_paths(b, dbuild);
+    cmp_fmt(b->log, sizeof b->log, "%s", log);
     /* "complete" holds the commit it was built from: written last, so a build that was
      * interrupted is never taken for a finished one */
     FILE *f = fopen(done, "r");
@@ -237,16 +238,18 @@ int cmp_base_from_ref(const char *src, const char *ref, const char *work, struct
     char *rm[] = {"rm", "-rf", dsrc, dbuild, NULL};
     char *mk[] = {"mkdir", "-p", dsrc, NULL};
     /* the archive is the commit's tracked files only: nothing of the working tree */
-    char *archive[] = {"sh", "-c", "set -o pipefail 2>/dev/null; git -C \"$1\" archive --format=tar \"$2\" "
-                       "| tar -x -C \"$3\"", "sh", (char *)src, b->sha, dsrc, NULL};
+    char tar[4200];
+    cmp_fmt(tar, sizeof tar, "%s/src.tar", wd);
+    char *archive[] = {"git", "-C", (char *)src, "archive", "--format=tar", "-o", tar, b->sha, NULL};
+    char *untar[] = {"tar", "-x", "-f", tar, "-C", dsrc, NULL};
     char *conf[] = {"cmake", "-S", dsrc, "-B", dbuild, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                     "-DLB_SANITIZE=", NULL};
     char jobs[16];
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     cmp_fmt(jobs, sizeof jobs, "%ld", np > 0 && np < 1000 ? np : 1);
     char *make[] = {"cmake", "--build", dbuild, "-j", jobs, "--target", "linkbench", NULL};
-    char *const *steps[] = {rm, mk, archive, conf, make};
-    static const char *const what[] = {"clean", "mkdir", "git archive", "cmake configure",
+    char *const *steps[] = {rm, mk, archive, untar, conf, make};
+    static const char *const what[] = {"clean", "mkdir", "git archive", "tar", "cmake configure",
                                        "cmake build"};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         char e[600];
@@ -258,6 +261,7 @@ int cmp_base_from_ref(const char *src, const char *ref, const char *work, struct
             return -1;
         }
     }
+    unlink(tar);
     if (!is_file(b->exe)) {
         snprintf(err, errlen, "building base %.12s: no %s after the build (log: %s)", b->sha,
                  b->exe, log);

@@ -17,6 +17,7 @@ struct cmp_base {
     char variant_dir[4200]; /* <build>/variants */
     bool harness_differs;   /* sim/ or CMakeLists.txt differ between the ref and the tree */
     bool reused;            /* the build directory was there already, complete */
+    char log[4200];         /* the build's log (--base), or "" */
 };
 
 /* snprintf that says whether it fit: 0, or -1 when the text was cut (paths here come
