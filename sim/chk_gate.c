@@ -263,7 +263,7 @@ static void judge(struct chk_row *r, const struct chk_side *b, const struct chk_
             r->ci_lo = lo, r->ci_hi = hi;
     }
     bool sig = r->p < alpha;
-    if (beyond(m, r->med[0], w))
+    if (beyond(m, r->med[0], w) && (sig || r->p < CHK_GATE_UNCLEAR_P))
         r->v = sig ? CHK_V_REGRESSION : CHK_V_UNCLEAR;
     else if (m->dir != CHK_G_EITHER && beyond(m, r->med[0], -w) && sig)
         r->v = CHK_V_BETTER;

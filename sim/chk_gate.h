@@ -69,10 +69,17 @@ int chk_set_add_report(struct chk_set *s, const json_t *report, int side, char *
                        size_t errlen);
 void chk_set_deinit(struct chk_set *s);
 
+/* A change worse than the threshold whose p lies in [alpha, CHK_GATE_UNCLEAR_P) is
+ * "unclear": more repetitions may settle it (compare adds them). At p >= 0.2 it is
+ * within the noise of these repetitions ("~", as benchstat prints any change that is
+ * not significant): on a shared VM the p99 of a 1 s run moves by 2x between identical
+ * runs, and chasing those to the cap would cost every compare its maximum time. */
+#define CHK_GATE_UNCLEAR_P 0.2
+
 enum chk_verdict {
     CHK_V_SAME,        /* no significant change beyond the threshold ("~") */
     CHK_V_BETTER,      /* significant and beyond the threshold, the good way */
-    CHK_V_UNCLEAR,     /* worse beyond the threshold but not significant: more repetitions */
+    CHK_V_UNCLEAR,     /* worse beyond the threshold, alpha <= p < CHK_GATE_UNCLEAR_P */
     CHK_V_REGRESSION,  /* worse beyond the threshold and significant, or an exact rule broken */
     CHK_V_NODATA,      /* a side has no value */
 };

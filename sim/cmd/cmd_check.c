@@ -63,6 +63,13 @@ static void record(const char *line, bool invalid, chk_junit *ju, json_t *result
         nl = e ? (size_t)(e - rest) : strlen(rest);
     }
     snprintf(name, sizeof name, "%.*s", (int)nl, rest);
+    /* a '*' line is one evaluation per variant: the variant makes each case's name unique */
+    if (!base && strchr(name, '*') && rest[nl] == ':') {
+        const char *v = rest + nl + 2, *dot = strchr(v, '.');
+        size_t k = strlen(name);
+        if (dot && k < sizeof name)
+            snprintf(name + k, sizeof name - k, " [%.*s]", (int)(dot - v), v);
+    }
     snprintf(msg, sizeof msg, "%s", rest);
     enum chk_case c = invalid ? CHK_CASE_ERROR
                     : !strncmp(st, "FAIL", 4) ? CHK_CASE_FAIL

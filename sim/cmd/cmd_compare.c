@@ -20,6 +20,7 @@
 #include "run.h"
 
 #define MAX_VARIANTS 32
+#define MAX_PAIRS 8   /* a run takes at most 16 variants: 8 pairs */
 
 static void usage(FILE *f)
 {
@@ -85,9 +86,9 @@ struct plan {
     const char *self;             /* this executable */
     struct cmp_base base;
     int nv;                       /* variants mode: the pairs */
-    char cand[MAX_VARIANTS][4096];/* as given to run: a name or a path */
-    char name[MAX_VARIANTS][256]; /* the pair's name */
-    char copy[MAX_VARIANTS][4400];/* the base module's copy <dir>/<name>@base.so */
+    char cand[MAX_PAIRS][4096];   /* as given to run: a name, or candidate-variants/<name>.so */
+    char name[MAX_PAIRS][256];    /* the pair's name */
+    char copy[MAX_PAIRS][4400];   /* the base module's copy: base-variants/<name>@base.so */
     char dir[4096];               /* this compare's directory */
     char **inputs;
     int n_inputs;
@@ -140,7 +141,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
     char *argv[] = {"cp", "-f", (char *)from, (char *)to, NULL};
     char e[600];
-    int rc = cmp_spawn(argv, NULL, NULL, e, sizeof e);
+    int rc = cmp_spawn(argv, NULL, NULL, NULL, e, sizeof e);
     if (rc != 0) {
         snprintf(err, errlen, "cannot copy %s to %s", from, to);
         return -1;
@@ -177,9 +178,13 @@ static int plan_variants(const struct opts *o, struct plan *p)
         if (n > 0)
             link_registry_names_free(names, n);
     }
-    char vdir[4200];
+    /* both sides' modules given by path are copied into this compare's directory and
+     * named relative to it: a rebuild during the compare cannot mix builds, and the
+     * names stay short */
+    char vdir[4200], cdir[4200];
     snprintf(vdir, sizeof vdir, "%s/base-variants", p->dir);
-    if (mkdir(vdir, 0777) < 0 && errno != EEXIST) {
+    snprintf(cdir, sizeof cdir, "%s/candidate-variants", p->dir);
+    if ((mkdir(vdir, 0777) < 0 && errno != EEXIST) || (mkdir(cdir, 0777) < 0 && errno != EEXIST)) {
         fprintf(stderr, "linkbench compare: %s: %s\n", vdir, strerror(errno));
         return LB_EXIT_FAIL;
     }
@@ -199,23 +204,34 @@ static int plan_variants(const struct opts *o, struct plan *p)
                     from[0] ? " " : "", from);
             continue;
         }
-        int k = p->nv++;
-        cmp_fmt(p->cand[k], sizeof p->cand[k], "%s", given[i]);
-        cmp_fmt(p->name[k], sizeof p->name[k], "%s", name);
-        if (cmp_fmt(p->copy[k], sizeof p->copy[k], "%s/%s@base.so", vdir, name) < 0) {
-            fprintf(stderr, "linkbench compare: %s: path too long\n", vdir);
+        if (p->nv == MAX_PAIRS) {
+            fprintf(stderr, "linkbench compare: at most %d variants per compare in the variants "
+                    "mode (a run takes 16 modules)\n", MAX_PAIRS);
             return LB_EXIT_USAGE;
         }
-        char err[1200];
+        int k = p->nv++;
+        cmp_fmt(p->name[k], sizeof p->name[k], "%s", name);
+        cmp_fmt(p->copy[k], sizeof p->copy[k], "base-variants/%s@base.so", name);
+        char err[1200], abs[4600];
+        cmp_fmt(abs, sizeof abs, "%s/%s", p->dir, p->copy[k]);
         link_module *m = NULL;
-        if (copy_file(from, p->copy[k], err, sizeof err) < 0 ||
-            link_module_load(p->copy[k], &m, err, sizeof err) < 0) {
+        if (copy_file(from, abs, err, sizeof err) < 0 ||
+            link_module_load(abs, &m, err, sizeof err) < 0) {
             fprintf(stderr, "linkbench compare: base module %s: %s%s\n", from, err,
                     strstr(err, "ABI") ? " (the harness differs: --mode harness runs the base's "
                     "own linkbench)" : "");
             return LB_EXIT_USAGE;
         }
         link_module_unload(m);
+        if (strchr(given[i], '/') || strstr(given[i], ".so")) {
+            cmp_fmt(p->cand[k], sizeof p->cand[k], "candidate-variants/%s.so", name);
+            cmp_fmt(abs, sizeof abs, "%s/%s", p->dir, p->cand[k]);
+            if (copy_file(given[i], abs, err, sizeof err) < 0) {
+                fprintf(stderr, "linkbench compare: %s\n", err);
+                return LB_EXIT_USAGE;
+            }
+        } else
+            cmp_fmt(p->cand[k], sizeof p->cand[k], "%s", given[i]);
     }
     if (p->nv == 0) {
         fprintf(stderr, "linkbench compare: no variant to compare\n");
@@ -229,7 +245,7 @@ static int make_dir(const char *out, char *dir, size_t len)
 {
     char *mk[] = {"mkdir", "-p", (char *)out, NULL};
     char e[600], ts[32];
-    if (cmp_spawn(mk, NULL, NULL, e, sizeof e) != 0) {
+    if (cmp_spawn(mk, NULL, NULL, NULL, e, sizeof e) != 0) {
         fprintf(stderr, "linkbench compare: cannot create %s\n", out);
         return -1;
     }
@@ -294,7 +310,9 @@ static int run_once(const struct opts *o, const struct plan *p, const char *exe,
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char err[700];
-    int rc = cmp_spawn((char *const *)argv, log, vdir, err, sizeof err);
+    /* variants mode runs in the compare's directory: its module paths are short relative
+     * ones (a scenario's variant names are limited to 63 characters) */
+    int rc = cmp_spawn((char *const *)argv, p->harness ? NULL : p->dir, log, vdir, err, sizeof err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     char **paths = NULL, ferr[4600];
@@ -497,8 +515,14 @@ int cmd_compare(int argc, char **argv)
         usage(stderr);
         return LB_EXIT_USAGE;
     }
+    /* absolute: the runs of the variants mode start in the compare's directory */
+    static char *inputs[64];
+    if (argc - optind > 64) {
+        fprintf(stderr, "linkbench compare: at most 64 scenario or suite files\n");
+        return LB_EXIT_USAGE;
+    }
     for (int i = optind; i < argc; i++)
-        if (access(argv[i], R_OK) < 0) {
+        if (!(inputs[i - optind] = realpath(argv[i], NULL)) || access(argv[i], R_OK) < 0) {
             fprintf(stderr, "linkbench compare: %s: %s\n", argv[i], strerror(errno));
             return LB_EXIT_USAGE;
         }
@@ -511,7 +535,7 @@ int cmd_compare(int argc, char **argv)
     }
     self[sl] = 0;
     p.self = self;
-    p.inputs = argv + optind;
+    p.inputs = inputs;
     p.n_inputs = argc - optind;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);

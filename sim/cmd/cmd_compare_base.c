@@ -20,8 +20,8 @@ int cmp_fmt(char *b, size_t len, const char *fmt, ...)
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-int cmp_spawn(char *const argv[], const char *log, const char *variant_dir, char *err,
-              size_t errlen)
+int cmp_spawn(char *const argv[], const char *cwd, const char *log, const char *variant_dir,
+              char *err, size_t errlen)
 {
     int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666) : -1;
     if (log && fd < 0) {
@@ -47,6 +47,10 @@ int cmp_spawn(char *const argv[], const char *log, const char *variant_dir, char
             dup2(nul, STDIN_FILENO);
         if (variant_dir)
             setenv("LINKBENCH_VARIANT_DIR", variant_dir, 1);
+        if (cwd && chdir(cwd) < 0) {
+            fprintf(stderr, "linkbench compare: cd %s: %s\n", cwd, strerror(errno));
+            _exit(127);
+        }
         execvp(argv[0], argv);
         fprintf(stderr, "linkbench compare: cannot start %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -253,8 +257,7 @@ int cmp_base_from_ref(const char *src, const char *ref, const char *work, struct
                                        "cmake build"};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         char e[600];
-        int rc = i < 2 ? cmp_spawn(steps[i], NULL, NULL, e, sizeof e)
-                       : cmp_spawn(steps[i], log, NULL, e, sizeof e);
+        int rc = cmp_spawn(steps[i], NULL, i < 2 ? NULL : log, NULL, e, sizeof e);
         if (rc != 0) {
             snprintf(err, errlen, "building base %.12s: %s failed (%s; log: %s)", b->sha, what[i],
                      rc < 0 ? e : "non-zero exit", log);

@@ -40,11 +40,12 @@ int cmp_base_from_ref(const char *src, const char *ref, const char *work, struct
 /* A base build directory given by the user: it must hold variants/. 0 or -2 with err. */
 int cmp_base_from_build(const char *dir, struct cmp_base *b, char *err, size_t errlen);
 
-/* Run argv (argv[0] a path or a name on PATH) with stdout and stderr appended to log;
- * variant_dir, when set, becomes the child's LINKBENCH_VARIANT_DIR. Returns the exit
- * status, 128 + signal when killed, or -1 with err when it could not start. */
-int cmp_spawn(char *const argv[], const char *log, const char *variant_dir, char *err,
-              size_t errlen);
+/* Run argv (argv[0] a path or a name on PATH) in directory cwd (NULL: this one) with
+ * stdout and stderr appended to log (NULL: ours); variant_dir, when set, becomes the
+ * child's LINKBENCH_VARIANT_DIR. Returns the exit status, 128 + signal when killed, or
+ * -1 with err when it could not start. */
+int cmp_spawn(char *const argv[], const char *cwd, const char *log, const char *variant_dir,
+              char *err, size_t errlen);
 
 /* Run argv and keep its first line of stdout (newline removed) in out; stderr to
  * /dev/null. The exit status, or -1. */
