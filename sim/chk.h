@@ -85,6 +85,19 @@ int chk_baseline_compare(const json_t *baseline, const json_t *report, const chk
  * empty one is given its format. 0, or -EINVAL with err (no summary, bad baseline). */
 int chk_baseline_update(json_t *baseline, const json_t *report, char *err, size_t errlen);
 
+/* Several runs of the same suite (chk_spread.c): for each scenario@links of reps, which
+ * must hold exactly `runs` reports of it, store per variant and tolerated metric
+ * {median, min, max, runs} over the reports' medians, replacing that key's entry.
+ * 0, or -EINVAL with err (a key with another number of reports, runs < 2). */
+int chk_baseline_update_runs(json_t *baseline, json_t *const *reps, int n, int runs, char *err,
+                             size_t errlen);
+
+/* Judge got against a spread entry m ({median, min, max, runs}) for tolerance t: exact
+ * where every run agreed on a count, else the measured ratio max/min applied once more
+ * beyond the worst run (at least 10 %), plus t's slack. 1 holds, 0 falls short, -1 m is
+ * malformed; the expectation in words in exp. */
+int chk_spread_judge(const struct chk_tol *t, const json_t *m, double got, char *exp, size_t n);
+
 /* Load a report file: a JSON object with a summary. NULL with "path: reason" in err. */
 json_t *chk_load_report(const char *path, char *err, size_t errlen);
 

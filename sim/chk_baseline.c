@@ -120,9 +120,12 @@ int chk_baseline_compare(const json_t *baseline, const json_t *report, const chk
         }
         for (const struct chk_tol *t = CHK_TOLERANCES; t->metric; t++) {
             const json_t *b = json_object_get(bv, t->metric);
-            if (!json_is_number(b))
+            /* a number: one run's median, banded by the table; an object: the spread of
+             * several runs (baseline update --from-runs, chk_spread.c) */
+            bool spread = json_is_object(b);
+            if (!json_is_number(b) && !spread)
                 continue;   /* not measured when the baseline was taken */
-            double base = json_number_value(b), got;
+            double base = json_number_value(spread ? json_object_get(b, "median") : b), got;
             char exp[200], g[48];
             if (!chk_summary_value(report, v, t->metric, SCN_STAT_MEDIAN, &got)) {
                 c->failed++;
@@ -131,7 +134,13 @@ int chk_baseline_compare(const json_t *baseline, const json_t *report, const chk
                         "reported it)\n", key, v, t->metric, g);
                 continue;
             }
-            int ok = judge(t, base, got, exp, sizeof exp);
+            int ok = spread ? chk_spread_judge(t, b, got, exp, sizeof exp)
+                            : judge(t, base, got, exp, sizeof exp);
+            if (ok < 0) {
+                snprintf(err, errlen, "baseline: entries.%s.variants.%s.%s: a spread needs median, "
+                         "min, max and runs", key, v, t->metric);
+                return -EINVAL;
+            }
             ok ? c->held++ : c->failed++;
             num(g, sizeof g, got);
             if (!ok || o->verbose)

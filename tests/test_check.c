@@ -238,3 +238,60 @@ Test(check, tolerance_table_is_sane)
     }
     cr_expect_gt(n, 10);
 }
+
+/* baseline update --from-runs: the spread of N runs' medians, and check banding by it. */
+Test(check, baseline_from_runs_stores_the_spread_and_check_bands_by_it)
+{
+    report("r1.json", "", 0, 1000, 500, true);
+    report("r2.json", "", 0, 1000, 700, true);
+    report("r3.json", "", 0, 1000, 600, true);
+    cr_assert_eq(lb("baseline update --from-runs 3 --baseline '%s' '%s' '%s' '%s'", path("b.json"),
+                    path("r1.json"), path("r2.json"), path("r3.json")), 0, "%s", out);
+    json_error_t je;
+    json_t *b = json_load_file(path("b.json"), 0, &je);
+    cr_assert_not_null(b, "%s", je.text);
+    json_t *e = json_object_get(json_object_get(b, "entries"), "echo@100");
+    cr_expect_eq(json_integer_value(json_object_get(e, "runs")), 3);
+    json_t *p99 = json_object_get(json_object_get(json_object_get(e, "variants"), "evloop"),
+                                  "lat_rtt_us.p99");
+    cr_expect_eq(json_number_value(json_object_get(p99, "median")), 600);
+    cr_expect_eq(json_number_value(json_object_get(p99, "min")), 500);
+    cr_expect_eq(json_number_value(json_object_get(p99, "max")), 700);
+    cr_expect_eq(json_integer_value(json_object_get(p99, "runs")), 3);
+    json_decref(b);
+    /* the band: worst run × (max / min) + slack = 700 × 1.4 + 1000 = 1980 */
+    report("ok.json", "", 0, 1000, 1900, true);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("ok.json")), 0, "%s", out);
+    report("slow.json", "", 0, 1000, 2000, true);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("slow.json")), 99, "%s", out);
+    cr_expect(strstr(out, "evloop.lat_rtt_us.p99 expected <= 1980 (the 3 baseline runs gave "
+                          "500..700: max × 1.4 + 1000), measured 2000"), "%s", out);
+    /* a count every run agreed on stays exact */
+    report("drop.json", "", 2, 1000, 600, true);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("drop.json")), 99, "%s", out);
+    cr_expect(strstr(out, "evloop.msgs_dropped expected == 0 (exact: the same in all 3 baseline "
+                          "runs), measured 2"), "%s", out);
+    /* each scenario@links must come from every run */
+    cr_expect_eq(lb("baseline update --from-runs 4 --baseline '%s' '%s' '%s' '%s'", path("b.json"),
+                    path("r1.json"), path("r2.json"), path("r3.json")), 2, "%s", out);
+    cr_expect(strstr(out, "echo@100: 3 reports, --from-runs 4 wants one from each run"), "%s", out);
+    cr_expect_eq(lb("baseline update --from-runs 1 '%s'", path("r1.json")), 2, "%s", out);
+}
+
+/* Runs that disagree on a design count (links held where the CPU ran out) make it a
+ * band on this machine, not an exact number. */
+Test(check, spread_of_a_count_the_runs_disagreed_on_is_a_band)
+{
+    struct chk_tol t = {.metric = "links", .kind = CHK_EXACT, .dir = CHK_EITHER, .factor = 1};
+    json_t *m = json_pack("{s:i,s:i,s:i,s:i}", "median", 1240, "min", 1200, "max", 1250, "runs", 5);
+    char exp[300];
+    cr_expect_eq(chk_spread_judge(&t, m, 1160, exp, sizeof exp), 1, "%s", exp);
+    cr_expect_eq(chk_spread_judge(&t, m, 1140, exp, sizeof exp), 0, "%s", exp);
+    cr_expect(strstr(exp, "in [1150, 1300]"), "%s", exp);
+    json_object_set_new(m, "min", json_integer(1250));
+    json_object_set_new(m, "median", json_integer(1250));
+    cr_expect_eq(chk_spread_judge(&t, m, 1249, exp, sizeof exp), 0, "all runs agreed: exact: %s", exp);
+    json_object_del(m, "runs");
+    cr_expect_eq(chk_spread_judge(&t, m, 1250, exp, sizeof exp), -1);
+    json_decref(m);
+}

@@ -13,15 +13,23 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench baseline update [--baseline FILE] <report.json|results dir>...\n"
+        "usage: linkbench baseline update [--baseline FILE] [--from-runs N]\n"
+        "                                 <report.json|results dir>...\n"
         "\n"
         "Store each report's medians of the gated metrics (docs/reports.md lists them with\n"
         "their tolerances) as the baseline entry for <scenario>@<links>, replacing that\n"
         "entry and keeping every other. Commit the file with a message saying why the\n"
         "numbers moved.\n"
         "\n"
+        "With --from-runs N, the reports are N runs of the same suite on this machine\n"
+        "(scripts/baseline_spread.sh makes them): each scenario@links must appear exactly N\n"
+        "times, and its entry keeps per metric the median, min and max of the N runs'\n"
+        "medians. check then bands each metric by that measured spread instead of the\n"
+        "table's factors.\n"
+        "\n"
         "options:\n"
         "  --baseline FILE  the file to rewrite (default results/baseline.json)\n"
+        "  --from-runs N    the reports are N repeated runs: store their spread\n"
         "  -h, --help       this text\n"
         "\n"
         "exit codes: 0 written; 1 the file could not be written; 2 usage or input error\n");
@@ -40,7 +48,9 @@ int cmd_baseline(int argc, char **argv)
     }
     argc--, argv++;
     const char *path = "results/baseline.json";
+    long runs = 0;
     static const struct option lo[] = {{"baseline", required_argument, 0, 'b'},
+                                       {"from-runs", required_argument, 0, 'r'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -53,6 +63,16 @@ int cmd_baseline(int argc, char **argv)
         case 'b':
             path = optarg;
             break;
+        case 'r': {
+            char *end;
+            runs = strtol(optarg, &end, 10);
+            if (end == optarg || *end || runs < 2 || runs > 1000) {
+                fprintf(stderr, "linkbench baseline: --from-runs: must be an integer in [2, 1000] "
+                        "(got \"%s\")\n", optarg);
+                return LB_EXIT_USAGE;
+            }
+            break;
+        }
         default:
             fprintf(stderr, "linkbench baseline: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);
@@ -85,18 +105,34 @@ int cmd_baseline(int argc, char **argv)
             rc = LB_EXIT_USAGE;
         }
     }
-    for (int i = 0; i < n && rc == LB_EXIT_OK; i++) {
-        json_t *r = chk_load_report(paths[i], err, sizeof err);
-        if (!r || chk_baseline_update(base, r, err, sizeof err) < 0) {
+    json_t **reps = calloc((size_t)n + 1, sizeof *reps);
+    if (!reps)
+        rc = LB_EXIT_FAIL;
+    for (int i = 0; i < n && rc == LB_EXIT_OK; i++)
+        if (!(reps[i] = chk_load_report(paths[i], err, sizeof err))) {
             fprintf(stderr, "linkbench baseline: %s\n", err);
+            rc = LB_EXIT_USAGE;
+        }
+    if (rc == LB_EXIT_OK && runs > 0) {
+        if (chk_baseline_update_runs(base, reps, n, (int)runs, err, sizeof err) < 0) {
+            fprintf(stderr, "linkbench baseline: %s\n", err);
+            rc = LB_EXIT_USAGE;
+        } else
+            printf("baseline: %d reports from %ld runs: the spread of each metric stored\n", n, runs);
+    }
+    for (int i = 0; i < n && rc == LB_EXIT_OK && runs == 0; i++) {
+        if (chk_baseline_update(base, reps[i], err, sizeof err) < 0) {
+            fprintf(stderr, "linkbench baseline: %s: %s\n", paths[i], err);
             rc = LB_EXIT_USAGE;
         } else {
             char key[160];
-            chk_report_key(r, key, sizeof key);
+            chk_report_key(reps[i], key, sizeof key);
             printf("baseline: %s from %s\n", key, paths[i]);
         }
-        json_decref(r);
     }
+    for (int i = 0; reps && i < n; i++)
+        json_decref(reps[i]);
+    free(reps);
     if (rc == LB_EXIT_OK) {
         char *s = json_dumps(base, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         size_t len = s ? strlen(s) : 0;
