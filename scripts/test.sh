@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test.sh — set up, build, run the whole test suite (unit, conformance, interop), then again under ASan+UBSan and TSan.
+# test.sh — set up, build, run the whole test suite (unit, conformance, interop), the quick suite with check, compare against HEAD, then again under ASan+UBSan and TSan.
 # LB_SANITIZERS="address thread" (default) picks the sanitizer passes; "" skips them.
 # Fuzzing is not part of it (too slow): scripts/fuzz.sh; its saved crashes run here as
 # test_fuzz_regress.
@@ -30,6 +30,19 @@ else
   failed+=(quick-run)
 fi
 echo "test: quick suite and check done at ${SECONDS}s"
+
+# The A/B gate's own false-positive test: this tree against itself. --base HEAD builds
+# the committed tree in build/compare-<sha>/ (in a CI clone HEAD is this very code) and
+# alternates its modules with this build's in the same runs; it must find no regression
+# (exit 0). The planted regression (a module 200 µs slower per message, exit 99) is
+# tests/test_compare.c, in ctest above.
+if ! "$top/build/linkbench" compare --base HEAD --source "$top" --variant evloop,dual \
+    --duration 1 --links 20 --repeat 5 --max-repeat 7 --changes-only \
+    --out "$top/build/compare-results" --junit "$top/build/compare-self.xml" \
+    --summary-export "$top/build/compare-self.json" "$top/workloads/echo.json"; then
+  failed+=(compare-self)
+fi
+echo "test: compare against HEAD done at ${SECONDS}s"
 
 for san in $sanitizers; do
   case $san in
