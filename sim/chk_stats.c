@@ -18,18 +18,31 @@ static double sorted_median(const double *s, int n)
     return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-double chk_median(const double *x, int n)
+/* A sorted copy of x[0..n) in small (64 values) or on the heap; NULL on ENOMEM. Free
+ * with sorted_free. */
+static double *sorted_copy(const double *x, int n, double *small)
 {
-    if (n <= 0)
-        return NAN;
-    double small[64], *s = n <= 64 ? small : malloc((size_t)n * sizeof *s);
-    if (!s)
-        return NAN;
-    memcpy(s, x, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double m = sorted_median(s, n);
+    double *s = n <= 64 ? small : malloc((size_t)n * sizeof *s);
+    if (s) {
+        memcpy(s, x, (size_t)n * sizeof *s);
+        qsort(s, (size_t)n, sizeof *s, cmp_double);
+    }
+    return s;
+}
+
+static void sorted_free(double *s, const double *small)
+{
     if (s != small)
         free(s);
+}
+
+double chk_median(const double *x, int n)
+{
+    double small[64], *s = n > 0 ? sorted_copy(x, n, small) : NULL;
+    if (!s)
+        return NAN;
+    double m = sorted_median(s, n);
+    sorted_free(s, small);
     return m;
 }
 
@@ -43,20 +56,15 @@ static double sorted_quantile(const double *s, int n, double q)
 
 double chk_spread_pct(const double *x, int n)
 {
-    if (n <= 0)
-        return NAN;
-    double small[64], *s = n <= 64 ? small : malloc((size_t)n * sizeof *s);
+    double small[64], *s = n > 0 ? sorted_copy(x, n, small) : NULL;
     if (!s)
         return NAN;
-    memcpy(s, x, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
     double m = sorted_median(s, n), q1 = sorted_quantile(s, n, 0.25),
            q3 = sorted_quantile(s, n, 0.75), iqr = q3 - q1, dev = 0;
     for (int i = 0; i < n; i++)
         if (s[i] >= q1 - 1.5 * iqr && s[i] <= q3 + 1.5 * iqr)
             dev = fmax(dev, fabs(s[i] - m));
-    if (s != small)
-        free(s);
+    sorted_free(s, small);
     if (dev == 0)
         return 0;
     return m == 0 ? NAN : 100 * dev / fabs(m);

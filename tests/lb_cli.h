@@ -34,6 +34,16 @@ static inline int lb_cli(char *out, size_t cap, const char *fmt, ...)
     return WEXITSTATUS(st);
 }
 
+/* dir/name in one of 4 rotating buffers (a call may use up to 4 at once). */
+static inline const char *lb_path(const char *dir, const char *name)
+{
+    static char p[4][1200];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
 /* The JUnit file checked by tests/junit_check.py (xmllint with our schema, junitparser,
  * and its counts); extra are its further arguments. Returns its exit code. */
 static inline int lb_junit_check(const char *file, const char *extra)

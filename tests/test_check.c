@@ -1,15 +1,13 @@
 /* test_check.c — `linkbench check` and `linkbench baseline update` on crafted report files: every exit code (99 a line falls short, 1 an invalid report, 2 input errors), and what a failure prints. */
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "chk.h"
+#include "lb_cli.h"
 #include "lb_tmpdir.h"
 
 static char dir[512];
@@ -21,14 +19,7 @@ static void teardown(void) { lb_tmpdir_remove(dir); }
 
 TestSuite(check, .init = setup, .fini = teardown, .timeout = 60);
 
-static const char *path(const char *name)
-{
-    static char p[4][700];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
+static const char *path(const char *name) { return lb_path(dir, name); }
 
 static void write_file(const char *name, const char *text)
 {
@@ -39,24 +30,7 @@ static void write_file(const char *name, const char *text)
 }
 
 /* linkbench <args> with stdout and stderr in out; returns the exit code. */
-static int lb(const char *fmt, ...)
-{
-    const char *bin = getenv("LINKBENCH_BIN");
-    cr_assert_not_null(bin, "LINKBENCH_BIN is not set (run through ctest)");
-    char args[2048], cmd[3000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    cr_assert(WIFEXITED(st), "linkbench did not exit normally: %s", out);
-    return WEXITSTATUS(st);
-}
+#define lb(...) lb_cli(out, sizeof out, __VA_ARGS__)
 
 /* A report as `linkbench run` writes it, reduced to what check reads: two variants,
  * medians (min = max = median), the given expect lines (a JSON array's inside). */

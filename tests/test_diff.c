@@ -16,14 +16,7 @@ static void teardown(void) { lb_tmpdir_remove(dir); }
 
 TestSuite(diff, .init = setup, .fini = teardown, .timeout = 60);
 
-static const char *path(const char *name)
-{
-    static char p[4][700];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
+static const char *path(const char *name) { return lb_path(dir, name); }
 
 /* A report file of 5 repetitions of evloop (and dual, whose figures never change):
  * evloop's round-trip p50 is base_us + 0..4, its drops `dropped` in the last one. */

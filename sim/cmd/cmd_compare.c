@@ -411,47 +411,6 @@ static int collect(const struct plan *p, struct chk_set *set)
     return 0;
 }
 
-static void print_sides(const struct plan *p)
-{
-    if (p->harness)
-        fprintf(stdout, "compare: mode harness: whole runs of the base's linkbench (%s) and this one "
-                "(%s) alternate, one repetition each\n", p->base.exe, p->self);
-    else
-        fprintf(stdout, "compare: mode variants: the base's modules (<name>@base) and this build's "
-                "alternate repetition by repetition inside each linkbench run\n");
-    if (p->base.sha[0])
-        fprintf(stdout, "compare: base = %s (%.12s), built in %s; candidate = this build (%s)\n",
-                p->base.ref, p->base.sha, p->base.build, p->self);
-    else
-        fprintf(stdout, "compare: base = %s; candidate = this build (%s)\n",
-                p->base.build[0] ? p->base.build : "the --base-variant modules", p->self);
-}
-
-/* Pairs whose runs failed or were invalid, said plainly. The count of pairs where a
- * run produced no measurements (the run itself failed). */
-static int print_pair_notes(const struct chk_set *set)
-{
-    int failed = 0;
-    for (int i = 0; i < set->n; i++) {
-        const struct chk_pair *q = &set->p[i];
-        for (int sd = 0; sd < 2; sd++) {
-            const struct chk_side *x = &q->side[sd];
-            const char *side = sd ? "candidate" : "base";
-            if (x->failed)
-                printf("compare: %s %s (%s): %d of %d repetitions failed: %s\n", q->key, q->name,
-                       side, x->failed, x->runs, x->why);
-            else if (x->invalid)
-                printf("compare: %s %s (%s): %d of %d repetitions invalid: %s\n", q->key, q->name,
-                       side, x->invalid, x->runs, x->why);
-            failed += x->failed > 0;
-        }
-        if (!q->side[0].runs || !q->side[1].runs)
-            printf("compare: %s %s: measured on the %s only\n", q->key, q->name,
-                   q->side[0].runs ? "base" : "candidate");
-    }
-    return failed;
-}
-
 int cmd_compare(int argc, char **argv)
 {
     struct opts o = {.mode = "auto", .out = "results/compare", .repeat = 5, .max_repeat = 11,
@@ -563,12 +522,18 @@ int cmd_compare(int argc, char **argv)
                 p.base.exe, strerror(errno));
         return LB_EXIT_USAGE;
     }
+    char which[4096];
+    if (!p.harness && cmp_has_variant_config(p.inputs, p.n_inputs, which, sizeof which)) {
+        fprintf(stderr, "linkbench compare: %s: variant_config sets params by variant name, which "
+                "the base's modules (loaded by path) would not get: use --mode harness\n", which);
+        return LB_EXIT_USAGE;
+    }
     if (make_dir(o.out, p.dir, sizeof p.dir) < 0)
         return LB_EXIT_FAIL;
     if (!p.harness && (rc = plan_variants(&o, &p)) != 0)
         return rc;
     run_signals_install();
-    print_sides(&p);
+    cmp_print_sides(stdout, p.harness, &p.base, p.self);
     fflush(stdout);
 
     struct chk_set set = {0};
@@ -601,7 +566,7 @@ int cmd_compare(int argc, char **argv)
         struct chk_labels lb = {{"%s@base", "%s"}};
         chk_gate_print(stdout, rows, n, &lb, true, !o.changes_only);
         printf("\n");
-        int failed = print_pair_notes(&set);
+        int failed = cmp_print_pair_notes(stdout, &set);
         if (!rc)
             rc = failed ? LB_EXIT_FAIL : t.regression ? LB_EXIT_REGRESSION : LB_EXIT_OK;
         printf("compare: %d metrics: %d regression%s, %d improvement%s, %d unclear, %d unchanged, "

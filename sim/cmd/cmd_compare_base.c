@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cmp.h"
 
 int cmp_fmt(char *b, size_t len, const char *fmt, ...)
@@ -276,4 +278,49 @@ int cmp_base_from_ref(const char *src, const char *ref, const char *work, struct
         return -1;
     }
     return 0;
+}
+
+/* One scenario file: does it set variant_config? */
+static bool file_has_vconfig(const char *path)
+{
+    json_t *j = json_load_file(path, 0, NULL);
+    bool yes = json_object_size(json_object_get(j, "variant_config")) > 0;
+    json_decref(j);
+    return yes;
+}
+
+bool cmp_has_variant_config(char *const *inputs, int n, char *which, size_t len)
+{
+    for (int i = 0; i < n; i++) {
+        json_t *j = json_load_file(inputs[i], 0, NULL);
+        const json_t *list = json_object_get(j, "scenarios");
+        bool yes = false;
+        if (!json_is_array(list))
+            yes = json_object_size(json_object_get(j, "variant_config")) > 0;
+        /* a suite: its entries are paths relative to the suite file */
+        char dir[4096];
+        cmp_fmt(dir, sizeof dir, "%s", inputs[i]);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        size_t k;
+        const json_t *e;
+        json_array_foreach(list, k, e) {
+            const char *f = json_is_string(e) ? json_string_value(e)
+                          : json_string_value(json_object_get(e, "file"));
+            char p[8300];
+            if (f && cmp_fmt(p, sizeof p, "%s/%s", f[0] == '/' ? "" : slash ? dir : ".", f) == 0 &&
+                file_has_vconfig(f[0] == '/' ? f : p)) {
+                yes = true;
+                cmp_fmt(which, len, "%s", f);
+                break;
+            }
+        }
+        if (yes && !json_is_array(list))
+            cmp_fmt(which, len, "%s", inputs[i]);
+        json_decref(j);
+        if (yes)
+            return true;
+    }
+    return false;
 }

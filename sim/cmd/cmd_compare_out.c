@@ -1,10 +1,49 @@
-/* cmd_compare_out.c — what `linkbench compare` leaves for a CI: the compact JSON summary and the JUnit XML. */
+/* cmd_compare_out.c — what `linkbench compare` says besides the table: which sides and mode, what failed, and for a CI the compact JSON summary and the JUnit XML. */
 #include <stdio.h>
 
 #include <jansson.h>
 
 #include "chk_junit.h"
 #include "cmp.h"
+
+void cmp_print_sides(FILE *f, bool harness, const struct cmp_base *b, const char *self)
+{
+    if (harness)
+        fprintf(f, "compare: mode harness: whole runs of the base's linkbench (%s) and this one "
+                "(%s) alternate, one repetition each\n", b->exe, self);
+    else
+        fprintf(f, "compare: mode variants: the base's modules (<name>@base) and this build's "
+                "alternate repetition by repetition inside each linkbench run\n");
+    if (b->sha[0])
+        fprintf(f, "compare: base = %s (%.12s), built in %s; candidate = this build (%s)\n",
+                b->ref, b->sha, b->build, self);
+    else
+        fprintf(f, "compare: base = %s; candidate = this build (%s)\n",
+                b->build[0] ? b->build : "the --base-variant modules", self);
+}
+
+int cmp_print_pair_notes(FILE *f, const struct chk_set *set)
+{
+    int failed = 0;
+    for (int i = 0; i < set->n; i++) {
+        const struct chk_pair *q = &set->p[i];
+        for (int sd = 0; sd < 2; sd++) {
+            const struct chk_side *x = &q->side[sd];
+            const char *side = sd ? "candidate" : "base";
+            if (x->failed)
+                fprintf(f, "compare: %s %s (%s): %d of %d repetitions failed: %s\n", q->key,
+                        q->name, side, x->failed, x->runs, x->why);
+            else if (x->invalid)
+                fprintf(f, "compare: %s %s (%s): %d of %d repetitions invalid: %s\n", q->key,
+                        q->name, side, x->invalid, x->runs, x->why);
+            failed += x->failed > 0;
+        }
+        if (!q->side[0].runs || !q->side[1].runs)
+            fprintf(f, "compare: %s %s: measured on the %s only\n", q->key, q->name,
+                    q->side[0].runs ? "base" : "candidate");
+    }
+    return failed;
+}
 
 static json_t *side_json(const struct chk_side *s)
 {

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "chk_gate.h"
 
@@ -51,6 +52,11 @@ int cmp_spawn(char *const argv[], const char *cwd, const char *log, const char *
  * /dev/null. The exit status, or -1. */
 int cmp_capture(char *const argv[], char *out, size_t len);
 
+/* Does a scenario among inputs (scenario or suite files) set variant_config? Its params
+ * are keyed by variant name, so a base module loaded by path would run without them: the
+ * variants mode must refuse such a comparison. true with the file's name in which. */
+bool cmp_has_variant_config(char *const *inputs, int n, char *which, size_t len);
+
 /* The last lines of a log file (at most max bytes) to f, indented: what a failed build or
  * run said. */
 void cmp_log_tail(FILE *f, const char *log, size_t max);
@@ -71,6 +77,14 @@ struct cmp_result {
     const char *verdict;          /* pass, regression, run_failed, usage_error */
     double seconds;
 };
+
+/* The mode and the two sides, as the first lines of compare's output. */
+void cmp_print_sides(FILE *f, bool harness, const struct cmp_base *b, const char *self);
+
+/* Sides whose repetitions failed or were invalid, and variants measured on one side only,
+ * said plainly. Returns how many sides had a repetition without measurements (the run
+ * itself failed: exit 1). */
+int cmp_print_pair_notes(FILE *f, const struct chk_set *set);
 
 /* The compact summary (--summary-export): mode, sides, verdict, exit code, counts, each
  * pair's repetitions, every row; no histograms. 0 or -errno with err. */
