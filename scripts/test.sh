@@ -22,7 +22,10 @@ quick_out="$top/build/quick-results"
 rm -rf "$quick_out"
 if "$top/build/linkbench" run --quiet --out "$quick_out" "$top/workloads/suites/quick.json" | tee "$quick_out.log"; then
   mapfile -t reports < <(find "$quick_out" -name report.json | sort)
-  "$top/build/linkbench" check "${reports[@]}" || failed+=(quick-check)
+  "$top/build/linkbench" check --junit "$top/build/quick-check.xml" "${reports[@]}" ||
+    failed+=(quick-check)
+  # the JUnit file a CI would publish: our schema, junitparser, its counts
+  /usr/bin/python3 "$top/tests/junit_check.py" "$top/build/quick-check.xml" || failed+=(quick-junit)
   # its results page in a real browser; screenshots kept in build/page-shots/ (CI artifact)
   page=$(sed -n 's/^page: //p' "$quick_out.log" | tail -n1)
   "$top/scripts/check_page.sh" "$page" "$top/build/page-shots" || failed+=(quick-page)
@@ -42,6 +45,8 @@ if ! "$top/build/linkbench" compare --base HEAD --source "$top" --variant evloop
     --summary-export "$top/build/compare-self.json" "$top/workloads/echo.json"; then
   failed+=(compare-self)
 fi
+/usr/bin/python3 "$top/tests/junit_check.py" "$top/build/compare-self.xml" --failures 0 --errors 0 ||
+  failed+=(compare-junit)
 echo "test: compare against HEAD done at ${SECONDS}s"
 
 for san in $sanitizers; do
