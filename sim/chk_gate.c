@@ -263,7 +263,10 @@ static void judge(struct chk_row *r, const struct chk_side *b, const struct chk_
             r->ci_lo = lo, r->ci_hi = hi;
     }
     bool sig = r->p < alpha;
-    if (beyond(m, r->med[0], w) && (sig || r->p < CHK_GATE_UNCLEAR_P))
+    /* every candidate repetition on one side of every base one: as clear as this many
+     * repetitions can be (2 + 2 can never reach p < 0.2), so more of them may decide */
+    bool separated = r->p_exact && (t.u == 0 || t.u == (double)nx * ny);
+    if (beyond(m, r->med[0], w) && (sig || r->p < CHK_GATE_UNCLEAR_P || separated))
         r->v = sig ? CHK_V_REGRESSION : CHK_V_UNCLEAR;
     else if (m->dir != CHK_G_EITHER && beyond(m, r->med[0], -w) && sig)
         r->v = CHK_V_BETTER;

@@ -79,7 +79,8 @@ void chk_set_deinit(struct chk_set *s);
 enum chk_verdict {
     CHK_V_SAME,        /* no significant change beyond the threshold ("~") */
     CHK_V_BETTER,      /* significant and beyond the threshold, the good way */
-    CHK_V_UNCLEAR,     /* worse beyond the threshold, alpha <= p < CHK_GATE_UNCLEAR_P */
+    CHK_V_UNCLEAR,     /* worse beyond the threshold, alpha <= p < CHK_GATE_UNCLEAR_P,
+                        * or completely separated but too few repetitions for alpha */
     CHK_V_REGRESSION,  /* worse beyond the threshold and significant, or an exact rule broken */
     CHK_V_NODATA,      /* a side has no value */
 };

@@ -221,3 +221,14 @@ Test(chk_gate, values_print_with_units)
     chk_gate_fmt(b, sizeof b, NAN, "µs");
     cr_expect_str_eq(b, "-");
 }
+
+/* 2 + 2 repetitions cannot reach p < 0.2 (the smallest p is 1/3): a complete separation
+ * beyond the threshold is "unclear" (more repetitions may decide), not noise. */
+Test(chk_gate, separated_but_too_few_repetitions_is_unclear)
+{
+    static const double slow[] = {300, 310};
+    struct reps b = {.n = 2, .rtt_p50 = lat_base}, c = {.n = 2, .rtt_p50 = slow};
+    struct chk_row r = judge(&b, &c, "lat_rtt_us.p50");
+    cr_expect_float_eq(r.p, 1.0 / 3, 1e-12);
+    cr_expect_eq(r.v, CHK_V_UNCLEAR, "%s", chk_verdict_name(r.v));
+}

@@ -15,6 +15,7 @@
 #include "chk_junit.h"
 #include "cmd.h"
 #include "cmp.h"
+#include "lb_install.h"
 #include "link_registry.h"
 #include "rep_plot.h"
 #include "run.h"
@@ -26,7 +27,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: linkbench compare (--base REF | --base-build DIR | --base-variant A.so,...)\n"
-        "                         [options] <scenario.json|suite.json>...\n"
+        "                         [options] <scenario|suite (file or shipped name)>...\n"
         "\n"
         "Measure a base and this build (the candidate) in the same run on the same machine,\n"
         "repetition by repetition, and judge every metric of the gate's table\n"
@@ -481,11 +482,15 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, "linkbench compare: at most 64 scenario or suite files\n");
         return LB_EXIT_USAGE;
     }
-    for (int i = optind; i < argc; i++)
-        if (!(inputs[i - optind] = realpath(argv[i], NULL)) || access(argv[i], R_OK) < 0) {
+    for (int i = optind; i < argc; i++) {
+        /* a shipped scenario or suite by name ("echo", "first"), as run takes it */
+        char file[PATH_MAX];
+        lb_install_scenario(argv[i], file, sizeof file);
+        if (!(inputs[i - optind] = realpath(file, NULL)) || access(file, R_OK) < 0) {
             fprintf(stderr, "linkbench compare: %s: %s\n", argv[i], strerror(errno));
             return LB_EXIT_USAGE;
         }
+    }
     static struct plan p;
     static char self[PATH_MAX];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -533,6 +538,14 @@ int cmd_compare(int argc, char **argv)
         return LB_EXIT_FAIL;
     if (!p.harness && (rc = plan_variants(&o, &p)) != 0)
         return rc;
+    /* the smallest two-sided p of n + n repetitions is 2 / C(2n, n) */
+    double pmin = 2;
+    for (int i = 1; i <= (int)o.max_repeat; i++)
+        pmin = pmin * i / (o.max_repeat + i);
+    if (pmin >= o.alpha)
+        fprintf(stderr, "compare: note: with at most %lld + %lld repetitions no p-value can fall "
+                "below %g (the smallest is %.3g): only the exact rules can find a regression\n",
+                (long long)o.max_repeat, (long long)o.max_repeat, o.alpha, pmin);
     run_signals_install();
     cmp_print_sides(stdout, p.harness, &p.base, p.self);
     fflush(stdout);
