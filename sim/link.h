@@ -8,7 +8,8 @@
 #include "rt.h"
 #include "vsock.h"
 
-#define LINK_ABI_VERSION 1
+/* 2: the held operation (what a link holds, for the accounting at the end of a run). */
+#define LINK_ABI_VERSION 2
 
 struct link_server;   /* a variant's server state (opaque to the harness) */
 struct link;          /* a variant's per-link state (opaque to the harness) */
@@ -83,6 +84,18 @@ struct link_variant {
 
     /* Close every link, join every thread, free everything. No callback after it. */
     void (*stop)(struct link_server *srv);
+
+    /* What l holds now, in messages, for the accounting at the end of a run (in flight
+     * is observed where each message is, never computed as a remainder: METHOD.md 7).
+     * *in: taken from the vsock and not yet returned by recv (receive queue, a message
+     * a thread keeps while it waits for room or a token). *out: accepted by send and not
+     * yet given to the vsock (from vsock_write/vsock_queue/vsock_send_now on the harness
+     * counts it in the socket's own buffers). A message counts in exactly one place; one
+     * the variant freed without link_host_drop counts nowhere, and the harness reports
+     * it lost. The harness calls it after the app has stopped taking and sending and the
+     * links have settled, from its own thread while the variant's threads run, on a link
+     * not yet released: it must not block. */
+    void (*held)(struct link *l, int64_t *in, int64_t *out);
 };
 
 /* ---------------------------------------------------------------- the host */

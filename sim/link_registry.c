@@ -85,7 +85,7 @@ int link_variant_check(const struct link_variant *v, char *err, size_t errlen)
         {"update_active", (const void *)v->update_active},
         {"try_close_if_idle", (const void *)v->try_close_if_idle},
         {"close", (const void *)v->close},   {"release", (const void *)v->release},
-        {"stop", (const void *)v->stop},
+        {"stop", (const void *)v->stop},     {"held", (const void *)v->held},
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (!ops[i].fn) {

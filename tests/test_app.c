@@ -66,6 +66,11 @@ static int f_close(struct link *l)
     return 0;
 }
 static void f_release(struct link *l) { atomic_store(&l->released, 1); }
+static void f_held(struct link *l, int64_t *in, int64_t *out)
+{
+    *in = (int64_t)rt_queue_len(l->inbox);
+    *out = (int64_t)rt_queue_len(l->outbox);
+}
 static void f_stop(struct link_server *s)
 {
     for (int i = 0; i < 8; i++) {
@@ -85,7 +90,7 @@ static const struct link_variant fake = {
     .abi_version = LINK_ABI_VERSION, .name = "fake", .summary = "scripted", .threads_per_link = 0,
     .loss_policy = LINK_LOSS_LOSSLESS, .start = f_start, .attach = f_attach, .send = f_send,
     .recv = f_recv, .update_active = f_active, .try_close_if_idle = f_idle, .close = f_close,
-    .release = f_release, .stop = f_stop};
+    .release = f_release, .stop = f_stop, .held = f_held};
 
 static link_host_impl host;
 static struct link_server *srv;

@@ -13,6 +13,7 @@ static bool op_idle(struct link *l, rt_ns i) { (void)l; (void)i; return false; }
 static int op_close(struct link *l) { (void)l; return 0; }
 static void op_release(struct link *l) { (void)l; }
 static void op_stop(struct link_server *s) { (void)s; }
+static void op_held(struct link *l, int64_t *in, int64_t *out) { (void)l; *in = *out = 0; }
 
 static const struct link_param good_params[] = {
     {"batch_size", 8, 1, 4096, "messages per batch"},
@@ -27,7 +28,7 @@ static struct link_variant good(void)
         .params = good_params, .n_params = 2,
         .start = op_start, .attach = op_attach, .send = op_send, .recv = op_recv,
         .update_active = op_active, .try_close_if_idle = op_idle, .close = op_close,
-        .release = op_release, .stop = op_stop};
+        .release = op_release, .stop = op_stop, .held = op_held};
 }
 
 Test(link_registry, good_table_passes)
@@ -40,12 +41,13 @@ Test(link_registry, good_table_passes)
 Test(link_registry, each_missing_op_is_named)
 {
     static const char *const names[] = {"start", "attach", "send", "recv", "update_active",
-                                        "try_close_if_idle", "close", "release", "stop"};
+                                        "try_close_if_idle", "close", "release", "stop", "held"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         struct link_variant v = good();
         void **ops[] = {(void **)&v.start, (void **)&v.attach, (void **)&v.send, (void **)&v.recv,
                         (void **)&v.update_active, (void **)&v.try_close_if_idle,
-                        (void **)&v.close, (void **)&v.release, (void **)&v.stop};
+                        (void **)&v.close, (void **)&v.release, (void **)&v.stop,
+                        (void **)&v.held};
         *ops[i] = NULL;
         char err[256], want[64];
         cr_expect_eq(link_variant_check(&v, err, sizeof err), -EINVAL);
@@ -60,7 +62,9 @@ Test(link_registry, bad_tables_refused)
     struct link_variant v = good();
     v.abi_version = 7;
     cr_expect_eq(link_variant_check(&v, err, sizeof err), -EPROTO);
-    cr_expect(strstr(err, "ABI version 7") && strstr(err, "expects ABI version 1"), "%s", err);
+    char want[64];
+    snprintf(want, sizeof want, "expects ABI version %d", LINK_ABI_VERSION);
+    cr_expect(strstr(err, "ABI version 7") && strstr(err, want), "%s", err);
     v = good();
     v.summary = "";
     cr_expect_eq(link_variant_check(&v, err, sizeof err), -EINVAL);

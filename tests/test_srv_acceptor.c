@@ -36,6 +36,7 @@ static void k_active(struct link *l) { (void)l; }
 static bool k_idle(struct link *l, rt_ns i) { (void)l; (void)i; return false; }
 static int k_close(struct link *l) { (void)l; return 0; }
 static void k_release(struct link *l) { (void)l; }
+static void k_held(struct link *l, int64_t *in, int64_t *out) { (void)l; *in = *out = 0; }
 static void k_stop(struct link_server *s)
 {
     for (int i = 0; i < 16; i++) vsock_destroy(s->links[i].s);
@@ -45,7 +46,7 @@ static const struct link_variant keeper = {
     .abi_version = LINK_ABI_VERSION, .name = "keeper", .summary = "keeps links", .threads_per_link = 0,
     .loss_policy = LINK_LOSS_LOSSLESS, .start = k_start, .attach = k_attach, .send = k_send,
     .recv = k_recv, .update_active = k_active, .try_close_if_idle = k_idle, .close = k_close,
-    .release = k_release, .stop = k_stop};
+    .release = k_release, .stop = k_stop, .held = k_held};
 
 static link_host_impl host;
 static struct link_server *srv;

@@ -53,7 +53,16 @@ struct pair {
     /* linkAAlive / linkBAlive live in the pair, which outlives both sub-links: a
      * sub-link's recv reads its partner's flag after the partner may have been freed. */
     atomic_bool alive[2];
+    /* For the held op only: messages of each sub-link (0: A, 1: B, by link id) in the
+     * unified queue, which the seed shares between them. */
+    uint32_t ids[2];
+    atomic_llong unified_held[2];
 };
+
+static int sub_index(const struct pair *p, uint32_t link_id)
+{
+    return link_id == p->ids[0] ? 0 : 1;
+}
 
 struct pair_server {
     struct link_server base;
@@ -153,8 +162,12 @@ static bool try_read(struct pair *p, struct pair_link *pl)
         return true;   /* 错误也是一种活动 */
     }
     seed_op_update_active(l);
-    if (rt_queue_try_push(p->unified, m) != 0)   /* select default: dropped */
+    int k = sub_index(p, m->link_id);
+    atomic_fetch_add(&p->unified_held[k], 1);   /* before the push: a recv may pop it at once */
+    if (rt_queue_try_push(p->unified, m) != 0) {   /* select default: dropped */
+        atomic_fetch_sub(&p->unified_held[k], 1);
         link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);
+    }
     return true;
 }
 
@@ -228,7 +241,18 @@ static int pair_recv(struct link *l, vsock_msg **out)
         if (other_alive)
             return -EPIPE;
     }
-    return seed_op_recv(l, out);
+    int rc = seed_op_recv(l, out);
+    if (rc == 0)
+        atomic_fetch_sub(&p->unified_held[sub_index(p, (*out)->link_id)], 1);
+    return rc;
+}
+
+/* held: this sub-link's messages in the unified queue; its own sendq. */
+static void pair_held(struct link *l, int64_t *in, int64_t *out)
+{
+    struct pair_link *pl = (struct pair_link *)l;
+    *in = atomic_load(&pl->p->unified_held[pl == pl->p->a ? 0 : 1]);
+    *out = (int64_t)rt_queue_len(l->sendq);
 }
 
 static void pair_on_stop(struct link_server *srv)
@@ -277,6 +301,7 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         l->on_free = sub_free;
         atomic_fetch_add(&p->refs, 1);
         p->b = pl;
+        p->ids[1] = id;
         pl->alive = &p->alive[1];
         atomic_store(pl->alive, true);
         int st = PAIR_OPEN;
@@ -309,6 +334,8 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
     }
     p->srv = srv;
     p->a = pl;
+    p->ids[0] = id;
+    p->ids[1] = UINT32_MAX;
     atomic_init(&p->alive[0], true);
     atomic_init(&p->alive[1], false);
     pl->alive = &p->alive[0];
@@ -352,4 +379,5 @@ LINK_VARIANT_EXPORT = {
     .close = seed_op_close,
     .release = seed_op_release,
     .stop = seed_server_stop,
+    .held = pair_held,
 };

@@ -27,6 +27,7 @@ static bool b_try_close_if_idle(struct link *l, rt_ns idle) { (void)l; (void)idl
 static int b_close(struct link *l) { (void)l; return 0; }
 static void b_release(struct link *l) { (void)l; }
 static void b_stop(struct link_server *srv) { (void)srv; }
+static void b_held(struct link *l, int64_t *in, int64_t *out) { (void)l; *in = *out = 0; }
 
 #ifdef BAD_PARAMS
 static const struct link_param params[] = {
@@ -60,4 +61,5 @@ LINK_VARIANT_EXPORT = {
     .close = b_close,
     .release = b_release,
     .stop = b_stop,
+    .held = b_held,
 };

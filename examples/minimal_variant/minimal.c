@@ -48,6 +48,7 @@ struct link {
     _Atomic rt_ns last_active;
     atomic_bool closing;       /* a close was requested (app, idle, shutdown) */
     _Atomic int cause;         /* the requested close's cause */
+    atomic_int in_hand;        /* read, waiting for room in `in` (the held op counts it) */
 };
 
 static void lock(struct link_server *srv)
@@ -127,7 +128,9 @@ static int deliver(struct link *l, vsock_msg *m)
             }
         }
     }
+    atomic_store(&l->in_hand, 1);
     int rc = rt_queue_push(l->in, m, RT_NEVER, l->ctx);
+    atomic_store(&l->in_hand, 0);
     if (rc < 0) vsock_msg_free(m);   /* cancelled: the link is closing, nobody will read it */
     return rc;
 }
@@ -247,6 +250,15 @@ static int m_recv(struct link *l, vsock_msg **out)
     return rc;
 }
 
+/* What the link holds, for the harness's accounting: the queues, and a message the
+ * thread keeps while the receive queue is full. One taken from `out` is in the vsock
+ * from its first write on: the harness counts it there. */
+static void m_held(struct link *l, int64_t *in, int64_t *out)
+{
+    *in = (int64_t)rt_queue_len(l->in) + atomic_load(&l->in_hand);
+    *out = (int64_t)rt_queue_len(l->out);
+}
+
 static void m_update_active(struct link *l) { atomic_store(&l->last_active, rt_now()); }
 
 static bool m_try_close_if_idle(struct link *l, rt_ns idle)
@@ -307,4 +319,5 @@ LINK_VARIANT_EXPORT = {
     .close = m_close,
     .release = m_release,
     .stop = m_stop,
+    .held = m_held,
 };

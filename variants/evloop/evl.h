@@ -134,6 +134,7 @@ struct link {
     _Atomic(vsock_msg *) outq;           /* Treiber stack of messages from send */
     _Atomic(rt_queue *) rq;              /* receive queue, created on first message */
     _Atomic int64_t in_bytes;            /* accepted by send, not yet in the vsock */
+    _Atomic int64_t in_msgs;             /* the same in messages (the held op) */
     _Atomic int64_t vs_bytes;            /* in the vsock, not yet in the kernel */
     _Atomic rt_ns last_active;           /* UpdateActiveTime (rt_now clock) */
     _Atomic bool closed;                 /* no more sends (set by a close request too) */

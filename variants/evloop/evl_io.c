@@ -344,8 +344,10 @@ static void take_sends_locked(evl_link *l)
         s = n;
     }
     if (l->state != EVL_OPEN) {
-        for (vsock_msg *m = r; m; m = m->next)
+        for (vsock_msg *m = r; m; m = m->next) {
             atomic_fetch_sub(&l->in_bytes, (int64_t)m->len);
+            atomic_fetch_sub(&l->in_msgs, 1);
+        }
         drop_list(l, r, LINK_DROP_UNSENT_AT_CLOSE);
         return;
     }
@@ -356,6 +358,7 @@ static void take_sends_locked(evl_link *l)
         size_t b = vsock_pending_out(l->vs);
         int rc = vsock_queue(l->vs, m->data, m->len, m->opcode ? m->opcode : VSOCK_BINARY);
         atomic_fetch_sub(&l->in_bytes, (int64_t)m->len);
+        atomic_fetch_sub(&l->in_msgs, 1);
         if (rc < 0) {
             drop_list(l, m, LINK_DROP_SEND_FAILED);
             continue;

@@ -119,6 +119,7 @@ int evl_send(struct link *l, vsock_msg *m)
     int fast = send_inline(l, m);
     if (fast)
         return fast > 0 ? 0 : -EPIPE;
+    atomic_fetch_add(&l->in_msgs, 1);
     atomic_fetch_add(&l->in_bytes, len);
     vsock_msg *head = atomic_load_explicit(&l->outq, memory_order_relaxed);
     do {
@@ -187,4 +188,14 @@ void evl_rq_notify(void *arg, rt_queue *q, enum rt_queue_event ev)
             evl_post(l, EVL_REQ_RESUME);
         break;
     }
+}
+
+/* held: the receive queue and a message the loop keeps for a token or room (read
+ * without the loop: the harness asks once the links have settled); messages handed
+ * to send and not yet put in the vsock. The sent list is in the vsock already. */
+void evl_held(struct link *l, int64_t *in, int64_t *out)
+{
+    rt_queue *q = atomic_load(&l->rq);
+    *in = (q ? (int64_t)rt_queue_len(q) : 0) + (__atomic_load_n(&l->held, __ATOMIC_ACQUIRE) != NULL);
+    *out = atomic_load(&l->in_msgs);
 }

@@ -314,6 +314,7 @@ void evl_update_active(struct link *l);
 bool evl_try_close_if_idle(struct link *l, rt_ns idle);
 int evl_close(struct link *l);
 void evl_release(struct link *l);
+void evl_held(struct link *l, int64_t *in, int64_t *out);
 
 LINK_VARIANT_EXPORT = {
     .abi_version = LINK_ABI_VERSION,
@@ -333,4 +334,5 @@ LINK_VARIANT_EXPORT = {
     .close = evl_close,
     .release = evl_release,
     .stop = evl_stop,
+    .held = evl_held,
 };

@@ -208,6 +208,7 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
     atomic_init(&l->closing, false);
     atomic_init(&l->cause, LINK_CLOSE_APP);
     atomic_init(&l->finished, false);
+    atomic_init(&l->rx_in_hand, 0);
     atomic_init(&l->released, false);
     atomic_init(&l->last_active, rt_now());   /* lastActiveTime: time.Now() */
     atomic_init(&l->refs, 1 + cfg->threads);
@@ -499,7 +500,9 @@ int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_clos
 
 int seed_deliver_blocking(struct link *l, vsock_msg *m)
 {
+    atomic_store(&l->rx_in_hand, 1);
     int rc = rt_queue_push(l->recvq, m, RT_NEVER, l->ctx);
+    atomic_store(&l->rx_in_hand, 0);
     if (rc == 0)
         return 0;
     /* The seed returns on ctx.Done() and the payload is gone; reporting it keeps the
@@ -594,4 +597,10 @@ void seed_op_release(struct link *l)
     atomic_store(&l->released, true);
     seed_link_close(l, LINK_CLOSE_APP);   /* only if the app forgot to close it */
     seed_link_unref(l);
+}
+
+void seed_op_held(struct link *l, int64_t *in, int64_t *out)
+{
+    *in = (l->owns_recvq ? (int64_t)rt_queue_len(l->recvq) : 0) + atomic_load(&l->rx_in_hand);
+    *out = (int64_t)rt_queue_len(l->sendq);
 }

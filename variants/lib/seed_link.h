@@ -50,6 +50,9 @@ struct link {
      * so the counting itself does not become the cost measured. One writer each: the
      * thread that reads. */
     int64_t pend_read_timeouts, pend_rate_waits;
+    /* A message the reading thread read and keeps while it waits for room in recvq
+     * (the blocking hand-off): held, in neither queue (the held op counts it). */
+    atomic_int rx_in_hand;
     void (*on_free)(struct link *l);   /* design hook run just before the memory goes */
     struct link *prev, *next; /* the server's list (for stop) */
 };
@@ -142,7 +145,8 @@ int seed_attach(struct link_server *srv, vsock *s, uint32_t id, const struct see
     .send = seed_op_send, .recv = seed_op_recv,                                \
     .update_active = seed_op_update_active,                                    \
     .try_close_if_idle = seed_op_try_close_if_idle, .close = seed_op_close,    \
-    .release = seed_op_release, .stop = seed_server_stop
+    .release = seed_op_release, .stop = seed_server_stop,                  \
+    .held = seed_op_held
 
 /* Go's Close() under closeOnce: the first caller records the cause and runs the close
  * in the design's order; later calls return at once. 0. */
@@ -196,6 +200,10 @@ void seed_op_update_active(struct link *l);
 bool seed_op_try_close_if_idle(struct link *l, rt_ns idle);
 int seed_op_close(struct link *l);
 void seed_op_release(struct link *l);
+/* held: recvq (when the link owns it) plus a message the reader keeps while it waits
+ * for room; sendq. A message a writer took from sendq is in the vsock from its first
+ * write attempt on (the vsock counts it), so it is not counted here. */
+void seed_op_held(struct link *l, int64_t *in, int64_t *out);
 
 /* Param value i of the server (the design's table order). */
 static inline int64_t seed_param(const struct link_server *srv, int i) { return srv->params[i]; }
