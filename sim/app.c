@@ -70,8 +70,14 @@ static void drop_hook(void *arg, const vsock_msg *m, enum link_drop_reason r)
     ADD(variant_drops, 1);
     slot *s = slot_get(a, m->link_id);
     if (!s) return;
+    /* The direction by the message itself, whatever the reason: one the app has not
+     * stamped (a client's, or one without a header) was on its way in. */
+    struct wire_hdr h;
+    bool out = wire_get(m->data, m->len, &h) == 0 && (h.kind == WIRE_PUSH || h.t_app > 0);
     pthread_mutex_lock(&s->mu);
     s->dropped++;
+    if (out) s->dropped_out++;
+    else s->dropped_in++;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -85,6 +91,7 @@ static void held_drop_all(app *a, slot *s)
         vsock_msg_free(m);
         ADD(unsent_at_close, 1);
         ADD(held_now, -1);
+        s->refused++;
     }
     s->held_tail = NULL;
     s->held = 0;
@@ -111,6 +118,7 @@ static bool offer_locked(app *a, slot *s, vsock_msg *m)
     if (s->released || atomic_load(&s->closed) || !l) {
         vsock_msg_free(m);
         ADD(unsent_at_close, 1);
+        s->refused++;
         return false;
     }
     if (s->held) {
@@ -121,6 +129,7 @@ static bool offer_locked(app *a, slot *s, vsock_msg *m)
     int rc = a->v->send(l, m);
     if (rc == 0) {
         ADD(sent, 1);
+        s->accepted++;
         a->v->update_active(l);
     } else if (rc == -EAGAIN) {
         ADD(send_eagain, 1);
@@ -129,6 +138,7 @@ static bool offer_locked(app *a, slot *s, vsock_msg *m)
     } else {
         vsock_msg_free(m);
         ADD(unsent_at_close, 1);
+        s->refused++;
     }
     return false;
 }
@@ -161,10 +171,12 @@ static void flush_held_locked(app *a, slot *s)
         ADD(held_now, -1);
         if (rc == 0) {
             ADD(sent, 1);
+            s->accepted++;
             a->v->update_active(l);
         } else {
             vsock_msg_free(m);
             ADD(unsent_at_close, 1);
+            s->refused++;
         }
     }
 }
@@ -177,7 +189,7 @@ static void serve_time(app *a, rt_ns t0)
         /* re-read each slice: a stalled app (a huge service time) can be resumed */
         rt_ns d = atomic_load_explicit(&a->service_ns, memory_order_relaxed);
         rt_ns left = d - (rt_now() - t0);
-        if (left <= 0 || rt_ctx_done(a->ctx)) return;
+        if (left <= 0 || rt_ctx_done(a->ctx) || atomic_load(&a->paused)) return;
         if (atomic_load_explicit(&a->service_kind, memory_order_relaxed) != APP_SERVICE_SLEEP)
             continue;   /* busy: burn the CPU the message costs */
         rt_sleep(left < 10 * RT_MS ? left : 10 * RT_MS, a->ctx);
@@ -252,6 +264,7 @@ static bool process(app *a, worker *w, slot *c, vsock_msg *m)
     }
     ADD(echoed, 1);
     pthread_mutex_lock(&s->mu);
+    s->echoed++;
     bool held = offer_locked(a, s, m);
     if (held && s != c) {
         /* One waiter per FIFO (enough for pair): another consumer is never left waiting
@@ -321,6 +334,10 @@ static void serve(app *a, worker *w, slot *s)
         int n = 0;
         bool waits = consumer_waits(s);
         while (n < a->p.recv_batch && !s->recv_eof && !waits) {
+            if (atomic_load(&a->paused)) {   /* app_quiesce: stop between messages */
+                rt_queue_try_push(a->ready, s);
+                return;
+            }
             vsock_msg *m = NULL;
             int rc = a->v->recv(l, &m);
             if (rc == 0) {
@@ -354,7 +371,10 @@ static void worker_main(void *arg)
     for (;;) {
         void *item;
         if (rt_queue_pop(a->ready, &item, RT_NEVER, a->ctx) != 0) return;
+        while (!app_gate_enter(a))   /* paused for the census: keep the slot, wait */
+            if (rt_sleep(RT_MS, a->ctx) != 0) return;
         serve(a, w, item);
+        app_gate_leave(a);
     }
 }
 
@@ -368,12 +388,13 @@ static void pusher_main(void *arg)
     for (;;) {
         rt_ns sched = t.next;   /* the tick these pushes belong to: their scheduled time */
         if (rt_ticker_wait(&t, a->ctx) != 0) return;
+        if (!app_gate_enter(a)) continue;   /* paused for the census: no more pushes */
         uint32_t n = atomic_load(&a->next_id);
         for (uint32_t id = 0; id < n && id < a->p.max_links; id++) {
             slot *s = slot_get(a, id);
             if (!s || atomic_load(&s->state) != ST_OPEN || atomic_load(&s->closed)) continue;
             vsock_msg *m = vsock_msg_new(a->p.push_bytes);
-            if (!m) return;
+            if (!m) { app_gate_leave(a); return; }
             memset(m->data, 0xa5, a->p.push_bytes);
             m->len = a->p.push_bytes;
             m->opcode = VSOCK_BINARY;
@@ -385,9 +406,11 @@ static void pusher_main(void *arg)
                                  .t_sched = sched, .t_sent = 0, .t_app = rt_now()};
             wire_put(m->data, &h);
             ADD(pushed, 1);
+            if (s->push_t) s->push_t[h.seq % APP_PUSH_RING] = h.t_app;
             offer_locked(a, s, m);
             pthread_mutex_unlock(&s->mu);
         }
+        app_gate_leave(a);
     }
 }
 
@@ -397,12 +420,14 @@ static void reaper_main(void *arg)
     rt_ticker t;
     rt_ticker_init(&t, a->p.reap_period_ns);
     while (rt_ticker_wait(&t, a->ctx) == 0) {
+        if (!app_gate_enter(a)) continue;   /* paused for the census: no closes */
         ADD(reaper_runs, 1);
         uint32_t n = atomic_load(&a->next_id);
         for (uint32_t id = 0; id < n && id < a->p.max_links; id++) {
             bool closed;
             app_try_close_if_idle(a, id, a->p.idle_timeout_ns, &closed);
         }
+        app_gate_leave(a);
     }
 }
 
@@ -481,6 +506,7 @@ void app_destroy(app *a)
         if (!s) continue;
         held_drop_all(a, s);
         pthread_mutex_destroy(&s->mu);
+        free(s->push_t);
         free(s);
     }
     for (int i = 0; a->workers && i < a->p.workers; i++) {
@@ -520,6 +546,13 @@ int app_attach_reserved(app *a, vsock *sock, uint32_t id)
         return -ENOMEM;
     }
     s->id = id;
+    s->sock = sock;
+    if (a->p.push_per_s > 0 && !(s->push_t = calloc(APP_PUSH_RING, sizeof *s->push_t))) {
+        free(s);
+        ADD(attach_failed, 1);
+        vsock_destroy(sock);
+        return -ENOMEM;
+    }
     pthread_mutex_init(&s->mu, NULL);
     atomic_store(&s->state, ST_ATTACHING);
     /* published before attach: the variant may call back before attach returns */

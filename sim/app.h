@@ -104,4 +104,46 @@ uint32_t app_max_links(app *a);   /* the link table's size (params.max_links) */
 /* Add the client→app latency histogram (ns, from the wire header's t_sched) to dst. */
 void app_lat_in_merge(app *a, met_hist *dst);
 
+/* ---- the census at the end of a run (app_census.c) */
+
+/* Stop for good taking from links, sending held messages, pushing and reaping: set the
+ * pause, then wait (until deadline) for the worker, pusher and reaper in progress to
+ * finish their step. Every message the app has is then in a held FIFO or given away.
+ * 0, or -ETIMEDOUT (still busy: a census taken now may see messages moving). */
+int app_quiesce(app *a, rt_ns deadline);
+
+#define APP_CENSUS_PUSH_RING 64   /* == APP_PUSH_RING */
+
+/* One link id as the app sees it at the census. Counts since the link was attached. */
+typedef struct app_link_census {
+    uint32_t id;
+    bool attached;          /* the variant took it (else its attach failed) */
+    bool closed, released;  /* on_closed seen; the app let it go */
+    const vsock *sock;      /* the socket given at attach (compare only, never use) */
+    int64_t taken;          /* messages the app took from the variant for this link */
+    int64_t echoed, pushed; /* made by the app for this link */
+    int64_t accepted;       /* accepted by the variant's send */
+    int64_t held;           /* in the app's held FIFO (send answered -EAGAIN) */
+    int64_t refused;        /* refused (-EPIPE) or held when the link closed */
+    int64_t dropped_in, dropped_out;   /* link_host_drop for this link, by direction */
+    bool variant_asked;     /* held op called (open, not released) */
+    int64_t variant_in, variant_out;   /* what the held op answered */
+    /* inbound sequence as taken: the client seqs not taken are >= next_seq, or
+     * holes below it (bit d of seen_win: next_seq-1-d taken) */
+    bool seq_started;
+    uint64_t next_seq, seen_win;
+    /* lat_out origin (ns) of push seq k at push_t[k % ring], for k in
+     * [pushed - ring, pushed) */
+    rt_ns push_t[APP_CENSUS_PUSH_RING];
+    int64_t push_seq_m0;    /* pushed when app_window_start was called */
+} app_link_census;
+
+/* The measured window starts: each link notes how many pushes it had (pushes from
+ * there on are the window's, for the census's censored latency). */
+void app_window_start(app *a);
+
+/* The census of link ids [0, n) where n = min(cap, app_links(a)), each taken under its
+ * link's lock (the variant's held op included). Call after app_quiesce. Returns n. */
+uint32_t app_census(app *a, app_link_census *out, uint32_t cap);
+
 #endif

@@ -33,6 +33,14 @@ typedef struct slot {
     int64_t held;
     struct slot *waiter;         /* a consumer blocked on this FIFO: queued when it drains */
     int64_t recv_msgs, dropped, seq_gaps, seq_backwards;
+    /* Accounting by link, for the census at the end of a run (app_census.c): echoes
+     * made, messages the variant's send accepted, refused or held when the link closed
+     * (unsent_at_close), and the variant's drops by direction (a message on its way in
+     * is one the app has not stamped). */
+    int64_t echoed, accepted, refused, dropped_in, dropped_out;
+    vsock *sock;                 /* given at attach: compared in the census, never used */
+    rt_ns *push_t;               /* lat_out origin of push seq k at [k % APP_PUSH_RING] */
+    int64_t push_seq_m0;         /* push_seq when the measured window began */
     uint64_t next_seq;
     uint64_t seen_win;           /* bit d: seq next_seq-1-d was taken (late vs duplicate) */
     bool seq_started;            /* a message with a header was seen */
@@ -58,6 +66,11 @@ struct app {
     worker *workers;
     int n_workers;
     rt_thread *pusher, *reaper;
+    /* The census at the end of a run needs the app still: app_quiesce sets paused,
+     * then waits until no worker, pusher or reaper is busy (each enters through
+     * gate_enter). */
+    atomic_bool paused;
+    atomic_int busy;
     _Atomic rt_ns service_ns;
     _Atomic int service_kind;
     struct {
@@ -71,6 +84,21 @@ struct app {
 };
 
 #define ADD(field, n) atomic_fetch_add_explicit(&a->st.field, (n), memory_order_relaxed)
+
+/* Pushes whose lat_out origin each link keeps for the census (censored latency of
+ * pushes not delivered): the last APP_PUSH_RING; older ones are bounded by the oldest. */
+#define APP_PUSH_RING 64
+
+/* A worker, the pusher or the reaper is about to act: false (and not busy) while the
+ * app is paused. Sequentially consistent with app_quiesce's store and load. */
+static inline bool app_gate_enter(app *a)
+{
+    atomic_fetch_add(&a->busy, 1);
+    if (!atomic_load(&a->paused)) return true;
+    atomic_fetch_sub(&a->busy, 1);
+    return false;
+}
+static inline void app_gate_leave(app *a) { atomic_fetch_sub(&a->busy, 1); }
 
 static inline slot *slot_get(app *a, uint32_t id)
 {

@@ -45,16 +45,56 @@ static void count(struct drv *d, bool meas, size_t dir_off, size_t off, int64_t 
 #define PUSH offsetof(struct drv_acct, push)
 #define F(f) offsetof(struct drv_dir, f)
 
-/* Slots due on L before `until` that will never be sent: the link closed or the run ended. */
-void drv_count_unsent(struct drv *d, struct drv_link *L, rt_ns until)
+/* Slots due on L before `until` that will never be sent: the link closed or the run
+ * ended. At the end they were due and waiting in the driver: counted on the link (in
+ * flight at the driver, the census) and, for the window's, censored at their age. */
+void drv_count_unsent(struct drv *d, struct drv_link *L, rt_ns until, bool at_end)
 {
     const struct drv_group *g = &d->p.groups[L->group];
     if (g->rate_per_s <= 0)
         return;
     while (L->slots_left && L->next_t < until) {
-        count(d, L->next_t >= d->t_meas0, ECHO, F(unsent), 1);
+        bool meas = L->next_t >= d->t_meas0;
+        count(d, meas, ECHO, F(unsent), 1);
+        if (at_end) {
+            L->unsent_end++;
+            if (meas)
+                met_hist_record(d->h_unsent, d->t_end - L->next_t);
+        }
         L->slots_left--;
         L->next_t += drv_sched_interval(g, &L->rng);
+    }
+}
+
+int64_t drv_backlog(const struct drv *d, rt_ns now)
+{
+    int64_t n = d->outstanding;
+    for (uint32_t i = 0; i < d->n_links; i++) {
+        const struct drv_link *L = &d->links[i];
+        const struct drv_group *g = &d->p.groups[L->group];
+        if (L->state != L_OPEN || g->rate_per_s <= 0)
+            continue;
+        uint64_t rng = L->rng, left = L->slots_left;
+        for (rt_ns t = L->next_t; left && t <= now; left--, n++)
+            t += drv_sched_interval(g, &rng);
+    }
+    return n;
+}
+
+/* The link cannot take a slot from now (socket not writable, in_flight_max), or can
+ * again: a slot sent later waited that long for the server, not for the driver. */
+static void block_begin(struct drv_link *L, rt_ns now)
+{
+    if (!L->blocked_at)
+        L->blocked_at = now;
+}
+
+static void block_end(struct drv_link *L, rt_ns now)
+{
+    if (L->blocked_at && !L->wblocked && !L->iblocked) {
+        L->bp_from = L->blocked_at;
+        L->bp_to = now;
+        L->blocked_at = 0;
     }
 }
 
@@ -77,6 +117,7 @@ static void send_due(struct drv *d, struct drv_link *L, rt_ns now)
     while (L->slots_left && L->next_t <= now) {
         if (g->in_flight_max && L->tx_seq - L->echo.next >= g->in_flight_max) {
             L->iblocked = true;   /* the slot waits; its latency keeps running from t_sched */
+            block_begin(L, now);
             break;
         }
         if (pend >= d->p.pending_out_max_bytes)
@@ -94,9 +135,18 @@ static void send_due(struct drv *d, struct drv_link *L, rt_ns now)
         if (meas && L->seq_meas0 == UINT64_MAX)
             L->seq_meas0 = L->tx_seq;
         count(d, meas, ECHO, F(sent), 1);
+        L->tsched[L->tx_seq % DRV_RING] = L->next_t;
         int64_t lag = now - L->next_t;
-        if (meas)
+        if (meas) {
+            /* the part of the lag when the link could not take it is the server's */
+            rt_ns lo = L->next_t > L->bp_from ? L->next_t : L->bp_from;
+            rt_ns hi = L->bp_to < now ? L->bp_to : now;
+            int64_t bp = hi > lo ? hi - lo : 0;
             met_hist_record(d->h_lag, lag);
+            met_hist_record(d->h_lag_own, lag - bp);
+            if (bp > 0)
+                met_hist_record(d->h_bp, bp);
+        }
         if (lag > d->lag_max_tick)
             d->lag_max_tick = lag;
         L->tx_seq++;
@@ -158,6 +208,7 @@ void drv_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
         int rc = vsock_flush(L->s);
         if (rc == -EAGAIN) {
             L->wblocked = true;
+            block_begin(L, now);
             ev_io_start(loop, &L->wr);
         } else if (rc < 0) {
             drv_conn_lost(d, L);
@@ -204,6 +255,7 @@ void drv_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     ev_io_stop(loop, &L->wr);
     L->wblocked = false;
+    block_end(L, rt_now());
     if (rc < 0) {
         drv_conn_lost(d, L);
         return;
@@ -213,6 +265,25 @@ void drv_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---------------------------------------------------------------- receive path */
 
+/* A message arrived at t_recv: in the window, or after it (the drain). */
+static inline rt_ns window_end(const struct drv *d)
+{
+    return d->t_stop != RT_NEVER ? d->t_stop : d->t_send_end;
+}
+
+static void arrived(struct drv *d, bool push, rt_ns t_recv)
+{
+    if (t_recv < d->t_meas0)
+        return;
+    if (t_recv < window_end(d)) {
+        if (push) d->r.window.push_delivered++;
+        else d->r.window.echo_delivered++;
+    } else {
+        if (push) d->r.window.drain_push_delivered++;
+        else d->r.window.drain_echo_delivered++;
+    }
+}
+
 static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns t_recv)
 {
     struct wire_hdr h;
@@ -220,18 +291,22 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
     if (wire_get(m->data, m->len, &h) < 0 || (h.kind != WIRE_ECHO && h.kind != WIRE_PUSH)) {
         count(d, t_recv >= d->t_meas0, ECHO, F(bad), 1);
         count(d, t_recv >= d->t_meas0, ECHO, F(corrupted), 1);
+        L->conn_other++;
         return;
     }
     if (h.kind == WIRE_PUSH) {
         /* the app's link id and seq: tracked per connection, classified by arrival */
         bool meas = t_recv >= d->t_meas0;
         switch (drv_seq_rx(&L->push, h.seq, &gap)) {
-        case DRV_RX_NEW: count(d, meas, PUSH, F(delivered), 1); count(d, meas, PUSH, F(gaps), (int64_t)gap); break;
+        case DRV_RX_NEW: count(d, meas, PUSH, F(delivered), 1); count(d, meas, PUSH, F(gaps), (int64_t)gap);
+                         L->conn_gaps += (int64_t)gap; break;
         case DRV_RX_LATE: count(d, meas, PUSH, F(delivered), 1); count(d, meas, PUSH, F(reordered), 1);
-                          count(d, meas, PUSH, F(gaps), -1); break;
-        case DRV_RX_DUP: count(d, meas, PUSH, F(duplicates), 1); return;
-        case DRV_RX_STALE: count(d, meas, PUSH, F(stale), 1); return;
+                          count(d, meas, PUSH, F(gaps), -1); L->conn_gaps--; break;
+        case DRV_RX_DUP: count(d, meas, PUSH, F(duplicates), 1); L->conn_other++; return;
+        case DRV_RX_STALE: count(d, meas, PUSH, F(stale), 1); L->conn_other++; return;
         }
+        L->conn_push_delivered++;
+        arrived(d, true, t_recv);
         if (meas && h.t_app > 0)
             met_hist_record(d->h_out, t_recv - h.t_app);
         return;
@@ -239,6 +314,7 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
     if (h.link_id != L->id || h.seq >= L->tx_seq) {
         count(d, t_recv >= d->t_meas0, ECHO, F(bad), 1);
         count(d, t_recv >= d->t_meas0, ECHO, F(corrupted), 1);
+        L->conn_other++;
         return;
     }
     /* the fill after the header must come back as sent (scratch holds the pattern):
@@ -247,6 +323,7 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
         memcmp((const uint8_t *)m->data + WIRE_HDR_BYTES, d->scratch + WIRE_HDR_BYTES,
                h.len - WIRE_HDR_BYTES) != 0) {
         count(d, h.seq >= L->seq_meas0, ECHO, F(corrupted), 1);
+        L->conn_other++;
         return;
     }
     bool meas = h.seq >= L->seq_meas0;
@@ -254,6 +331,7 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
     switch (drv_seq_rx(&L->echo, h.seq, &gap)) {
     case DRV_RX_NEW:
         drv_echo_range(d, L, F(gaps), prev, h.seq, 1);
+        L->conn_gaps += (int64_t)(h.seq - prev);
         count(d, meas, ECHO, F(delivered), 1);
         d->outstanding -= (int64_t)gap + 1;
         break;
@@ -261,10 +339,13 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
         count(d, meas, ECHO, F(delivered), 1);
         count(d, meas, ECHO, F(reordered), 1);
         count(d, meas, ECHO, F(gaps), -1);
+        L->conn_gaps--;
         break;
-    case DRV_RX_DUP: count(d, meas, ECHO, F(duplicates), 1); return;
-    case DRV_RX_STALE: count(d, meas, ECHO, F(stale), 1); return;
+    case DRV_RX_DUP: count(d, meas, ECHO, F(duplicates), 1); L->conn_other++; return;
+    case DRV_RX_STALE: count(d, meas, ECHO, F(stale), 1); L->conn_other++; return;
     }
+    L->conn_echo_delivered++;
+    arrived(d, false, t_recv);
     if (meas) {
         met_hist_record(d->h_rtt, t_recv - h.t_sched);
         met_hist_record(d->h_rtt_unc, t_recv - h.t_sent);
@@ -279,6 +360,11 @@ void drv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct drv *d = ev_userdata(loop);
     struct drv_link *L = w->data;
     rt_ns c0 = d->p.cpu_split ? drv_thread_cpu() : 0;
+    /* receive-side delay: how long the readable socket waited for this callback while
+     * the loop served the events before it */
+    rt_ns t_rd = rt_now();
+    if (t_rd >= d->t_meas0 && t_rd < window_end(d) && d->t_wake)
+        met_hist_record(d->h_rx, t_rd - d->t_wake);
     size_t n = 0;
     int rc = vsock_read_nb(L->s, d->p.read_budget_bytes, &n);
     rt_ns t_recv = rt_now();   /* one stamp per read: the messages arrived together */
@@ -291,6 +377,7 @@ void drv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         drv_conn_lost(d, L);
     } else if (L->iblocked && L->tx_seq - L->echo.next < d->p.groups[L->group].in_flight_max) {
         L->iblocked = false;
+        block_end(L, t_recv);
         reschedule(d, L);
     }
     if (d->p.cpu_split) {
@@ -314,6 +401,9 @@ void drv_link_opened(struct drv *d, struct drv_link *L)
     if (!L->ever_open)
         d->r.links_established++;
     L->ever_open = true;
+    L->conn_seq0 = L->tx_seq;
+    L->conn_echo_delivered = L->conn_push_delivered = L->conn_other = L->conn_gaps = 0;
+    L->blocked_at = L->bp_from = L->bp_to = 0;
     drv_seq_reset(&L->echo, L->tx_seq);   /* seqs continue across a reconnect */
     drv_seq_reset(&L->push, 0);           /* a new app link pushes from 0 */
     ev_set_cb(&L->rd, drv_read_cb);
@@ -339,7 +429,7 @@ void drv_link_closing(struct drv *d, struct drv_link *L)
     drv_echo_range(d, L, F(abandoned), L->echo.next, L->tx_seq, 1);
     d->outstanding -= (int64_t)(L->tx_seq - L->echo.next);
     L->echo.next = L->tx_seq;
-    drv_count_unsent(d, L, rt_now());
+    drv_count_unsent(d, L, rt_now(), false);
     if (L->slots_left && d->p.groups[L->group].rate_per_s > 0)
         L->next_t = RT_NEVER;   /* restarts when the link reopens */
 }
@@ -369,6 +459,7 @@ void drv_ramp_progress(struct drv *d)
     if (d->phase == DRV_PHASE_MEASURE) {
         d->cpu_meas0 = drv_thread_cpu();
         d->cpu_meas0_set = true;
+        d->r.window.backlog_start = drv_backlog(d, now);
     } else {
         ev_timer_set(&d->drain_t, secs_until(d->t_meas0), 0.);
         ev_set_cb(&d->drain_t, phase_cb);
@@ -386,6 +477,8 @@ void drv_ramp_progress(struct drv *d)
         }
     if (d->links_open == 0)
         stop_sending(d);   /* nothing connected: report the failures */
+    else
+        drv_progress_now(d);   /* the window's times, to the server at once */
 }
 
 static void phase_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -396,6 +489,7 @@ static void phase_cb(struct ev_loop *loop, ev_timer *w, int revents)
         d->phase = DRV_PHASE_MEASURE;
         d->cpu_meas0 = drv_thread_cpu();
         d->cpu_meas0_set = true;
+        d->r.window.backlog_start = drv_backlog(d, rt_now());
     }
 }
 
@@ -409,12 +503,17 @@ static void stop_sending(struct drv *d)
 {
     if (!sending(d))
         return;
-    d->t_stop = rt_now();
+    rt_ns now = rt_now();
+    /* a planned end is the window's end to the nanosecond (the server takes its own
+     * there); the loop may notice it a little later */
+    d->t_stop = d->t_send_end != RT_NEVER && now >= d->t_send_end ? d->t_send_end : now;
     if (d->phase == DRV_PHASE_MEASURE) {
         d->cpu_meas1 = drv_thread_cpu();
         d->cpu_meas1_set = true;
+        d->r.window.backlog_end = drv_backlog(d, d->t_stop);
     }
     d->phase = DRV_PHASE_DRAIN;
+    drv_progress_now(d);
     while (drv_heap_pop(d)) {}
     arm_timer(d);
     ev_timer_stop(d->loop, &d->connect_t);
@@ -496,8 +595,13 @@ void drv_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)w; (void)revents;
     struct drv *d = ev_userdata(loop);
+    drv_conn_check_timeouts(d, rt_now());
+    drv_progress_now(d);
+}
+
+void drv_progress_now(struct drv *d)
+{
     rt_ns now = rt_now();
-    drv_conn_check_timeouts(d, now);
     if (!d->p.progress)
         return;
     struct drv_progress pr = {
@@ -506,7 +610,10 @@ void drv_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
                         d->r.fail_emfile + d->r.fail_addr,
         .sent = d->r.all.echo.sent, .delivered = d->r.all.echo.delivered,
         .pushes_received = d->r.all.push.delivered, .in_flight = d->outstanding,
-        .cpu_ns = drv_thread_cpu() - d->cpu0, .lag_max_ns = d->lag_max_tick};
+        .cpu_ns = drv_thread_cpu() - d->cpu0, .lag_max_ns = d->lag_max_tick,
+        .t_measure_start = d->phase != DRV_PHASE_RAMP && d->t_meas0 != RT_NEVER ? d->t_meas0 : 0,
+        .t_measure_end = d->t_stop != RT_NEVER ? d->t_stop
+                       : d->t_send_end != RT_NEVER ? d->t_send_end : 0};
     for (uint32_t i = 0; i < d->n_links; i++) {
         const struct drv_link *L = &d->links[i];
         pr.backlog_links += L->state == L_OPEN && L->slots_left && L->next_t <= now &&
@@ -521,4 +628,5 @@ void drv_check_cb(struct ev_loop *loop, ev_check *w, int revents)
     (void)w; (void)revents;
     struct drv *d = ev_userdata(loop);
     d->r.wakeups++;
+    d->t_wake = rt_now();
 }

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "met_hist.h"
 
 /* How it works, in one paragraph. Links connect at connect_rate_per_s, spread over
@@ -65,6 +67,11 @@ struct drv_progress {
     int64_t backlog_links;          /* links with due slots they could not send */
     int64_t cpu_ns;                 /* driver thread CPU since drv_run started */
     int64_t lag_max_ns;             /* worst t_sent - t_sched since the previous call */
+    /* The measured window (CLOCK_MONOTONIC ns) once the ramp is done: its start, and its
+     * planned end (0 when only a stop or the last slot will end it). The progress
+     * callback is also called at once when the phase changes, so a server can take its
+     * window at these same instants. */
+    int64_t t_measure_start, t_measure_end;
 };
 
 struct drv;
@@ -96,8 +103,9 @@ struct drv_params {
     uint64_t seed;                  /* PRNG seed for schedules and sizes (default 1) */
 
     double saturated_cpu_frac;      /* driver_saturated above this share of a core (default 0.8) */
-    int64_t saturated_lag_ns;       /* ... or when p99 of t_sent - t_sched passes this (default
-                                     * 1 ms) and distorted the run (drv_saturated) */
+    int64_t saturated_lag_ns;       /* ... or when p99 of its own lag (sending late, or reading
+                                     * late) passes this (default 1 ms) and distorted the run
+                                     * (drv_saturated) */
 
     bool cpu_split;                 /* time the send and receive paths apart with the thread CPU
                                      * clock (two system calls per event: for `bench driver`) */
@@ -113,15 +121,28 @@ struct drv_params {
 void drv_params_default(struct drv_params *p);
 /* Pure validation. 0 or -EINVAL with a message "field: rule (got x)" in err. */
 int drv_params_check(const struct drv_params *p, char *err, size_t errlen);
+/* What drv_saturated looks at: the driver's own figures only. */
+struct drv_sat_in {
+    double cpu_util;                /* driver thread CPU / wall, over the window */
+    int64_t lag_p99_ns;             /* p99 of the driver's own sending lag: t_sent - t_sched
+                                     * less the time the link could not take the slot (socket
+                                     * not writable, in_flight_max): the server's backpressure
+                                     * is the server's, not the driver's */
+    int64_t rx_delay_p99_ns;        /* p99 of the receive-side delay: from the loop waking
+                                     * with the socket readable to reading it */
+    int64_t rtt_p99_ns;             /* round trip p99 (0: no round trips) */
+};
+
 /* Did the driver, not the variant, limit the run? Pure: the rule of drv_result's
  * driver_saturated. cpu: cpu_util > saturated_cpu_frac. lag: lag_p99_ns >
  * saturated_lag_ns and either at least the shortest mean interval between one link's
- * messages (the schedule lost its shape) or over half of rtt_p99_ns (0: no round trips)
- * (the driver's lateness would be most of the latency reported). The run-queue wait is
- * no reason by itself: a driver that waited for its core yet sent on time did not limit
- * the run, and one that did not shows as lag. *why: "", "cpu", "lag" or "cpu+lag". */
-bool drv_saturated(const struct drv_params *p, double cpu_util, int64_t lag_p99_ns,
-                   int64_t rtt_p99_ns, const char **why);
+ * messages (the schedule lost its shape) or over half of rtt_p99_ns (the driver's
+ * lateness would be most of the latency reported). rx: rx_delay_p99_ns >
+ * saturated_lag_ns and over half of rtt_p99_ns (it read the echoes late). The
+ * run-queue wait is no reason by itself: a driver that waited for its core yet sent and
+ * read on time did not limit the run, and one that did not shows as lag. *why: "" or
+ * the reasons joined by '+' ("cpu", "lag", "rx", "cpu+lag", ...). */
+bool drv_saturated(const struct drv_params *p, const struct drv_sat_in *in, const char **why);
 
 /* One direction's accounting. For echoes: scheduled == sent + unsent and
  * sent == delivered + gaps + in_flight + abandoned, exactly (corrupted echoes are among
@@ -146,6 +167,15 @@ struct drv_dir {
 };
 struct drv_acct { struct drv_dir echo, push; };
 
+/* Messages counted by the time they arrived (one window for messages and CPU): echoes
+ * and pushes received in the measured window, and after it (the drain). */
+struct drv_window {
+    int64_t echo_delivered, push_delivered;     /* received in [t_measure_start, t_measure_end) */
+    int64_t drain_echo_delivered, drain_push_delivered;   /* received at or after its end */
+    int64_t backlog_start, backlog_end;         /* echoes due and not back (sent or not) at its
+                                                 * start and end: growing = not keeping up */
+};
+
 struct drv_result {
     int64_t links_wanted, links_established, links_open_at_end;
     int64_t fail_connect, fail_handshake, fail_timeout, fail_emfile, fail_addr;
@@ -159,20 +189,29 @@ struct drv_result {
 
     struct drv_acct all;            /* every message of the run */
     struct drv_acct measured;       /* slots scheduled in the window (pushes: received in it) */
-    double throughput_msgs_s;       /* measured echoes + pushes delivered per second */
+    struct drv_window window;       /* by arrival time */
+    double throughput_msgs_s;       /* echoes + pushes received in the window per second of it */
 
     /* Histograms in ns, measured window only; owned by the drv, valid until drv_destroy. */
     const met_hist *lat_rtt;             /* t_recv - t_sched */
     const met_hist *lat_rtt_uncorrected; /* t_recv - t_sent */
     const met_hist *lat_out;             /* t_recv - t_app (echoes and pushes) */
     const met_hist *lag;                 /* t_sent - t_sched */
+    const met_hist *lag_own;             /* the same less backpressure waits (drv_sat_in) */
+    const met_hist *bp_wait;             /* the backpressure part of it (slots that waited) */
+    const met_hist *rx_delay;            /* loop woken readable -> socket read */
+    /* Censored latency: the age at t_end (t_end - t_sched, a lower bound of its latency)
+     * of every window echo sent on a link open at the end and not back by then, and of
+     * every window slot still unsent at the end (never left the driver). */
+    const met_hist *rtt_undelivered, *unsent_age;
 
     /* Self-check over the measured window (whole run when the window is empty). */
     int64_t cpu_ns, wall_ns;
     double cpu_util;                /* cpu_ns / wall_ns, 0..1 */
     int64_t lag_max_ns, lag_p99_ns;
+    int64_t lag_own_p99_ns, rx_delay_p99_ns;
     bool driver_saturated;
-    const char *saturated_why;      /* "", "cpu", "lag" or "cpu+lag" (drv_saturated) */
+    const char *saturated_why;      /* "", "cpu", "lag", "rx" or a combination (drv_saturated) */
     int64_t runq_wait_ns;           /* runnable but not running (whole run): others took the core;
                                      * reported, not a saturation reason by itself */
     int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU in the send and the receive paths (whole run, cpu_split;
@@ -200,6 +239,12 @@ int drv_fault(struct drv *d, enum drv_fault_kind kind, uint32_t first, uint32_t 
 
 /* Local address of link i while it is open (for tests and reports): 0 or -ENOTCONN. */
 int drv_link_local_addr(const struct drv *d, uint32_t i, uint32_t *ip_host_order, uint16_t *port);
+
+/* The driver's census after drv_run, once the server's has been taken (run_acct.h):
+ * one object per link still open, with what it sent and received on its connection,
+ * its socket's census, its unsent slots and the schedule times of its latest
+ * messages not yet back; "t_end" (the driver's end) beside them. New reference. */
+json_t *drv_census(struct drv *d);
 
 /* `linkbench bench driver` (argv[0] is "driver"): CPU per message at increasing offered
  * rates against an in-process echo thread. Exit code 0, 1 (failed), 2 (usage). */

@@ -66,7 +66,20 @@ struct drv_link {
     uint64_t rng;
     struct drv_seqtrack echo, push;
     struct drv_link *dirty_next;
+    /* the census (drv_census.c): this connection's first seq and what came back on it */
+    uint64_t conn_seq0;
+    int64_t conn_echo_delivered, conn_push_delivered, conn_other;   /* other: dup, stale, bad */
+    int64_t conn_gaps;           /* holes (echo and push) on this connection */
+    int64_t unsent_end;          /* due slots never sent (counted when the run ended) */
+    rt_ns blocked_at;            /* since when it cannot take a slot (socket not writable,
+                                  * in_flight_max); 0: it can */
+    rt_ns bp_from, bp_to;        /* its last such interval, ended */
+    rt_ns *tsched;               /* t_sched of seq s at [s % DRV_RING] (seqs tx_seq-RING..) */
 };
+
+/* Schedule times each link keeps of its latest messages: censored latencies of those
+ * not back (older ones are bounded by the oldest kept). */
+#define DRV_RING 64
 
 struct drv {
     struct drv_params p;
@@ -108,7 +121,10 @@ struct drv {
     uint8_t *scratch;            /* payload buffer: header + fill pattern */
     uint32_t scratch_len;
 
-    met_hist *h_rtt, *h_rtt_unc, *h_out, *h_lag;
+    met_hist *h_rtt, *h_rtt_unc, *h_out, *h_lag, *h_lag_own, *h_bp, *h_rx, *h_rtt_undel, *h_unsent;
+    rt_ns *tsched;               /* every link's ring, n_links * DRV_RING */
+    rt_ns t_wake;                /* the loop woke (check watcher): the receive-side delay's start */
+    rt_ns t_end;
     struct drv_result r;         /* counters accumulate here during the run */
     int64_t lag_max_tick;
     int64_t n_tx_events, n_rx_events, clock_cost_ns;
@@ -151,6 +167,13 @@ void drv_fault_cb(struct ev_loop *loop, ev_timer *w, int revents);
 /* Echo counter `off` += sign * |[a, b)|, split between the whole run and the window. */
 void drv_echo_range(struct drv *d, const struct drv_link *L, size_t off, uint64_t a, uint64_t b, int64_t sign);
 /* Slots due on L before `until` that will never be sent (link closed, run ended). */
-void drv_count_unsent(struct drv *d, struct drv_link *L, rt_ns until);
+void drv_count_unsent(struct drv *d, struct drv_link *L, rt_ns until, bool at_end);
+/* Echoes due and not back, over the open links (walks each link's schedule on a copy of
+ * its generator: nothing changes). */
+int64_t drv_backlog(const struct drv *d, rt_ns now);
+/* Progress callback now (phase changes). */
+void drv_progress_now(struct drv *d);
+/* Censored round trips of window echoes not back at t_end (drv_census.c). */
+void drv_censor_rtt(struct drv *d);
 
 #endif

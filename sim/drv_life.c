@@ -93,9 +93,16 @@ int drv_create(const struct drv_params *p, struct drv **out, char *err, size_t e
     d->h_rtt_unc = met_hist_create();
     d->h_out = met_hist_create();
     d->h_lag = met_hist_create();
+    d->h_lag_own = met_hist_create();
+    d->h_bp = met_hist_create();
+    d->h_rx = met_hist_create();
+    d->h_rtt_undel = met_hist_create();
+    d->h_unsent = met_hist_create();
+    d->tsched = calloc((size_t)d->n_links * DRV_RING, sizeof *d->tsched);
     d->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
     d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (!d->links || !d->heap || !d->scratch || !d->h_rtt || !d->h_rtt_unc || !d->h_out || !d->h_lag ||
+        !d->h_lag_own || !d->h_bp || !d->h_rx || !d->h_rtt_undel || !d->h_unsent || (d->n_links && !d->tsched) ||
         !d->loop || d->tfd < 0 || build_faults(d) < 0) {
         snprintf(err, errlen, "driver: out of memory or file descriptors");
         drv_destroy(d);
@@ -114,6 +121,7 @@ int drv_create(const struct drv_params *p, struct drv **out, char *err, size_t e
             L->heap_pos = -1;
             L->src = i % d->n_src;   /* round robin: every address stays under the cap */
             L->seq_meas0 = UINT64_MAX;
+            L->tsched = d->tsched + (size_t)i * DRV_RING;
             L->slots_left = p->groups[g].msgs_per_link ? p->groups[g].msgs_per_link : UINT64_MAX;
             L->rng = p->seed * 0x9e3779b97f4a7c15ull + i;
             drv_rng_next(&L->rng);
@@ -146,6 +154,7 @@ int drv_create(const struct drv_params *p, struct drv **out, char *err, size_t e
 static void finish(struct drv *d, struct drv_result *r)
 {
     rt_ns end = rt_now();
+    d->t_end = end;
     if (d->t_stop == RT_NEVER)
         d->t_stop = end;
     for (uint32_t i = 0; i < d->n_links; i++) {
@@ -154,8 +163,9 @@ static void finish(struct drv *d, struct drv_result *r)
             continue;
         d->r.links_open_at_end++;
         drv_echo_range(d, L, offsetof(struct drv_dir, in_flight), L->echo.next, L->tx_seq, 1);
-        drv_count_unsent(d, L, d->t_stop);
+        drv_count_unsent(d, L, d->t_stop, true);
     }
+    drv_censor_rtt(d);
     d->r.all.echo.scheduled = d->r.all.echo.sent + d->r.all.echo.unsent;
     d->r.measured.echo.scheduled = d->r.measured.echo.sent + d->r.measured.echo.unsent;
 
@@ -165,13 +175,19 @@ static void finish(struct drv *d, struct drv_result *r)
     d->r.t_measure_start = d->t_meas0 < d->t_stop ? d->t_meas0 : d->t_stop;
     d->r.t_measure_end = d->t_stop;
     d->r.measure_ns = d->r.t_measure_end - d->r.t_measure_start;
+    /* one window: messages that arrived in it over its length */
     if (d->r.measure_ns > 0)
-        d->r.throughput_msgs_s = (double)(d->r.measured.echo.delivered + d->r.measured.push.delivered) /
+        d->r.throughput_msgs_s = (double)(d->r.window.echo_delivered + d->r.window.push_delivered) /
                                  ((double)d->r.measure_ns / 1e9);
     d->r.lat_rtt = d->h_rtt;
     d->r.lat_rtt_uncorrected = d->h_rtt_unc;
     d->r.lat_out = d->h_out;
     d->r.lag = d->h_lag;
+    d->r.lag_own = d->h_lag_own;
+    d->r.bp_wait = d->h_bp;
+    d->r.rx_delay = d->h_rx;
+    d->r.rtt_undelivered = d->h_rtt_undel;
+    d->r.unsent_age = d->h_unsent;
 
     rt_ns cpu_end = drv_thread_cpu();
     if (d->cpu_meas0_set && d->r.measure_ns > 10 * RT_MS) {
@@ -184,11 +200,14 @@ static void finish(struct drv *d, struct drv_result *r)
     d->r.cpu_util = d->r.wall_ns > 0 ? (double)d->r.cpu_ns / (double)d->r.wall_ns : 0;
     d->r.lag_max_ns = met_hist_max(d->h_lag);
     d->r.lag_p99_ns = met_hist_percentile(d->h_lag, 99);
+    d->r.lag_own_p99_ns = met_hist_percentile(d->h_lag_own, 99);
+    d->r.rx_delay_p99_ns = met_hist_percentile(d->h_rx, 99);
     d->r.runq_wait_ns = runq_wait_ns() - d->runq0;
-    d->r.driver_saturated = drv_saturated(&d->p, d->r.cpu_util, d->r.lag_p99_ns,
-                                          met_hist_count(d->h_rtt) > 0
-                                              ? met_hist_percentile(d->h_rtt, 99) : 0,
-                                          &d->r.saturated_why);
+    struct drv_sat_in si = {.cpu_util = d->r.cpu_util, .lag_p99_ns = d->r.lag_own_p99_ns,
+                            .rx_delay_p99_ns = d->r.rx_delay_p99_ns,
+                            .rtt_p99_ns = met_hist_count(d->h_rtt) > 0
+                                              ? met_hist_percentile(d->h_rtt, 99) : 0};
+    d->r.driver_saturated = drv_saturated(&d->p, &si, &d->r.saturated_why);
     /* one thread-clock read lands inside each timed interval: take its cost out */
     d->r.cpu_tx_ns = d->cpu_tx - d->n_tx_events * d->clock_cost_ns;
     d->r.cpu_rx_ns = d->cpu_rx - d->n_rx_events * d->clock_cost_ns;
@@ -282,6 +301,12 @@ void drv_destroy(struct drv *d)
     met_hist_destroy(d->h_rtt_unc);
     met_hist_destroy(d->h_out);
     met_hist_destroy(d->h_lag);
+    met_hist_destroy(d->h_lag_own);
+    met_hist_destroy(d->h_bp);
+    met_hist_destroy(d->h_rx);
+    met_hist_destroy(d->h_rtt_undel);
+    met_hist_destroy(d->h_unsent);
+    free(d->tsched);
     free(d->faults);
     free(d->scratch);
     free(d->heap);

@@ -40,21 +40,23 @@ void drv_params_default(struct drv_params *p)
 /* lag must also have distorted what was measured: a few ms of lag on a loaded machine,
  * with 20 ms between a link's messages and 100 ms round trips, changed neither the
  * load's shape nor the latency reported (which runs from t_sched and so includes it). */
-bool drv_saturated(const struct drv_params *p, double cpu_util, int64_t lag_p99_ns,
-                   int64_t rtt_p99_ns, const char **why)
+bool drv_saturated(const struct drv_params *p, const struct drv_sat_in *in, const char **why)
 {
-    bool cpu = cpu_util > p->saturated_cpu_frac;
+    bool cpu = in->cpu_util > p->saturated_cpu_frac;
     int64_t interval = INT64_MAX;   /* the shortest mean interval of a sending link */
     for (int g = 0; g < p->n_groups; g++)
         if (p->groups[g].links > 0 && p->groups[g].rate_per_s > 0 &&
             1e9 / p->groups[g].rate_per_s < (double)interval)
             interval = (int64_t)(1e9 / p->groups[g].rate_per_s);
-    bool lag = lag_p99_ns > p->saturated_lag_ns &&
-               (lag_p99_ns >= interval || (rtt_p99_ns > 0 && lag_p99_ns * 2 > rtt_p99_ns));
-    static const char *const names[4] = {"", "cpu", "lag", "cpu+lag"};
+    bool lag = in->lag_p99_ns > p->saturated_lag_ns &&
+               (in->lag_p99_ns >= interval || (in->rtt_p99_ns > 0 && in->lag_p99_ns * 2 > in->rtt_p99_ns));
+    bool rx = in->rx_delay_p99_ns > p->saturated_lag_ns && in->rtt_p99_ns > 0 &&
+              in->rx_delay_p99_ns * 2 > in->rtt_p99_ns;
+    static const char *const names[8] = {"", "cpu", "lag", "cpu+lag", "rx", "cpu+rx", "lag+rx",
+                                         "cpu+lag+rx"};
     if (why)
-        *why = names[cpu | lag << 1];
-    return cpu || lag;
+        *why = names[cpu | lag << 1 | rx << 2];
+    return cpu || lag || rx;
 }
 
 int drv_params_check(const struct drv_params *p, char *err, size_t errlen)

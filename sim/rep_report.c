@@ -114,15 +114,18 @@ static void check_run(const json_t *run, json_t *reasons, vflags *vf, json_t *li
     static const char *const accounted[] = {"msgs_delivered", "msgs_dropped", "msgs_refused",
                                             "msgs_in_flight", "msgs_lost"};
     bool all = metric(m, "msgs_sent", &sent);
-    double sum = 0;
+    double sum = 0, abandoned = 0;
     for (int k = 0; all && k < 5; k++) {
         all = metric(m, accounted[k], &parts[k]);
         sum += all ? parts[k] : 0;
     }
+    /* messages on connections that closed during the run, when the run reports them */
+    if (metric(m, "msgs_abandoned", &abandoned))
+        sum += abandoned;
     if (all && fabs(sent - sum) > 0.5) {
         add_reason(reasons, run, "accounting does not add up: msgs_sent %.0f != delivered %.0f "
-                   "+ dropped %.0f + refused %.0f + in_flight %.0f + lost %.0f",
-                   sent, parts[0], parts[1], parts[2], parts[3], parts[4]);
+                   "+ dropped %.0f + refused %.0f + in_flight %.0f + lost %.0f + abandoned %.0f",
+                   sent, parts[0], parts[1], parts[2], parts[3], parts[4], abandoned);
         vf->valid = false;
     }
     size_t k;

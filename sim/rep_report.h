@@ -34,7 +34,8 @@
  * Accounting rules checked here, each making the report invalid with a reason:
  *   - msgs_lost must be present and 0;
  *   - when all of them are present, msgs_sent == msgs_delivered + msgs_dropped +
- *     msgs_refused + msgs_in_flight + msgs_lost (every message is accounted for once).
+ *     msgs_refused + msgs_in_flight + msgs_lost (+ msgs_abandoned when reported: the
+ *     messages of connections that closed during the run), every message once.
  * A run is also marked driver_saturated when cpu_driver_util > 0.8 (METHOD.md, 9).
  *
  * ---- Output (report.json):

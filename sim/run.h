@@ -47,6 +47,7 @@ typedef struct run_inputs {
                                     * app takes it (nothing comes back to the driver) */
     double in_flight_mean;         /* echoes in flight, averaged over the window's samples */
     const char *series_file;       /* CSV name inside the run directory, or NULL */
+    const json_t *drv_census;      /* the drivers' census documents (drv_census), or NULL */
     const char *server_cpus;       /* CPUs the server's threads ran on ("0,1") */
     const char *driver_cpus;
 } run_inputs;

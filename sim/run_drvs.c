@@ -67,14 +67,23 @@ int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *
     return 0;
 }
 
-/* What a helper sends back: fixed part, then the four histograms' encodings. */
+/* What a helper sends back: fixed part, then the histograms' encodings (in the order
+ * of result_hists). Later, on the parent's 'c', its census (length, then JSON). */
+#define NHIST RUN_DRVS_NHIST
 struct frame {
     int32_t ok;
     char err[256];
     char why[32];
     struct drv_result r;      /* pointers cleared */
-    uint32_t len[4];
+    uint32_t len[NHIST];
 };
+
+static void result_hists(const struct drv_result *r, const met_hist **h)
+{
+    const met_hist *x[NHIST] = {r->lat_rtt, r->lat_rtt_uncorrected, r->lat_out, r->lag, r->lag_own,
+                                r->bp_wait, r->rx_delay, r->rtt_undelivered, r->unsent_age};
+    memcpy(h, x, sizeof x);
+}
 
 static int write_all(int fd, const void *buf, size_t n)
 {
@@ -144,27 +153,44 @@ static void helper_main(int fd, pid_t parent, const struct drv_params *p)
     struct frame f;
     memset(&f, 0, sizeof f);
     struct drv *d = NULL;
-    char *enc[4] = {0};
+    char *enc[NHIST] = {0};
     if (drv_create(p, &d, f.err, sizeof f.err) == 0) {
         helper_drv = d;
         drv_run(d, &f.r);
-        const met_hist *h[4] = {f.r.lat_rtt, f.r.lat_rtt_uncorrected, f.r.lat_out, f.r.lag};
-        for (int i = 0; i < 4; i++) {
+        const met_hist *h[NHIST];
+        result_hists(&f.r, h);
+        for (int i = 0; i < NHIST; i++) {
             enc[i] = h[i] && met_hist_count(h[i]) > 0 ? met_hlog_encode(h[i]) : NULL;
             f.len[i] = enc[i] ? (uint32_t)strlen(enc[i]) : 0;
         }
         snprintf(f.why, sizeof f.why, "%s", f.r.saturated_why ? f.r.saturated_why : "");
         f.r.lat_rtt = f.r.lat_rtt_uncorrected = f.r.lat_out = f.r.lag = NULL;
+        f.r.lag_own = f.r.bp_wait = f.r.rx_delay = f.r.rtt_undelivered = f.r.unsent_age = NULL;
         f.r.saturated_why = NULL;
         f.ok = 1;
     }
     int rc = write_all(fd, &f, sizeof f);
-    for (int i = 0; i < 4 && rc == 0; i++)
+    for (int i = 0; i < NHIST && rc == 0; i++)
         if (f.len[i])
             rc = write_all(fd, enc[i], f.len[i]);
-    /* hold the links until the parent has taken the servers' figures */
-    char c;
-    while (rc == 0 && read(fd, &c, 1) < 0 && errno == EINTR) {}
+    /* hold the links until the parent has taken the servers' figures; on 'c' send the
+     * census (the servers' has been taken: nothing moves) */
+    for (;;) {
+        char c;
+        ssize_t n = rc == 0 ? read(fd, &c, 1) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || c != 'c')
+            break;
+        json_t *cj = d ? drv_census(d) : json_object();
+        char *txt = cj ? json_dumps(cj, JSON_COMPACT) : NULL;
+        json_decref(cj);
+        uint32_t len = txt ? (uint32_t)strlen(txt) : 0;
+        rc = write_all(fd, &len, sizeof len);
+        if (rc == 0 && len)
+            rc = write_all(fd, txt, len);
+        free(txt);
+    }
     helper_drv = NULL;
     drv_destroy(d);
     _exit(f.ok && rc == 0 ? 0 : 1);
@@ -268,6 +294,13 @@ static void merge_result(run_drvs *h, struct drv_result *r, const struct frame *
     MAX_INTO(r->cpu_util, b->cpu_util);
     MAX_INTO(r->lag_max_ns, b->lag_max_ns);
     MAX_INTO(r->lag_p99_ns, b->lag_p99_ns);
+    MAX_INTO(r->lag_own_p99_ns, b->lag_own_p99_ns);
+    MAX_INTO(r->rx_delay_p99_ns, b->rx_delay_p99_ns);
+    _Static_assert(sizeof(struct drv_window) == 6 * sizeof(int64_t), "drv_window: six counts");
+    const int64_t *wy = (const int64_t *)&b->window;
+    int64_t *wx = (int64_t *)&r->window;
+    for (int k = 0; k < 6; k++)
+        wx[k] += wy[k];
     if (b->driver_saturated && !r->driver_saturated) {
         snprintf(h->why, sizeof h->why, "%s", f->why);
         r->saturated_why = h->why;
@@ -279,11 +312,10 @@ static void merge_result(run_drvs *h, struct drv_result *r, const struct frame *
     r->wakeups += b->wakeups;
 }
 
-int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *rtt, met_hist *unc,
-                     met_hist *out, met_hist *lag, rt_ns deadline, char *err, size_t errlen)
+int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *const *dst, rt_ns deadline,
+                     char *err, size_t errlen)
 {
     int missing = 0;
-    met_hist *dst[4] = {rtt, unc, out, lag};
     for (int i = 0; i < h->n; i++) {
         struct frame f;
         int rc = read_all(h->fd[i], &f, sizeof f, deadline);
@@ -292,7 +324,7 @@ int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *rtt, met_hist 
                 snprintf(err, errlen, "driver %d/%d: %s", i + 2, h->n + 1, f.err);
             continue;
         }
-        for (int k = 0; k < 4 && rc == 0; k++) {
+        for (int k = 0; k < NHIST && rc == 0; k++) {
             if (!f.len[k])
                 continue;
             char *s = malloc((size_t)f.len[k] + 1);
@@ -315,6 +347,26 @@ int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *rtt, met_hist 
         merge_result(h, r, &f);
     }
     return missing;
+}
+
+json_t *run_drvs_census(run_drvs *h, rt_ns deadline)
+{
+    json_t *all = json_array();
+    for (int i = 0; i < h->n; i++) {
+        uint32_t len = 0;
+        if (h->fd[i] < 0 || write_all(h->fd[i], "c", 1) < 0 ||
+            read_all(h->fd[i], &len, sizeof len, deadline) < 0 || len == 0)
+            continue;
+        char *txt = malloc((size_t)len + 1);
+        if (txt && read_all(h->fd[i], txt, len, deadline) == 0) {
+            txt[len] = 0;
+            json_t *j = json_loads(txt, 0, NULL);
+            if (j)
+                json_array_append_new(all, j);
+        }
+        free(txt);
+    }
+    return all;
 }
 
 void run_drvs_release(run_drvs *h, rt_ns deadline)

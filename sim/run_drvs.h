@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "drv.h"
 #include "met_hist.h"
 #include "rt.h"
@@ -48,12 +50,21 @@ int run_drvs_start(run_drvs *h, struct drv_params *p, int n, char *err, size_t e
 /* Ask every helper to stop sending and drain (SIGTERM). */
 void run_drvs_request_stop(run_drvs *h);
 
+/* The histograms of a drv_result, in the order run_drvs_collect takes them. */
+#define RUN_DRVS_NHIST 9   /* lat_rtt, lat_rtt_uncorrected, lat_out, lag, lag_own, bp_wait,
+                            * rx_delay, rtt_undelivered, unsent_age */
+
 /* Wait for each helper's result until deadline and merge it into r: counts summed,
- * establish the latest, CPU utilisation and lag the worst, saturation if any; the four
- * histograms merged into rtt/unc/out/lag (writable copies of the parent's). Returns the
- * number of helpers without a result ("driver k/n: why" in err for the first). */
-int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *rtt, met_hist *unc,
-                     met_hist *out, met_hist *lag, rt_ns deadline, char *err, size_t errlen);
+ * establish the latest, CPU utilisation and lag the worst, saturation if any; the
+ * histograms merged into dst[0..RUN_DRVS_NHIST) (writable copies of the parent's, NULL
+ * to skip one). Returns the number of helpers without a result ("driver k/n: why" in
+ * err for the first). */
+int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *const *dst, rt_ns deadline,
+                     char *err, size_t errlen);
+
+/* Each helper's census (drv_census), once the servers' has been taken: an array of
+ * their documents (a helper that does not answer in time is left out). */
+json_t *run_drvs_census(run_drvs *h, rt_ns deadline);
 
 /* Let the helpers close their links and exit; reap them (SIGKILL after deadline: pass
  * rt_now() to abort). Idempotent. */

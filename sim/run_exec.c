@@ -55,7 +55,7 @@ typedef struct one {
     int dead;                          /* index of the first server seen dead; -1 */
     run_kmem k0, k1;                   /* kernel socket memory: before the servers, at window end */
     struct drv *d;
-    bool measure_sent, end_sent, server_gone, stop_requested;
+    bool measure_sent, window_sent, end_sent, server_gone, stop_requested;
     int64_t t_load0;                   /* progress t_ns when the ramp was seen done; -1 */
     run_xfault xf[SCN_FAULTS_MAX];     /* kill_server / pause_app: done here */
     int nxf;
@@ -93,6 +93,15 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
     }
     if (p->phase != DRV_PHASE_RAMP && x->t_load0 < 0)
         x->t_load0 = p->t_ns;
+    if (p->t_measure_start && !x->window_sent) {
+        /* the driver's window to the nanosecond: the servers take theirs at the same
+         * instants (srv_main.h "window"), so CPU and messages share one window */
+        char cmd[96];
+        snprintf(cmd, sizeof cmd, "window %lld %lld", (long long)p->t_measure_start,
+                 (long long)p->t_measure_end);
+        run_srvs_send(&x->srvs, cmd);
+        x->window_sent = x->measure_sent = true;
+    }
     if (p->phase >= DRV_PHASE_MEASURE && !x->measure_sent) {
         run_srvs_send(&x->srvs, "measure");
         x->measure_sent = true;
@@ -245,8 +254,8 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     struct drv_result r;
     memset(&r, 0, sizeof r);
     bool have_r = false;
-    json_t *srv = NULL;
-    met_hist *h_rtt = NULL, *h_unc = NULL, *h_out = NULL, *h_lag = NULL;
+    json_t *srv = NULL, *census = NULL;
+    met_hist *hc[RUN_DRVS_NHIST] = {0};
     run_inputs in = {.variant = variant, .rep = rep, .links_wanted = links,
                      .sink = s->app.mode == SCN_APP_SINK};
 
@@ -295,22 +304,27 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     sampler_stop(&x);
     /* keep the driver's histograms, then close its links before the server stops, so
      * the server's teardown does not wait on close handshakes nobody answers */
-    h_rtt = hist_copy(r.lat_rtt);
-    h_unc = hist_copy(r.lat_rtt_uncorrected);
-    h_out = hist_copy(r.lat_out);
-    h_lag = hist_copy(r.lag);
-    r.lat_rtt = h_rtt;
-    r.lat_rtt_uncorrected = h_unc;
-    r.lat_out = h_out;
-    r.lag = h_lag;
+    {
+        const met_hist **rh[RUN_DRVS_NHIST] = {&r.lat_rtt, &r.lat_rtt_uncorrected, &r.lat_out, &r.lag,
+                                               &r.lag_own, &r.bp_wait, &r.rx_delay,
+                                               &r.rtt_undelivered, &r.unsent_age};
+        for (int k = 0; k < RUN_DRVS_NHIST; k++) {
+            hc[k] = hist_copy(*rh[k]);
+            *rh[k] = hc[k];
+        }
+    }
     /* the helpers' shares: they drain about when this one does (same schedule) */
-    if (run_drvs_collect(&x.drvs, &r, h_rtt, h_unc, h_out, h_lag,
-                         rt_now() + (int64_t)(x.total_s * 1e9) + 60 * RT_S, err, sizeof err) > 0)
+    if (run_drvs_collect(&x.drvs, &r, hc, rt_now() + (int64_t)(x.total_s * 1e9) + 60 * RT_S,
+                         err, sizeof err) > 0)
         snprintf(failure, sizeof failure, "%s: %s", variant, err);
     cur_drvs = NULL;
-    /* every driver drained: drops so far explain the holes (srv_main.h "acct") */
+    /* Every driver has stopped. The servers stop their apps, let their links settle
+     * and take their census (srv_main.h "acct"); the sync says it is done. Nothing
+     * moves after that, so the drivers' census (their sockets) is of the same moment. */
     run_srvs_send(&x.srvs, "acct");
     run_srvs_sync(&x.srvs, rt_now() + 10 * RT_S);   /* "end" and "acct" taken before links close */
+    census = run_drvs_census(&x.drvs, rt_now() + 10 * RT_S);
+    json_array_insert_new(census, 0, drv_census(x.d));
     server_cpus(&x.srvs, scpus, sizeof scpus);
     drv_destroy(x.d);
     x.d = NULL;
@@ -355,6 +369,7 @@ out:
     in.series_file = series_name[0] ? series_name : NULL;
     in.server_cpus = scpus;
     in.driver_cpus = dcpus;
+    in.drv_census = census;
     json_t *run = run_object(&in);
     if (run)
         run_scale_add(run, in.dr, &x.k0, &x.k1, x.srvs.n, x.drvs.n + 1);
@@ -366,10 +381,9 @@ out:
         fprintf(stderr, "linkbench: %s\n", in.failure);
     drv_destroy(x.d);
     met_series_destroy(x.series);
-    met_hist_destroy(h_rtt);
-    met_hist_destroy(h_unc);
-    met_hist_destroy(h_out);
-    met_hist_destroy(h_lag);
+    for (int k = 0; k < RUN_DRVS_NHIST; k++)
+        met_hist_destroy(hc[k]);
+    json_decref(census);
     json_decref(srv);
     return in.failure ? 1 : 0;
 }

@@ -150,29 +150,17 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
     }
 }
 
-/* Accounting without a server report: the driver's own sequence numbers. A hole below
- * an echo that came back is lost; so is what is still missing after the drain waited
- * drain_max (a loopback echo does not take a second); a corrupted echo is one of those. */
+/* Accounting without a server report is run_acct's driver-side rule (what is not back
+ * and not in the driver's own queues after the drain is lost); beside it what only the
+ * driver's sequence numbers tell. */
 static void accounting(json_t *m, json_t *why, const struct drv_result *dr)
 {
     const struct drv_dir *e = &dr->all.echo;
-    int64_t tail = dr->stopped ? 0 : e->in_flight;
-    json_object_set_new(m, "msgs_sent", json_integer(e->sent));
-    json_object_set_new(m, "msgs_delivered", json_integer(e->delivered + dr->all.push.delivered));
-    json_object_set_new(m, "msgs_in_flight", json_integer(e->in_flight - tail));
-    json_object_set_new(m, "msgs_lost", json_integer(e->gaps + tail));
-    json_object_set_new(m, "msgs_abandoned", json_integer(e->abandoned));
     json_object_set_new(m, "msgs_corrupted", json_integer(e->corrupted));
-    json_object_set_new(m, "msgs_duplicated", json_integer(e->duplicates));
     json_object_set_new(m, "msgs_reordered", json_integer(e->reordered));
     if (e->corrupted > 0)
         json_array_append_new(why, json_sprintf("%lld echoes corrupted (header or fill pattern "
                               "differs from what was sent)", (long long)e->corrupted));
-    if (e->duplicates > 0)
-        json_array_append_new(why, json_sprintf("%lld echoes delivered twice", (long long)e->duplicates));
-    if (tail > 0)
-        json_array_append_new(why, json_sprintf("%lld echoes not back after the drain: counted lost",
-                              (long long)tail));
 }
 
 /* Every contract metric the run object lacks, in contract order. */
@@ -243,10 +231,15 @@ out:
     if (sched_getaffinity(0, sizeof set, &set) == 0)
         met_proc_cpu_list(&set, aff, sizeof aff);
     snprintf(dcpus, sizeof dcpus, "affinity %s, last %d", aff, sched_getcpu());
+    /* the driver's census: its unsent slots and its sockets' queues, after the drain */
+    json_t *census = json_array();
+    if (have_r && d)
+        json_array_append_new(census, drv_census(d));
     run_inputs in = {.driver_cpus = dcpus, .variant = VARIANT, .rep = rep, .links_wanted = links, .dr = have_r ? &r : NULL,
-                     .failure = failure[0] ? failure : NULL,
+                     .failure = failure[0] ? failure : NULL, .drv_census = census,
                      .partial = run_interrupted || (have_r && r.stopped && !x.target_gone)};
     json_t *run = run_object(&in);
+    json_decref(census);
     json_t *m = json_object_get(run, "metrics"), *fl = json_object_get(run, "flags");
     json_t *why = json_object_get(fl, "invalid_reasons");
     /* nothing the server dropped is known: absent, never zero */

@@ -8,6 +8,7 @@
 #include "met_hlog.h"
 #include "met_stats.h"
 #include "run.h"
+#include "run_acct.h"
 
 static int64_t jget(const json_t *o, const char *path)
 {
@@ -28,16 +29,6 @@ static int64_t jget(const json_t *o, const char *path)
     return json_is_number(cur) ? (int64_t)json_number_value(cur) : 0;
 }
 
-static json_t *lat_json(const met_hist *h)
-{
-    /* ns histogram -> {p50, p90, p99, p999, max} in µs */
-    if (!h || met_hist_count(h) == 0)
-        return NULL;
-    return json_pack("{s:f,s:f,s:f,s:f,s:f}", "p50", met_hist_percentile(h, 50) / 1e3, "p90",
-                     met_hist_percentile(h, 90) / 1e3, "p99", met_hist_percentile(h, 99) / 1e3,
-                     "p999", met_hist_percentile(h, 99.9) / 1e3, "max", met_hist_max(h) / 1e3);
-}
-
 static void set_num(json_t *m, const char *k, double v)
 {
     if (isfinite(v))
@@ -55,83 +46,74 @@ static json_t *dir_json(const struct drv_dir *d)
                      (json_int_t)d->bad, "corrupted", (json_int_t)d->corrupted);
 }
 
-/* Accounting, both directions summed (METHOD.md, 7). The driver sees holes (gaps: a
- * higher seq arrived) and a tail (after the last seq received: in flight, abandoned on a
- * closed link, or pushes never seen); the server names what it dropped or refused.
- * Holes that the drops and refusals made before the driver stopped cannot explain are
- * lost. A named drop that is no hole was in the driver's tail (the teardown's drops
- * all are): it moves from in flight to dropped, so the identity
- * sent = delivered + dropped + refused + in_flight + lost holds exactly, and a negative
- * in flight (more named than missing) marks the run invalid.
- *
- * In sink mode nothing comes back: a client message is delivered when the app takes it
- * (app.recv_msgs, whole run like the driver's sent), and the holes on the way in are
- * the ones the app saw in each link's sequence (app.seq_missing, whole run), which only
- * the inbound drops (recv_queue_full, rate_limited, whole run) can explain. Pushes keep
- * the driver's holes, explained by what else was dropped or refused by the driver's end. */
-static void accounting(json_t *m, json_t *reasons, const struct drv_result *dr, const json_t *srv,
-                       bool sink)
+/* Per-direction detail beside the totals (the server's counters, whole run). */
+static void dir_detail(json_t *m, const json_t *srv)
 {
-    const struct drv_dir *e = &dr->all.echo, *p = &dr->all.push;
-    int64_t pushed = jget(srv, "app.pushed");
-    int64_t sent = e->sent + pushed;
-    int64_t delivered = (sink ? jget(srv, "app.recv_msgs") : e->delivered) + p->delivered;
-    /* Dropped and refused count what the server threw away or gave up while the driver
-     * ran. What the teardown discarded after the driver's end (messages still queued in
-     * a variant or held by the app when the links closed) was in flight when the
-     * measurement ended: counting it as dropped would charge a lossless design with
-     * the harness's own shutdown. It stays in in_flight and is reported beside it. */
-    int64_t dropped = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(srv, "drops_at_driver_end"), k, v) {
-        dropped += json_integer_value(v);
-        if (json_integer_value(v) > 0)
-            json_object_set_new(reasons, k, json_integer(json_integer_value(v)));
-    }
-    int64_t refused = jget(srv, "refused_at_driver_end");
-    int64_t teardown = jget(srv, "app.unsent_at_close") - refused;
-    json_object_foreach(json_object_get(srv, "drops"), k, v)
-        teardown += json_integer_value(v);
-    teardown -= dropped;
-    int64_t in_drop = jget(srv, "drops.recv_queue_full") + jget(srv, "drops.rate_limited");
-    int64_t lost;
-    if (sink) {
-        int64_t in_end = jget(srv, "drops_at_driver_end.recv_queue_full") +
-                         jget(srv, "drops_at_driver_end.rate_limited");
-        int64_t lost_in = jget(srv, "app.seq_missing") - in_drop;
-        int64_t lost_push = p->gaps - (jget(srv, "dropped_at_driver_end") - in_end) -
-                            jget(srv, "refused_at_driver_end");
-        lost = (lost_in > 0 ? lost_in : 0) + (lost_push > 0 ? lost_push : 0);
-    } else {
-        int64_t holes = e->gaps + p->gaps;
-        lost = holes - jget(srv, "dropped_at_driver_end") - jget(srv, "refused_at_driver_end");
-        if (lost < 0)
-            lost = 0;
-    }
-    int64_t in_flight = sent - delivered - dropped - refused - lost;
-    json_object_set_new(m, "msgs_sent", json_integer(sent));
-    json_object_set_new(m, "msgs_delivered", json_integer(delivered));
-    json_object_set_new(m, "msgs_dropped", json_integer(dropped));
-    json_object_set_new(m, "msgs_refused", json_integer(refused));
-    json_object_set_new(m, "msgs_in_flight", json_integer(in_flight));
-    json_object_set_new(m, "msgs_discarded_at_teardown", json_integer(teardown > 0 ? teardown : 0));
-    json_object_set_new(m, "msgs_lost", json_integer(lost));
-    json_object_set_new(m, "msgs_duplicated", json_integer(e->duplicates + p->duplicates +
-                                                           (sink ? jget(srv, "app.seq_dup") : 0)));
-
+    int64_t in_drop = jget(srv, "drops_at_driver_end.recv_queue_full") +
+                      jget(srv, "drops_at_driver_end.rate_limited");
     json_object_set_new(m, "dir_in", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-        "sent", (json_int_t)e->sent, "received_by_app", (json_int_t)jget(srv, "app.recv_msgs"),
+        "sent", (json_int_t)jget(srv, "vsock_run.msgs_in"), "received_by_app", (json_int_t)jget(srv, "app.recv_msgs"),
         "missing_at_app", (json_int_t)jget(srv, "app.seq_missing"),
         "dropped", (json_int_t)in_drop, "seq_gaps_at_app", (json_int_t)jget(srv, "app.seq_gaps"),
         "seq_backwards_at_app", (json_int_t)jget(srv, "app.seq_backwards")));
-    json_object_set_new(m, "dir_out", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+    json_object_set_new(m, "dir_out", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
         "sent_by_app", (json_int_t)jget(srv, "app.sent"), "echoed", (json_int_t)jget(srv, "app.echoed"),
-        "pushed", (json_int_t)pushed, "delivered", (json_int_t)delivered,
-        "dropped", (json_int_t)(dropped - jget(srv, "drops_at_driver_end.recv_queue_full") -
-                                jget(srv, "drops_at_driver_end.rate_limited")),
-        "refused", (json_int_t)refused,
+        "pushed", (json_int_t)jget(srv, "app.pushed"),
+        "dropped", (json_int_t)(jget(srv, "dropped_at_driver_end") - in_drop),
+        "refused", (json_int_t)jget(srv, "refused_at_driver_end"),
         "held_peak", (json_int_t)jget(srv, "app.held_peak")));
+}
+
+/* One window for every ratio (docs/reports.md, "The window"): messages counted by the
+ * time they arrived, in the driver's measured window, whose instants the servers took
+ * as their own (srv_main.h "window"): their CPU, wake-ups and system calls are of the
+ * same interval. The drain after it is reported apart. */
+static void window_metrics(json_t *m, json_t *flags, const struct drv_result *dr, const json_t *srv,
+                           bool sink)
+{
+    double win_s = dr->measure_ns / 1e9;
+    int64_t offered = dr->measured.echo.scheduled + (srv ? jget(srv, "app_window.pushed") : 0);
+    int64_t delivered = (sink ? jget(srv, "app_window.recv_msgs") : dr->window.echo_delivered) +
+                        dr->window.push_delivered;
+    int64_t drain = (sink ? jget(srv, "app_drain.recv_msgs") : dr->window.drain_echo_delivered) +
+                    dr->window.drain_push_delivered;
+    set_num(m, "window_s", win_s);
+    json_object_set_new(m, "window_msgs_offered", json_integer(offered));
+    json_object_set_new(m, "window_msgs_delivered", json_integer(delivered));
+    if (win_s > 0)
+        set_num(m, "throughput_msgs_s", delivered / win_s);
+    const json_t *cpu = json_object_get(m, "cpu_server_s");
+    if (json_is_number(cpu)) {
+        double c = json_number_value(cpu);
+        set_num(m, "window_cpu_server_s", c);
+        if (c > 0)
+            set_num(m, "msgs_per_cpu_s", delivered / c);
+        if (delivered > 0)
+            set_num(m, "cpu_ms_per_1k_msgs", c * 1e6 / (double)delivered);
+    }
+    set_num(m, "drain_s", (dr->t_end - dr->t_measure_end) / 1e9);
+    json_object_set_new(m, "drain_msgs_delivered", json_integer(drain));
+    /* kept up: delivered in the window at least 98 % of what was offered in it, and the
+     * echoes due and not back at its end no more than at its start plus 2 % of it */
+    int64_t growth = dr->window.backlog_end - dr->window.backlog_start;
+    bool rate_ok = offered == 0 || delivered >= 0.98 * (double)offered;
+    bool backlog_ok = sink || offered == 0 || growth <= 0.02 * (double)offered;
+    bool kept = rate_ok && backlog_ok && win_s > 0;
+    json_object_set_new(m, "kept_up", json_integer(kept));
+    json_object_set_new(m, "backlog_growth", json_integer(sink ? 0 : growth));
+    json_object_set_new(flags, "kept_up", json_boolean(kept));
+    if (!kept) {
+        char why[256];
+        if (win_s <= 0)
+            snprintf(why, sizeof why, "no measured window");
+        else if (!rate_ok)
+            snprintf(why, sizeof why, "delivered %.1f %% of the %lld offered in the window (rule: >= 98 %%)",
+                     offered ? 100.0 * (double)delivered / (double)offered : 0.0, (long long)offered);
+        else
+            snprintf(why, sizeof why, "the backlog grew by %lld in the window (rule: <= 2 %% of %lld offered)",
+                     (long long)growth, (long long)offered);
+        json_object_set_new(flags, "kept_up_why", json_string(why));
+    }
 }
 
 static void server_metrics(json_t *m, const struct drv_result *dr, const json_t *srv, int64_t links)
@@ -181,7 +163,7 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
                         json_object_get(vs, "partial_resumed")));
     json_t *lat = NULL;
     met_hist *h = met_hist_from_json(json_object_get(srv, "lat_in"));
-    if (h && (lat = lat_json(h)))
+    if (h && (lat = run_lat_json(h)))
         json_object_set_new(m, "lat_in_us", lat);
     met_hist_destroy(h);
 }
@@ -202,27 +184,38 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(m, "links", json_integer(links));
     if (dr) {
         set_num(m, "cpu_driver_util", dr->cpu_util);
-        /* a sink's deliveries are the app's: what it took in the server's window, plus
-         * the pushes the driver received in its own */
-        double win_s = srv ? (double)jget(srv, "window_ns") / 1e9 : 0;
-        if (in->sink && win_s > 0 && dr->measure_ns > 0)
-            set_num(m, "throughput_msgs_s",
-                    (double)jget(srv, "app_window.recv_msgs") / win_s +
-                    (double)dr->measured.push.delivered / (dr->measure_ns / 1e9));
-        else
-            set_num(m, "throughput_msgs_s", dr->throughput_msgs_s);
+        window_metrics(m, flags, dr, srv, in->sink);
         json_t *l;
-        if ((l = lat_json(dr->lat_out)))
+        if ((l = run_lat_json(dr->lat_out)))
             json_object_set_new(m, "lat_out_us", l);
-        if ((l = lat_json(dr->lat_rtt)))
+        if ((l = run_lat_json(dr->lat_rtt)))
             json_object_set_new(m, "lat_rtt_us", l);
         /* wrk2-style: beside the corrected latency, the one a closed-loop tool would show */
-        if ((l = lat_json(dr->lat_rtt_uncorrected)))
+        if ((l = run_lat_json(dr->lat_rtt_uncorrected)))
             json_object_set_new(m, "lat_rtt_uncorrected_us", l);
-        if ((l = lat_json(dr->lag)))
+        if ((l = run_lat_json(dr->lag)))
             json_object_set_new(m, "driver_lag_us", l);
+        if ((l = run_lat_json(dr->lag_own)))
+            json_object_set_new(m, "driver_lag_own_us", l);
+        if ((l = run_lat_json(dr->bp_wait)))
+            json_object_set_new(m, "driver_backpressure_wait_us", l);
+        if ((l = run_lat_json(dr->rx_delay)))
+            json_object_set_new(m, "driver_rx_delay_us", l);
+        met_hist *hin = srv ? met_hist_from_json(json_object_get(srv, "lat_in")) : NULL;
+        run_acct_in ai = {.srv = srv, .drv_census = in->drv_census, .dr = dr, .sink = in->sink,
+                          .lat_in = hin};
+        run_acct(&ai, m, reasons, why);
+        met_hist_destroy(hin);
         if (srv)
-            accounting(m, reasons, dr, srv, in->sink);
+            dir_detail(m, srv);
+        /* the latency objects say how many messages they leave out */
+        json_t *lo;
+        if ((lo = json_object_get(m, "lat_rtt_us")) && json_object_get(m, "lat_rtt_censored_us"))
+            json_object_set(lo, "undelivered", json_object_get(json_object_get(m, "lat_rtt_censored_us"), "undelivered"));
+        if ((lo = json_object_get(m, "lat_out_us")) && json_object_get(m, "lat_out_censored_us"))
+            json_object_set(lo, "undelivered", json_object_get(json_object_get(m, "lat_out_censored_us"), "undelivered"));
+        if ((lo = json_object_get(m, "lat_in_us")) && json_object_get(m, "lat_in_censored_us"))
+            json_object_set(lo, "undelivered", json_object_get(json_object_get(m, "lat_in_censored_us"), "undelivered"));
         json_object_set_new(m, "echo", dir_json(&dr->all.echo));
         json_object_set_new(m, "push", dir_json(&dr->all.push));
         json_object_set_new(m, "echo_measured", dir_json(&dr->measured.echo));
@@ -233,14 +226,15 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(m, "little", json_pack("{s:f,s:f,s:f,s:b}", "predicted", lt.predicted,
                             "measured", lt.measured, "ratio", isfinite(lt.ratio) ? lt.ratio : -1.0,
                             "ok", lt.ok));
-        json_object_set_new(m, "driver", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+        json_object_set_new(m, "driver", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
                             "runq_wait_ns", (json_int_t)dr->runq_wait_ns, "links_established",
                             (json_int_t)dr->links_established, "fail_timeout",
                             (json_int_t)dr->fail_timeout, "fail_connect",
                             (json_int_t)dr->fail_connect, "fail_handshake",
                             (json_int_t)dr->fail_handshake, "fail_emfile", (json_int_t)dr->fail_emfile,
                             "closed_by_peer", (json_int_t)dr->closed_by_peer, "lag_p99_ns",
-                            (json_int_t)dr->lag_p99_ns));
+                            (json_int_t)dr->lag_p99_ns, "lag_own_p99_ns", (json_int_t)dr->lag_own_p99_ns,
+                            "rx_delay_p99_ns", (json_int_t)dr->rx_delay_p99_ns));
         json_object_set_new(flags, "driver_saturated", json_boolean(dr->driver_saturated));
         if (dr->driver_saturated)
             json_object_set_new(flags, "driver_saturated_why", json_string(dr->saturated_why));
@@ -273,18 +267,7 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(flags, "limit_reached", json_string(lim));
     }
     if (in->failure)
-        json_array_append_new(why, json_string(in->failure));
-    int64_t lost = json_integer_value(json_object_get(m, "msgs_lost"));
-    if (lost > 0)
-        json_array_append_new(why, json_sprintf("msgs_lost = %lld: sent - delivered - dropped - "
-                              "refused - in flight > 0", (long long)lost));
-    int64_t infl = json_integer_value(json_object_get(m, "msgs_in_flight"));
-    if (infl < 0)
-        json_array_append_new(why, json_sprintf("accounting: %lld more messages dropped or refused "
-                              "than missing (a drop counted twice?)", (long long)-infl));
-    int64_t dup = json_integer_value(json_object_get(m, "msgs_duplicated"));
-    if (dup > 0)
-        json_array_append_new(why, json_sprintf("%lld messages delivered twice", (long long)dup));
+        json_array_insert_new(why, 0, json_string(in->failure));
     if (srv && jget(srv, "app.closed_twice") > 0)
         json_array_append_new(why, json_string("a link was reported closed twice (contract breach)"));
     json_object_set_new(flags, "partial", json_boolean(in->partial));
@@ -304,6 +287,13 @@ json_t *run_object(const run_inputs *in)
         json_t *raw = json_deep_copy(srv);
         json_object_del(raw, "lat_in");
         json_object_del(raw, "event");
+        /* the census's per-link lists are in census_check where they matter (the links
+         * that did not add up); a run of 10 000 links would carry megabytes of them */
+        json_t *cen = json_object_get(raw, "census");
+        if (cen) {
+            json_object_set_new(cen, "links_open", json_integer((json_int_t)json_array_size(json_object_get(cen, "links"))));
+            json_object_del(cen, "links");
+        }
         json_object_set_new(run, "server", raw);
     }
     /* the histograms themselves, so the .hlog files and the percentile charts

@@ -20,6 +20,7 @@
 #include "link_host_impl.h"
 #include "link_registry.h"
 #include "srv_acceptor.h"
+#include "srv_census.h"
 #include "srv_report.h"
 
 #define LINE_MAX_BYTES (1 << 20)
@@ -195,6 +196,20 @@ static json_t *seq_anomalies(app *a)
     return json_pack("{s:I,s:o}", "links", (json_int_t)n, "first", list);
 }
 
+/* The measured window starts: the histograms so far are the warm-up's, thread peaks
+ * restart, counters are snapshot, each link notes its pushes so far. */
+static void window_start(server *sv, met_hist **warm, srv_snap *m0)
+{
+    met_hist_destroy(*warm);
+    *warm = met_hist_create();
+    if (*warm)
+        app_lat_in_merge(sv->app, *warm);
+    for (int g = 0; g < RT_GROUP_COUNT; g++)
+        rt_group_reset_peak((rt_group)g);
+    app_window_start(sv->app);
+    srv_snap_take(m0, sv->app, &sv->host, sv->acc);
+}
+
 /* Raise the open-files limit to the hard limit: each link is one descriptor. */
 static void raise_nofile(void)
 {
@@ -276,39 +291,73 @@ int srv_main(int ctrl_fd, int report_fd)
     send_json(sv.rep, json_pack("{s:s,s:i,s:i}", "event", "ready", "port",
                                 (int)srv_acceptor_port(sv.acc), "pid", (int)getpid()));
 
-    /* Until "measure" the whole run counts as the window; "end" fixes its end. */
+    /* Until the window starts the whole run counts as the window; its end fixes it. */
     met_hist *warm = NULL;
     srv_snap_take(&m0, sv.app, &sv.host, sv.acc);
-    bool ended = false, acct_taken = false;
-    rt_ns pause_until = 0;
+    bool started = false, ended = false, acct_taken = false;
+    rt_ns pause_until = 0, start_at = 0, end_at = 0;
+    json_t *census = NULL;
     for (;;) {
+        /* the window's edges at the times the driver gave ("window"): the same
+         * CLOCK_MONOTONIC instants as its own window, so the server's CPU and the
+         * driver's messages are counted over one interval */
+        rt_ns now = rt_now();
+        if (start_at && !started && now >= start_at) {
+            window_start(&sv, &warm, &m0);
+            started = true;
+        }
+        if (end_at && started && !ended && now >= end_at) {
+            srv_snap_take(&m1, sv.app, &sv.host, sv.acc);
+            ended = true;
+        }
+        rt_ns due = pause_until;
+        if (start_at && !started && (!due || start_at < due))
+            due = start_at;
+        if (end_at && !ended && (!due || end_at < due))
+            due = end_at;
         int tmo = -1;
-        if (pause_until) {
-            rt_ns left = pause_until - rt_now();
-            tmo = left > 0 ? (int)(left / RT_MS) + 1 : 0;
+        if (due) {
+            rt_ns left = due - now;
+            /* poll has millisecond resolution: the last millisecond is slept exactly */
+            if (left > 0 && left < RT_MS)
+                rt_sleep(left, NULL);
+            tmo = left > RT_MS ? (int)(left / RT_MS) : 0;
         }
         int n = next_line(&sv, line, sizeof line, tmo);
-        if (n == -ETIMEDOUT || (pause_until && rt_now() >= pause_until)) {
+        if (pause_until && rt_now() >= pause_until) {
             /* the pause is over: back to the scenario's service time */
             app_set_service(sv.app, sv.ap.service_ns, sv.ap.service_kind);
             pause_until = 0;
-            if (n == -ETIMEDOUT)
-                continue;
         }
+        if (n == -ETIMEDOUT)
+            continue;
         if (n <= 0 || !strcmp(line, "stop"))
             break;
         if (!strcmp(line, "measure")) {
-            met_hist_destroy(warm);
-            warm = met_hist_create();
-            if (warm)
-                app_lat_in_merge(sv.app, warm);
-            for (int g = 0; g < RT_GROUP_COUNT; g++)
-                rt_group_reset_peak((rt_group)g);
-            srv_snap_take(&m0, sv.app, &sv.host, sv.acc);
+            if (!started)
+                window_start(&sv, &warm, &m0);
+            started = true;
+        } else if (!strncmp(line, "window ", 7)) {
+            long long a = 0, b = 0;
+            if (sscanf(line + 7, "%lld %lld", &a, &b) == 2 && !started) {
+                start_at = a;
+                end_at = b;
+            }
         } else if (!strcmp(line, "end") && !ended) {
+            if (!started) {   /* no window after all: the whole run is it */
+                started = true;
+            }
             srv_snap_take(&m1, sv.app, &sv.host, sv.acc);
             ended = true;
         } else if (!strcmp(line, "acct")) {
+            /* The driver has stopped: stop the app, let the links settle, take what
+             * every link holds (srv_census.h); what was dropped or refused by then
+             * explains the driver's holes. */
+            srv_census c;
+            if (!census && srv_census_take(sv.app, &sv.host, &c, rt_now() + 3 * RT_S) == 0) {
+                census = srv_census_json(&c);
+                srv_census_deinit(&c);
+            }
             srv_snap_take(&acct, sv.app, &sv.host, sv.acc);
             acct_taken = true;
         } else if (!strcmp(line, "sync")) {
@@ -344,8 +393,14 @@ int srv_main(int ctrl_fd, int report_fd)
         json_object_set_new(rep, "variant", json_string(sv.mod->v->name));
         json_object_set_new(rep, "threads_per_link_declared", json_real(sv.mod->v->threads_per_link));
         json_object_set_new(rep, "seq_anomalies", seq_anomalies(sv.app));
+        json_object_set_new(rep, "window_t0", json_integer(m0.t));
+        json_object_set_new(rep, "window_t1", json_integer(m1.t));
+        if (census)
+            json_object_set_new(rep, "census", census);
+        census = NULL;
         send_json(sv.rep, rep);
     }
+    json_decref(census);
     app_destroy(sv.app);
     srv_acceptor_destroy(sv.acc);
     met_hist_destroy(warm);

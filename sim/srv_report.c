@@ -177,8 +177,12 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
     json_object_set_new(r, "app", app_json(&fin->app));
     /* what the app took in the window: a sink's throughput (nothing comes back to the
      * driver to count) */
-    json_object_set_new(r, "app_window", json_pack("{s:I}", "recv_msgs",
-                        (json_int_t)(m1->app.recv_msgs - m0->app.recv_msgs)));
+    json_object_set_new(r, "app_window", json_pack("{s:I,s:I}", "recv_msgs",
+                        (json_int_t)(m1->app.recv_msgs - m0->app.recv_msgs), "pushed",
+                        (json_int_t)(m1->app.pushed - m0->app.pushed)));
+    /* after the window, until the driver's end: a sink's drain */
+    json_object_set_new(r, "app_drain", json_pack("{s:I}", "recv_msgs",
+                        (json_int_t)(acct->app.recv_msgs - m1->app.recv_msgs)));
 
     /* Links held at the end of the window; the errno of the limit that stopped more. */
     const char *lim = NULL;

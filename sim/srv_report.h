@@ -40,7 +40,8 @@ void srv_snap_take(srv_snap *s, app *a, link_host_impl *h, srv_acceptor *acc);
  *   vsock.{...}: window; vsock_run.{...}: whole run;
  *   drops.<reason>, counters.<counter>, closes_run.<cause>: whole run;
  *   dropped_at_driver_end, refused_at_driver_end, drops_at_driver_end.<reason>: at acct;
- *   app_window.recv_msgs: messages the app took in the window;
+ *   app_window.{recv_msgs, pushed}: messages the app took, pushes it made, in the window;
+ *   app_drain.recv_msgs: taken after the window, until the driver's end;
  *   closes.<cause>: up to the window end (the teardown's closes are not the variant's);
  *   app.{...}: whole run (app_stats, with messages still held at stop added to
  *   unsent_at_close, as app_destroy would); seq anomalies in app.seq_gaps/seq_backwards;

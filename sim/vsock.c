@@ -75,6 +75,14 @@ void vsock_get_totals(vsock_counters *out)
     pthread_mutex_unlock(&reg_mu);
 }
 
+void vsock__each(void (*fn)(vsock *s, void *arg), void *arg)
+{
+    pthread_mutex_lock(&reg_mu);
+    for (vsock *s = reg_head; s; s = s->reg_next)
+        fn(s, arg);
+    pthread_mutex_unlock(&reg_mu);
+}
+
 /* ---------------------------------------------------------------- life */
 
 uint64_t vsock__rand(vsock *s)

@@ -88,6 +88,9 @@ int vsock__init(vsock *s, const struct vsock_backend *be, int fd, enum vsock_rol
                 const vsock_opts *o);
 void vsock__fail(vsock *s, int err);       /* set the sticky error (first one wins) */
 uint64_t vsock__rand(vsock *s);
+/* fn on every live socket, with the registry locked: none is destroyed meanwhile (fn
+ * must not destroy one, nor call vsock_get_totals). */
+void vsock__each(void (*fn)(vsock *s, void *arg), void *arg);
 
 /* vsock_io.c (all with s->mu held) */
 static inline uint64_t vsock__out_total(const vsock *s)

@@ -118,6 +118,13 @@ Test(driver, params_check_names_the_field)
     cr_expect(strstr(err, "groups[0].payload_min_bytes") != NULL, "%s", err);
 }
 
+static bool sat(const struct drv_params *p, double cpu, int64_t lag, int64_t rx, int64_t rtt,
+                const char **why)
+{
+    struct drv_sat_in in = {.cpu_util = cpu, .lag_p99_ns = lag, .rx_delay_p99_ns = rx, .rtt_p99_ns = rtt};
+    return drv_saturated(p, &in, why);
+}
+
 /* driver_saturated means the driver, not the variant, limited the run: a busy core, or
  * lag that bent the schedule or made most of the latency; lag that did neither, on a
  * machine loaded by others, is no saturation. */
@@ -127,27 +134,36 @@ Test(driver, saturated_only_when_the_driver_distorted_the_run)
     count_params(&p, 1, 50, 0, 50);   /* 50 links at 50/s: 20 ms between a link's messages */
     const char *why = NULL;
     /* 20 % CPU, 4.7 ms lag p99, round trips of 300 ms (a rate-limited variant) */
-    cr_expect(!drv_saturated(&p, 0.2, 4700 * RT_US, 300 * RT_MS, &why));
+    cr_expect(!sat(&p, 0.2, 4700 * RT_US, 0, 300 * RT_MS, &why));
     cr_expect_str_eq(why, "");
     /* the same lag with no round trips at all (sink) */
-    cr_expect(!drv_saturated(&p, 0.2, 4700 * RT_US, 0, &why));
+    cr_expect(!sat(&p, 0.2, 4700 * RT_US, 0, 0, &why));
     /* a busy core is saturation whatever the lag */
-    cr_expect(drv_saturated(&p, 0.85, 0, 300 * RT_MS, &why));
+    cr_expect(sat(&p, 0.85, 0, 0, 300 * RT_MS, &why));
     cr_expect_str_eq(why, "cpu");
     /* lag of a whole interval: messages left in bunches */
-    cr_expect(drv_saturated(&p, 0.2, 25 * RT_MS, 300 * RT_MS, &why));
+    cr_expect(sat(&p, 0.2, 25 * RT_MS, 0, 300 * RT_MS, &why));
     cr_expect_str_eq(why, "lag");
     /* lag that is most of the round trip it is part of */
-    cr_expect(drv_saturated(&p, 0.9, 4 * RT_MS, 6 * RT_MS, &why));
+    cr_expect(sat(&p, 0.9, 4 * RT_MS, 0, 6 * RT_MS, &why));
     cr_expect_str_eq(why, "cpu+lag");
     /* under the 1 ms floor lag never counts, even against short round trips */
-    cr_expect(!drv_saturated(&p, 0.2, 900 * RT_US, 1 * RT_MS, &why));
+    cr_expect(!sat(&p, 0.2, 900 * RT_US, 0, 1 * RT_MS, &why));
     /* at 10 000/s per link the interval (100 us) is under the floor: the floor decides */
     p.groups[0].rate_per_s = 10000;
-    cr_expect(drv_saturated(&p, 0.2, 2 * RT_MS, 300 * RT_MS, &why));
+    cr_expect(sat(&p, 0.2, 2 * RT_MS, 0, 300 * RT_MS, &why));
     /* a group that sends nothing sets no interval */
     p.groups[0].rate_per_s = 0;
-    cr_expect(!drv_saturated(&p, 0.2, 2 * RT_MS, 300 * RT_MS, &why));
+    cr_expect(!sat(&p, 0.2, 2 * RT_MS, 0, 300 * RT_MS, &why));
+    /* reading late: the echoes waited in the driver for most of their round trip */
+    p.groups[0].rate_per_s = 50;
+    cr_expect(sat(&p, 0.2, 0, 4 * RT_MS, 6 * RT_MS, &why));
+    cr_expect_str_eq(why, "rx");
+    /* reading a little late against long round trips is not */
+    cr_expect(!sat(&p, 0.2, 0, 4 * RT_MS, 300 * RT_MS, &why));
+    /* all three */
+    cr_expect(sat(&p, 0.9, 25 * RT_MS, 40 * RT_MS, 50 * RT_MS, &why));
+    cr_expect_str_eq(why, "cpu+lag+rx");
 }
 
 /* ---------------------------------------------------------------- against the echo server */
