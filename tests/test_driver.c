@@ -360,7 +360,9 @@ static void stop_on_progress(struct drv *d, const struct drv_progress *pr, void 
 {
     int *calls = arg;
     (*calls)++;
-    if (pr->phase == DRV_PHASE_MEASURE)
+    /* the callback also comes at once when the window starts: stop once the reset at
+     * 10 ms is surely done */
+    if (pr->phase == DRV_PHASE_MEASURE && rt_now() - pr->t_measure_start >= 30 * RT_MS)
         drv_request_stop(d);
 }
 
