@@ -332,6 +332,12 @@ void run_acct(const run_acct_in *in, json_t *m, json_t *reasons, json_t *why)
                 json_object_set_new(reasons, rk, json_integer(json_integer_value(rv)));
         }
         refused = jp(srv, "refused_at_driver_end");
+        /* what the teardown threw away after the census (queues and held messages of
+         * links still open when the server stopped): in flight at the end, not dropped */
+        int64_t teardown = jp(srv, "app.unsent_at_close") - refused - dropped;
+        json_object_foreach(json_object_get(srv, "drops"), rk, rv)
+            teardown += json_integer_value(rv);
+        set_i(m, "msgs_discarded_at_teardown", teardown > 0 ? teardown : 0);
         if (!census)
             pushed_all = jp(srv, "app.pushed");
         sent = dr->all.echo.scheduled + pushed_all;
