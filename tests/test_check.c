@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -268,4 +269,49 @@ Test(check, spread_of_a_count_the_runs_disagreed_on_is_a_band)
     json_object_del(m, "runs");
     cr_expect_eq(chk_spread_judge(&t, m, 1250, exp, sizeof exp), -1);
     json_decref(m);
+}
+
+/* The report of the helper above with one run whose driver was saturated. */
+static void saturated_report(const char *name, const char *r_json)
+{
+    report(name, EXPECTS, 0, 1000, 500, true);
+    json_error_t je;
+    json_t *rep = json_load_file(path(name), 0, &je);
+    cr_assert_not_null(rep, "%s", je.text);
+    json_object_set_new(rep, "runs", json_loads(r_json, 0, &je));
+    json_object_set_new(json_object_get(rep, "flags"), "driver_saturated", json_true());
+    cr_assert_eq(json_dump_file(rep, path(name), 0), 0);
+    json_decref(rep);
+}
+
+#define SAT_RUNS "[{\"variant\": \"poll\", \"rep\": 0, \"metrics\": {}, \"flags\": {\"driver_saturated\": false}}," \
+                 " {\"variant\": \"evloop\", \"rep\": 1, \"metrics\": {}," \
+                 "  \"flags\": {\"driver_saturated\": true, \"driver_saturated_why\": \"cpu+rx\"}}]"
+
+/* A saturated driver measured itself: check counts such a report as invalid (exit 1),
+ * naming the run and why, whatever its expect lines say; --allow-saturated checks it
+ * anyway. */
+Test(check, saturated_driver_exit_1_unless_allowed)
+{
+    saturated_report("sat.json", SAT_RUNS);
+    cr_assert_eq(lb("check '%s'", path("sat.json")), 1, "%s", out);
+    cr_expect(strstr(out, "FAIL  echo@100: the driver was saturated (evloop rep 1 (cpu+rx))"), "%s", out);
+    cr_expect(strstr(out, "--allow-saturated"), "%s", out);
+    cr_expect(strstr(out, "4 held, 0 failed, 0 skipped, 1 invalid report"), "%s", out);
+    cr_assert_eq(lb("check --allow-saturated '%s'", path("sat.json")), 0, "%s", out);
+    cr_expect(strstr(out, "4 held, 0 failed, 0 skipped, 0 invalid reports"), "%s", out);
+}
+
+/* baseline update takes nothing from a saturated report (and writes nothing) unless
+ * told --allow-saturated. */
+Test(check, baseline_update_refuses_a_saturated_report_unless_allowed)
+{
+    saturated_report("sat.json", SAT_RUNS);
+    cr_assert_eq(lb("baseline update --baseline '%s' '%s'", path("b.json"), path("sat.json")), 1, "%s", out);
+    cr_expect(strstr(out, "the driver was saturated (evloop rep 1 (cpu+rx))"), "%s", out);
+    cr_expect(strstr(out, "nothing written"), "%s", out);
+    cr_expect_neq(access(path("b.json"), F_OK), 0, "the baseline was written anyway");
+    cr_assert_eq(lb("baseline update --allow-saturated --baseline '%s' '%s'", path("b.json"),
+                    path("sat.json")), 0, "%s", out);
+    cr_expect_eq(access(path("b.json"), F_OK), 0);
 }

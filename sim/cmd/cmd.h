@@ -24,4 +24,14 @@ int cmd_compare(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+/* Whether a report has a run where the driver, not the variant, was the bottleneck
+ * (flags.driver_saturated); when so, why gets "<variant> rep <n> (<reason>), ...".
+ * check and baseline update refuse such a report unless told --allow-saturated: its
+ * figures measure the load generator (cmd_check.c). */
+bool cmd_report_saturated(const json_t *rep, char *why, size_t len);
+
 #endif

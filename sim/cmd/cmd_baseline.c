@@ -13,7 +13,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench baseline update [--baseline FILE] [--from-runs N]\n"
+        "usage: linkbench baseline update [--baseline FILE] [--from-runs N] [--allow-saturated]\n"
         "                                 <report.json|results dir>...\n"
         "\n"
         "Store each report's medians of the gated metrics (docs/reports.md lists them with\n"
@@ -30,9 +30,12 @@ static void usage(FILE *f)
         "options:\n"
         "  --baseline FILE  the file to rewrite (default results/baseline.json)\n"
         "  --from-runs N    the reports are N repeated runs: store their spread\n"
+        "  --allow-saturated  take a report whose driver was saturated anyway (by default\n"
+        "                   it is refused: its figures measure the load generator)\n"
         "  -h, --help       this text\n"
         "\n"
-        "exit codes: 0 written; 1 the file could not be written; 2 usage or input error\n");
+        "exit codes: 0 written; 1 the file could not be written, or a report's driver was\n"
+        "saturated (nothing is written then); 2 usage or input error\n");
 }
 
 int cmd_baseline(int argc, char **argv)
@@ -49,8 +52,10 @@ int cmd_baseline(int argc, char **argv)
     argc--, argv++;
     const char *path = "results/baseline.json";
     long runs = 0;
+    bool allow_saturated = false;
     static const struct option lo[] = {{"baseline", required_argument, 0, 'b'},
                                        {"from-runs", required_argument, 0, 'r'},
+                                       {"allow-saturated", no_argument, 0, 'S'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -62,6 +67,9 @@ int cmd_baseline(int argc, char **argv)
             return LB_EXIT_OK;
         case 'b':
             path = optarg;
+            break;
+        case 'S':
+            allow_saturated = true;
             break;
         case 'r': {
             char *end;
@@ -113,6 +121,17 @@ int cmd_baseline(int argc, char **argv)
             fprintf(stderr, "linkbench baseline: %s\n", err);
             rc = LB_EXIT_USAGE;
         }
+    /* a baseline taken from a saturated driver would gate every later run on the load
+     * generator's limits: refused, and nothing written, unless asked for */
+    for (int i = 0; i < n && rc == LB_EXIT_OK && !allow_saturated; i++) {
+        char sat[1024];
+        if (cmd_report_saturated(reps[i], sat, sizeof sat)) {
+            fprintf(stderr, "linkbench baseline: %s: the driver was saturated (%s): its figures "
+                    "measure the load generator, not the variants; nothing written "
+                    "(--allow-saturated takes it anyway)\n", paths[i], sat);
+            rc = LB_EXIT_FAIL;
+        }
+    }
     if (rc == LB_EXIT_OK && runs > 0) {
         if (chk_baseline_update_runs(base, reps, n, (int)runs, err, sizeof err) < 0) {
             fprintf(stderr, "linkbench baseline: %s\n", err);

@@ -14,8 +14,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench check [--baseline FILE] [--junit FILE] [--summary-export FILE] [-v]\n"
-        "                       <report.json|results dir>...\n"
+        "usage: linkbench check [--baseline FILE] [--junit FILE] [--summary-export FILE]\n"
+        "                       [--allow-saturated] [-v] <report.json|results dir>...\n"
         "\n"
         "Evaluate each report's expect lines (the scenario's, kept in report.config) on\n"
         "its summary (medians over repetitions unless a line names min or max). A line\n"
@@ -29,6 +29,9 @@ static void usage(FILE *f)
         "  --baseline FILE        compare with this baseline (e.g. results/baseline.json)\n"
         "  --junit FILE           also write the results as JUnit XML (one testsuite per\n"
         "                         report, one testcase per line or baseline metric)\n"
+        "  --allow-saturated      check a report whose driver was saturated anyway (by\n"
+        "                         default it counts as invalid: its figures measure the\n"
+        "                         load generator, not the variants)\n"
         "  --summary-export FILE  also write a compact JSON summary (verdict, exit code,\n"
         "                         counts, every result; no histograms)\n"
         "  -v, --verbose          print the lines that hold too\n"
@@ -37,8 +40,8 @@ static void usage(FILE *f)
         "Each failure prints: FAIL <scenario>@<links>: <line or metric> expected .., measured ..\n"
         "\n"
         "exit codes: 0 every line and comparison holds; 99 one falls short; 1 a report is\n"
-        "invalid (the run itself failed: lost messages, a server died); 2 usage or input\n"
-        "error (unreadable report or baseline, bad expect line)\n");
+        "invalid (the run itself failed: lost messages, a server died) or its driver was\n"
+        "saturated; 2 usage or input error (unreadable report or baseline, bad expect line)\n");
 }
 
 /* One printed result line, "<ok  |FAIL|skip>  <key>[ baseline]: <rest>", as a JUnit
@@ -94,7 +97,8 @@ static void emit(const char *buf, bool verbose, chk_junit *ju, json_t *results)
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         char line[4096];
         snprintf(line, sizeof line, "%.*s", (int)len, p);
-        bool invalid = strstr(line, ": the report is invalid") != NULL;
+        bool invalid = strstr(line, ": the report is invalid") != NULL ||
+                       strstr(line, ": the driver was saturated") != NULL;
         if (verbose || strncmp(line, "ok  ", 4))
             printf("%s\n", line);
         record(line, invalid, ju, results);
@@ -102,14 +106,43 @@ static void emit(const char *buf, bool verbose, chk_junit *ju, json_t *results)
     }
 }
 
+bool cmd_report_saturated(const json_t *rep, char *why, size_t len)
+{
+    size_t at = 0, i;
+    bool any = false;
+    json_t *run;
+    if (len)
+        why[0] = 0;
+    json_array_foreach(json_object_get(rep, "runs"), i, run) {
+        const json_t *f = json_object_get(run, "flags");
+        if (!json_is_true(json_object_get(f, "driver_saturated")))
+            continue;
+        const char *r = json_string_value(json_object_get(f, "driver_saturated_why"));
+        if (at < len)
+            at += (size_t)snprintf(why + at, len - at, "%s%s rep %lld%s%s%s", any ? ", " : "",
+                                   json_string_value(json_object_get(run, "variant")),
+                                   (long long)json_integer_value(json_object_get(run, "rep")),
+                                   r && *r ? " (" : "", r && *r ? r : "", r && *r ? ")" : "");
+        any = true;
+    }
+    /* a report made by hand may carry only the report-wide flag */
+    if (!any && json_is_true(json_object_get(json_object_get(rep, "flags"), "driver_saturated"))) {
+        any = true;
+        if (len)
+            snprintf(why, len, "flags.driver_saturated");
+    }
+    return any;
+}
+
 int cmd_check(int argc, char **argv)
 {
     const char *baseline_path = NULL, *junit_path = NULL, *summary_path = NULL;
-    bool verbose = false;
-    enum { O_JUNIT = 256, O_SUMMARY };
+    bool verbose = false, allow_saturated = false;
+    enum { O_JUNIT = 256, O_SUMMARY, O_ALLOW_SAT };
     static const struct option lo[] = {{"baseline", required_argument, 0, 'b'},
                                        {"junit", required_argument, 0, O_JUNIT},
                                        {"summary-export", required_argument, 0, O_SUMMARY},
+                                       {"allow-saturated", no_argument, 0, O_ALLOW_SAT},
                                        {"verbose", no_argument, 0, 'v'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
@@ -131,6 +164,9 @@ int cmd_check(int argc, char **argv)
             break;
         case O_SUMMARY:
             summary_path = optarg;
+            break;
+        case O_ALLOW_SAT:
+            allow_saturated = true;
             break;
         default:
             fprintf(stderr, "linkbench check: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -201,6 +237,17 @@ int cmd_check(int argc, char **argv)
             json_array_foreach(json_object_get(json_object_get(reps[i], "flags"), "reasons"), j, why)
                 fprintf(o.f, "%s %s", j ? ";" : "", json_string_value(why));
             fprintf(o.f, "\n");
+        }
+        /* a saturated driver measured itself: like an invalid report, nothing it
+         * measured of the variants can be trusted */
+        char sat[1024];
+        if (!allow_saturated && cmd_report_saturated(reps[i], sat, sizeof sat)) {
+            char key[160];
+            chk_report_key(reps[i], key, sizeof key);
+            invalid++;
+            fprintf(o.f, "FAIL  %s: the driver was saturated (%s): these figures measure the "
+                    "load generator, not the variants (--allow-saturated checks them anyway)\n",
+                    key, sat);
         }
     }
     if (o.f)
