@@ -13,20 +13,24 @@ typedef struct column {
     const char *title;
     const char *metric;   /* summary key; NULL for the variant name and the notes */
     const char *sub;      /* percentile key inside a latency metric */
+    const char *censored; /* its censored twin: shown as ">=" that when some were undelivered */
+    bool verdict;         /* a 0/1 metric shown as yes / no / some (over repetitions) */
 } column;
 
 static const column columns[] = {
-    {"variant", NULL, NULL},
-    {"threads/link", "threads_per_link", NULL},
-    {"CPU/1k msgs (ms)", "cpu_ms_per_1k_msgs", NULL},
-    {"in p50 (µs)", "lat_in_us", "p50"},
-    {"in p99 (µs)", "lat_in_us", "p99"},
-    {"out p50 (µs)", "lat_out_us", "p50"},
-    {"out p99 (µs)", "lat_out_us", "p99"},
-    {"drops", "msgs_dropped", NULL},
-    {"lost", "msgs_lost", NULL},
-    {"throughput (msg/s)", "throughput_msgs_s", NULL},
-    {"notes", NULL, NULL},
+    {"variant", NULL, NULL, NULL, false},
+    {"threads/link", "threads_per_link", NULL, NULL, false},
+    {"CPU/1k msgs (ms)", "cpu_ms_per_1k_msgs", NULL, NULL, false},
+    {"in p50 (µs)", "lat_in_us", "p50", NULL, false},
+    {"in p99 (µs)", "lat_in_us", "p99", "lat_in_censored_us", false},
+    {"out p50 (µs)", "lat_out_us", "p50", NULL, false},
+    {"out p99 (µs)", "lat_out_us", "p99", "lat_out_censored_us", false},
+    {"drops", "msgs_dropped", NULL, NULL, false},
+    {"in flight", "msgs_in_flight", NULL, NULL, false},
+    {"lost", "msgs_lost", NULL, NULL, false},
+    {"throughput (msg/s)", "throughput_msgs_s", NULL, NULL, false},
+    {"kept up", "kept_up", NULL, NULL, true},
+    {"notes", NULL, NULL, NULL, false},
 };
 #define NCOLS (sizeof columns / sizeof columns[0])
 #define NOTES (NCOLS - 1)
@@ -137,10 +141,28 @@ static int table_fill(table *t, const json_t *report)
     json_object_foreach((json_t *)summary, name, s) {
         snprintf(t->cell[r][0], CELL, "%s", name);
         for (size_t c = 1; c < NOTES; c++) {
-            const json_t *m = json_object_get(s, columns[c].metric);
-            if (columns[c].sub)
-                m = json_object_get(m, columns[c].sub);
-            format_number(t->cell[r][c], json_object_get(m, "median"));
+            const column *col = &columns[c];
+            const json_t *m = json_object_get(s, col->metric);
+            if (col->verdict) {
+                const json_t *lo = json_object_get(m, "min"), *hi = json_object_get(m, "max");
+                snprintf(t->cell[r][c], CELL, "%s", !json_is_number(lo) ? "-"
+                         : json_number_value(lo) >= 1 ? "yes"
+                         : json_number_value(hi) <= 0 ? "no" : "some");
+                continue;
+            }
+            if (col->sub)
+                m = json_object_get(m, col->sub);
+            /* messages never delivered are a latency too: then the censored figure, a
+             * lower bound, in place of the delivered-only one */
+            const json_t *cz = col->censored ? json_object_get(s, col->censored) : NULL;
+            const json_t *und = json_object_get(json_object_get(cz, "undelivered"), "median");
+            if (json_is_number(und) && json_number_value(und) > 0) {
+                char num[CELL];   /* a number: far shorter than a cell */
+                format_number(num, json_object_get(json_object_get(cz, col->sub), "median"));
+                snprintf(t->cell[r][c], CELL, "≥%.32s", num);
+            } else {
+                format_number(t->cell[r][c], json_object_get(m, "median"));
+            }
         }
         t->notes[r - 1] = format_notes(json_object_get(vflags, name));
         if (!t->notes[r - 1]) {

@@ -14,10 +14,14 @@ enum rep_table_fmt {
 
 /* One row per variant (in the summary's order), medians over repetitions:
  *   variant | threads/link | CPU per 1k msgs (ms) | in p50 (µs) | in p99 (µs) |
- *   out p50 (µs) | out p99 (µs) | drops | lost | throughput (msg/s) | notes
- * A metric no run reported shows as "-". Notes say INVALID, driver-saturated, partial
- * and the limit a variant reached, so a number is never read without its caveat; they
- * are never cut. Returns 0 or -EIO / -EINVAL (report without a summary). */
+ *   out p50 (µs) | out p99 (µs) | drops | in flight | lost | throughput (msg/s) |
+ *   kept up | notes
+ * A metric no run reported shows as "-". A p99 with messages undelivered at the end
+ * shows the censored p99 as "≥x" (a lower bound: those messages counted at their age).
+ * kept up: yes in every repetition, no in none, some otherwise. Notes say INVALID,
+ * driver-saturated, partial and the limit a variant reached, so a number is never read
+ * without its caveat; they are never cut. Returns 0 or -EIO / -EINVAL (report without a
+ * summary). */
 int rep_table_print(FILE *f, const json_t *report, enum rep_table_fmt fmt);
 /* The same, text fitted to cols columns (0: no limit): titles wrap over several lines
  * when one line would not fit, notes wrap at spaces in their column, or go on lines of
