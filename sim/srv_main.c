@@ -393,8 +393,6 @@ int srv_main(int ctrl_fd, int report_fd)
         json_object_set_new(rep, "variant", json_string(sv.mod->v->name));
         json_object_set_new(rep, "threads_per_link_declared", json_real(sv.mod->v->threads_per_link));
         json_object_set_new(rep, "seq_anomalies", seq_anomalies(sv.app));
-        json_object_set_new(rep, "window_t0", json_integer(m0.t));
-        json_object_set_new(rep, "window_t1", json_integer(m1.t));
         if (census)
             json_object_set_new(rep, "census", census);
         census = NULL;

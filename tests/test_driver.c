@@ -278,6 +278,10 @@ Test(driver, in_flight_max_one_is_a_closed_loop)
     assert_closes(&r.all.echo);
     /* slots waited for the echo, so the corrected latency is never below the raw one */
     cr_expect_geq(met_hist_max(r.lat_rtt), met_hist_max(r.lat_rtt_uncorrected));
+    /* that wait was the server's (in_flight_max): it is backpressure, not the driver's lag */
+    cr_expect_gt(met_hist_count(r.bp_wait), 0);
+    cr_expect_eq(met_hist_count(r.lag_own), met_hist_count(r.lag));
+    cr_expect_leq(met_hist_max(r.lag_own), met_hist_max(r.lag));
     drv_destroy(d);
     drv_echo_stop(e, NULL);
 }
@@ -302,6 +306,10 @@ Test(driver, stop_reading_backs_up_the_servers_writes)
     struct drv *d;
     struct drv_result r;
     run(&p, &d, &r);
+    /* every window message not delivered is in the censored latency at its age: the
+     * unsent slots and the echoes not back (no link closed, the echo server drops none) */
+    cr_expect_eq(met_hist_count(r.unsent_age), r.measured.echo.unsent);
+    cr_expect_eq(met_hist_count(r.rtt_undelivered), r.measured.echo.sent - r.measured.echo.delivered);
     drv_destroy(d);
     struct drv_echo_stats st;
     drv_echo_stop(e, &st);
@@ -411,6 +419,31 @@ Test(driver, warmup_is_excluded_but_still_accounted)
     assert_closes(&r.all.echo);
     assert_closes(&r.measured.echo);
     cr_expect_geq(r.t_measure_start - r.t_load0, p.warmup_ns);
+    /* by arrival: what came in the window and after it, never more than all of it */
+    cr_expect_gt(r.window.echo_delivered, 0);
+    cr_expect_leq(r.window.echo_delivered + r.window.drain_echo_delivered, r.all.echo.delivered);
+    cr_expect_lt(r.window.echo_delivered, r.all.echo.delivered, "warm-up arrivals are not the window's");
+    /* the census: one entry per open link, each adding up with its socket's counts */
+    json_t *c = drv_census(d);
+    json_t *links = json_object_get(c, "links");
+    cr_expect_eq(json_array_size(links), 5);
+    int64_t sent = 0;
+    size_t i;
+    json_t *l;
+    json_array_foreach(links, i, l) {
+        json_t *sk = json_object_get(l, "sock");
+        int64_t s0 = json_integer_value(json_object_get(l, "seq0"));
+        int64_t tx = json_integer_value(json_object_get(l, "tx_seq"));
+        cr_expect_eq(json_integer_value(json_object_get(sk, "msgs_out")), tx - s0);
+        cr_expect_eq(json_integer_value(json_object_get(sk, "msgs_in")),
+                     json_integer_value(json_object_get(l, "echo_delivered")) +
+                     json_integer_value(json_object_get(l, "push_delivered")) +
+                     json_integer_value(json_object_get(l, "other")));
+        cr_expect_eq(json_integer_value(json_object_get(l, "unsent")), 0);
+        sent += tx - s0;
+    }
+    cr_expect_eq(sent, r.all.echo.sent);
+    json_decref(c);
     drv_destroy(d);
     drv_echo_stop(e, NULL);
 }
