@@ -1,5 +1,6 @@
 /* tsan_links.c — every variant under load with the real app model over loopback tcp, for TSan: echo, closes, slow app, rate limit, idle reaper, stop under load. */
 #include "link_fixture.h"
+#include "srv_census.h"
 #include "tsan.h"
 
 /* As the conformance suite: hybrid's 30 s read deadline would make an echo wait for
@@ -381,6 +382,18 @@ static void stop_start_under_load(const char *variant)
             client_go(&cl[i]);
         }
         rt_sleep(30 * RT_MS, NULL);
+        if (round == 0) {
+            /* the end-of-run census while the variant's threads and the clients still
+             * move messages: every held op, socket and app reading under TSan */
+            srv_census c;
+            TS_CHECK(srv_census_take(f.app, &f.host, &c, rt_now() + 200 * RT_MS) == 0,
+                     "%s: census", what);
+            TS_CHECK(c.n == 3, "%s: census of %u links, 3 open", what, c.n);
+            json_t *j = srv_census_json(&c);
+            TS_CHECK(json_array_size(json_object_get(j, "links")) == 3, "%s: census document", what);
+            json_decref(j);
+            srv_census_deinit(&c);
+        }
         stop(&f, what);   /* the clients are still sending */
         atomic_store(&halt, true);
         int sent = 0;

@@ -154,7 +154,9 @@ struct link {
     bool peer_eof, in_pending, reap, app_done, trimmed, wr_armed;
     int rd_err;                          /* error from vsock_read_nb, acted on once drained */
     int tx_depth;                        /* tx_lock nesting on the loop */
-    vsock_msg *held;                     /* inbound message waiting for a token or room */
+    vsock_msg *held;                     /* inbound message waiting for a token or room;
+                                          * written with __atomic_store_n: the held op reads
+                                          * it from another thread */
     vsock_msg *sent, *sent_tail;         /* queued in the vsock, maybe not in the kernel */
     int64_t sent_bytes;                  /* frame bytes of the sent list */
     int64_t close_frame_bytes;

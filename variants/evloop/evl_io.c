@@ -147,7 +147,7 @@ static void read_step(evl_link *l, bool readable, rt_ns now)
     bool did_read = !readable, any = false;
     while (l->state == EVL_OPEN && !l->pause) {
         vsock_msg *m = l->held;
-        l->held = NULL;
+        __atomic_store_n(&l->held, NULL, __ATOMIC_RELAXED);
         if (!m)
             m = vsock_poll_msg(l->vs);
         if (!m) {
@@ -170,18 +170,18 @@ static void read_step(evl_link *l, bool readable, rt_ns now)
         }
         any = true;
         if (msgs >= budget) {
-            l->held = m;
+            __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);
             evl_defer(l);
             break;
         }
         if (l->lim && !rt_limiter_allow_at(l->lim, now)) {
-            l->held = m;   /* never dropped: it waits for its token */
+            __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);   /* never dropped: it waits for its token */
             throttle(l, now);
             break;
         }
         size_t len = 0;
         if (!rq_push(l, m, &len)) {
-            l->held = m;
+            __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);
             pause_backpressure(l);
             break;
         }
@@ -430,7 +430,7 @@ void evl_close_begin(evl_link *l, enum link_close_cause cause)
     l->pause = 0;
     atomic_store(&l->rd_paused, false);
     vsock_msg_free(l->held);   /* inbound not yet delivered: the close discards it */
-    l->held = NULL;
+    __atomic_store_n(&l->held, NULL, __ATOMIC_RELAXED);
     take_sends(l);             /* not yet in the vsock: reported unsent */
     h->on_closed(h, l, l->id, cause);
     rt_queue *q = atomic_load(&l->rq);
@@ -561,7 +561,7 @@ void evl_link_destroy(evl_link *l)
     l->state = EVL_DEAD;
     take_sends(l);
     vsock_msg_free(l->held);
-    l->held = NULL;
+    __atomic_store_n(&l->held, NULL, __ATOMIC_RELAXED);
     evl_tlist_del(&l->tn_idle);
     evl_tlist_del(&l->tn_rate);
     evl_tlist_del(&l->tn_out);

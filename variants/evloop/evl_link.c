@@ -196,6 +196,6 @@ void evl_rq_notify(void *arg, rt_queue *q, enum rt_queue_event ev)
 void evl_held(struct link *l, int64_t *in, int64_t *out)
 {
     rt_queue *q = atomic_load(&l->rq);
-    *in = (q ? (int64_t)rt_queue_len(q) : 0) + (__atomic_load_n(&l->held, __ATOMIC_ACQUIRE) != NULL);
+    *in = (q ? (int64_t)rt_queue_len(q) : 0) + (__atomic_load_n(&l->held, __ATOMIC_RELAXED) != NULL);
     *out = atomic_load(&l->in_msgs);
 }
