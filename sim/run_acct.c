@@ -427,6 +427,8 @@ void run_acct(const run_acct_in *in, json_t *m, json_t *reasons, json_t *why)
         "counts_disagree", (json_int_t)t.counts_disagree, "lost_in", (json_int_t)t.lost_in,
         "lost_out", (json_int_t)t.lost_out, "links", bad);
     json_object_set_new(chk, "settled", json_boolean(census && ji(census, "unsettled") == 0));
+    if (census && json_object_get(census, "drops_before"))
+        set_i(chk, "drops_while_settling", dropped - ji(census, "drops_before"));
     json_object_set_new(m, "census_check", chk);
     (void)unsent_unjoined;
 

@@ -354,9 +354,14 @@ int srv_main(int ctrl_fd, int report_fd)
              * every link holds (srv_census.h); what was dropped or refused by then
              * explains the driver's holes. */
             srv_census c;
+            link_host_snapshot before;
+            link_host_snapshot_get(&sv.host, &before);
             if (!census && srv_census_take(sv.app, &sv.host, &c, rt_now() + 3 * RT_S) == 0) {
                 census = srv_census_json(&c);
                 srv_census_deinit(&c);
+                /* a design that drops when its queue is full drops what still arrives
+                 * while the app is stopped for the census: said, not hidden */
+                json_object_set_new(census, "drops_before", json_integer(before.drops_total));
             }
             srv_snap_take(&acct, sv.app, &sv.host, sv.acc);
             acct_taken = true;
