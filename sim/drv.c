@@ -544,38 +544,6 @@ void drv_stop_cb(struct ev_loop *loop, ev_async *w, int revents)
     }
 }
 
-void drv_request_stop(struct drv *d)
-{
-    d->stop_req++;
-    ev_async_send(d->loop, &d->stop_w);   /* async-signal-safe (libev) */
-}
-
-int drv_fault(struct drv *d, enum drv_fault_kind kind, uint32_t first, uint32_t count)
-{
-    int n = 0;
-    for (uint64_t i = first; i < (uint64_t)first + count && i < d->n_links; i++) {
-        struct drv_link *L = &d->links[i];
-        switch (kind) {
-        case DRV_FAULT_STOP_READING:
-            L->stop_reading = true;
-            if (L->state == L_OPEN) { ev_io_stop(d->loop, &L->rd); n++; }
-            break;
-        case DRV_FAULT_RESUME_READING:
-            L->stop_reading = false;
-            if (L->state == L_OPEN) { ev_io_start(d->loop, &L->rd); n++; }
-            break;
-        case DRV_FAULT_CLOSE:
-        case DRV_FAULT_RESET:
-            if (L->state == L_OPEN || L->state == L_CONNECTING || L->state == L_HANDSHAKE) {
-                drv_conn_close(d, L, (int)kind);
-                n++;
-            }
-            break;
-        }
-    }
-    return n;
-}
-
 void drv_fault_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
@@ -589,44 +557,4 @@ void drv_fault_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_timer_set(w, secs_until(d->t_load0 + d->faults[d->fault_i].at_ns), 0.);
         ev_timer_start(loop, w);
     }
-}
-
-void drv_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)w; (void)revents;
-    struct drv *d = ev_userdata(loop);
-    drv_conn_check_timeouts(d, rt_now());
-    drv_progress_now(d);
-}
-
-void drv_progress_now(struct drv *d)
-{
-    rt_ns now = rt_now();
-    if (!d->p.progress)
-        return;
-    struct drv_progress pr = {
-        .t_ns = now - d->t_start, .phase = d->phase, .links_open = d->links_open,
-        .links_failed = d->r.fail_connect + d->r.fail_handshake + d->r.fail_timeout +
-                        d->r.fail_emfile + d->r.fail_addr,
-        .sent = d->r.all.echo.sent, .delivered = d->r.all.echo.delivered,
-        .pushes_received = d->r.all.push.delivered, .in_flight = d->outstanding,
-        .cpu_ns = drv_thread_cpu() - d->cpu0, .lag_max_ns = d->lag_max_tick,
-        .t_measure_start = d->phase != DRV_PHASE_RAMP && d->t_meas0 != RT_NEVER ? d->t_meas0 : 0,
-        .t_measure_end = d->t_stop != RT_NEVER ? d->t_stop
-                       : d->t_send_end != RT_NEVER ? d->t_send_end : 0};
-    for (uint32_t i = 0; i < d->n_links; i++) {
-        const struct drv_link *L = &d->links[i];
-        pr.backlog_links += L->state == L_OPEN && L->slots_left && L->next_t <= now &&
-                            (L->wblocked || L->iblocked);
-    }
-    d->lag_max_tick = 0;
-    d->p.progress(d, &pr, d->p.progress_arg);
-}
-
-void drv_check_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-    (void)w; (void)revents;
-    struct drv *d = ev_userdata(loop);
-    d->r.wakeups++;
-    d->t_wake = rt_now();
 }

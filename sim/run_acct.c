@@ -15,8 +15,7 @@ static int64_t ji(const json_t *o, const char *k)
     return json_is_number(v) ? (int64_t)json_number_value(v) : 0;
 }
 
-/* dotted path into nested objects; 0 when absent */
-static int64_t jp(const json_t *o, const char *path)
+int64_t run_jpath(const json_t *o, const char *path)
 {
     char key[128];
     const char *p = path;
@@ -33,6 +32,7 @@ static int64_t jp(const json_t *o, const char *path)
     }
     return json_is_number(cur) ? (int64_t)json_number_value(cur) : 0;
 }
+#define jp run_jpath
 
 json_t *run_lat_json(const met_hist *h)
 {

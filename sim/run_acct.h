@@ -3,6 +3,7 @@
 #define LINKBENCH_RUN_ACCT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -47,6 +48,9 @@ typedef struct run_acct_in {
  * ({p50, p90, p99, p999, max, undelivered}); drop reasons that occurred into reasons;
  * why the run is invalid into why (strings). */
 void run_acct(const run_acct_in *in, json_t *m, json_t *reasons, json_t *why);
+
+/* The number at a dotted path into nested objects ("app.pushed"); 0 when absent. */
+int64_t run_jpath(const json_t *o, const char *path);
 
 /* A latency object {p50, p90, p99, p999, max} in microseconds from a histogram in ns, or
  * NULL when it is empty. */

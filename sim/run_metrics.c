@@ -10,24 +10,7 @@
 #include "run.h"
 #include "run_acct.h"
 
-static int64_t jget(const json_t *o, const char *path)
-{
-    /* dotted path into nested objects; 0 when absent */
-    char key[128];
-    const char *p = path;
-    const json_t *cur = o;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof key)
-            return 0;
-        memcpy(key, p, n);
-        key[n] = 0;
-        cur = json_object_get(cur, key);
-        p = dot ? dot + 1 : p + n;
-    }
-    return json_is_number(cur) ? (int64_t)json_number_value(cur) : 0;
-}
+#define jget run_jpath
 
 static void set_num(json_t *m, const char *k, double v)
 {

@@ -36,10 +36,10 @@ static inline char *lb_slurp(const char *path)
     return buf;
 }
 
-/* Run $LINKBENCH_BIN with args (NULL-terminated) and extra environment entries (NULL or
- * NULL-terminated "K=V"), stdout/stderr into dir. Exit status, or -1. */
-static inline int lb_run(const char *dir, char **out, char **err, const char *const *args,
-                         const char *const *env_add)
+/* Start $LINKBENCH_BIN with args (NULL-terminated) and extra environment entries (NULL
+ * or NULL-terminated "K=V"), stdout/stderr into dir/stdout.txt and dir/stderr.txt,
+ * without waiting. Its pid. */
+static inline pid_t lb_start(const char *dir, const char *const *args, const char *const *env_add)
 {
     const char *bin = getenv("LINKBENCH_BIN");
     cr_assert_not_null(bin, "LINKBENCH_BIN must be set (ctest sets it)");
@@ -66,8 +66,20 @@ static inline int lb_run(const char *dir, char **out, char **err, const char *co
     pid_t pid;
     cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, envp), 0);
     posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+/* lb_start, then wait: the exit status (-1 when it did not exit normally), its stdout
+ * and stderr in *out and *err (free them). */
+static inline int lb_run(const char *dir, char **out, char **err, const char *const *args,
+                         const char *const *env_add)
+{
+    pid_t pid = lb_start(dir, args, env_add);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
+    char po[700], pe[700];
+    snprintf(po, sizeof po, "%s/stdout.txt", dir);
+    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
     *out = lb_slurp(po);
     *err = lb_slurp(pe);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;

@@ -14,9 +14,8 @@
 #include <jansson.h>
 
 #include "rep_report.h"
+#include "lb_run.h"
 #include "lb_tmpdir.h"
-
-extern char **environ;
 
 static char dir[512];
 
@@ -36,57 +35,17 @@ static void write_file(const char *name, const char *text)
     fclose(f);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return strdup("");
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return strdup(buf);
-}
+static char *slurp(const char *path) { return lb_slurp(path); }
 
 /* Start linkbench without waiting (stdout/stderr into files); returns its pid. */
-static pid_t linkbench_start(const char *const *args)
-{
-    const char *bin = getenv("LINKBENCH_BIN");
-    cr_assert_not_null(bin);
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (; *args && n < 31; args++)
-        argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    char po[700], pe[700];
-    snprintf(po, sizeof po, "%s/stdout.txt", dir);
-    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
+static pid_t linkbench_start(const char *const *args) { return lb_start(dir, args, NULL); }
 
 /* Run the built linkbench with args (NULL-terminated), stdout and stderr into files in
  * dir. Returns the exit status (-1 when it did not exit normally). */
 static int linkbench(char **out, char **err, const char *const *args)
 {
-    pid_t pid = linkbench_start(args);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    char po[700], pe[700];
-    snprintf(po, sizeof po, "%s/stdout.txt", dir);
-    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
-    *out = slurp(po);
-    *err = slurp(pe);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return lb_run(dir, out, err, args, NULL);
 }
-
 
 static const char *tiny =
     "{\n"
