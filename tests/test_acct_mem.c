@@ -228,8 +228,10 @@ Test(acct_mem, lossless_design_loses_nothing)
 Test(acct_mem, what_the_app_and_the_variant_hold_is_observed)
 {
     outcome o = run_mem("dual", 400, 8192, true);
+    char *detail = json_dumps(json_object_get(o.m, "in_flight_detail"), JSON_COMPACT);
     cr_log_info("in flight %lld, app held %lld: %s", (long long)o.in_flight, (long long)o.app_held,
-                json_dumps(json_object_get(o.m, "in_flight_detail"), JSON_COMPACT));
+                detail);
+    free(detail);
     cr_expect_eq(o.lost, 0, "%s", json_dumps(o.m, JSON_COMPACT));
     cr_expect_gt(o.app_held, 0, "%s", json_dumps(json_object_get(o.m, "in_flight_detail"), JSON_COMPACT));
     cr_expect_gt(o.in_flight, o.app_held);
