@@ -192,8 +192,8 @@ static outcome run_mem(const char *variant, uint64_t n, uint32_t len, bool deaf)
 
 static void lossy(const char *flavour, bool drops)
 {
-    const char *pdir = getenv("LINKBENCH_TEST_PLUGIN_DIR");
-    cr_assert_not_null(pdir, "LINKBENCH_TEST_PLUGIN_DIR must be set (ctest sets it)");
+    const char *pdir = getenv("LINKBENCH_TEST_PLUGINS");
+    cr_assert_not_null(pdir, "LINKBENCH_TEST_PLUGINS must be set (ctest sets it)");
     char mod[700];
     snprintf(mod, sizeof mod, "%s/lossy_%s.so", pdir, flavour);
     outcome o = run_mem(mod, 100, 64, false);
