@@ -43,6 +43,7 @@ static bool s_try_close_if_idle(struct link *l, rt_ns idle) { return sleepy_inne
 static int s_close(struct link *l) { return sleepy_inner.close(l); }
 static void s_release(struct link *l) { sleepy_inner.release(l); }
 static void s_stop(struct link_server *srv) { sleepy_inner.stop(srv); }
+static void s_held(struct link *l, int64_t *in, int64_t *out) { sleepy_inner.held(l, in, out); }
 
 LINK_VARIANT_EXPORT = {
     .abi_version = LINK_ABI_VERSION,
@@ -61,4 +62,5 @@ LINK_VARIANT_EXPORT = {
     .close = s_close,
     .release = s_release,
     .stop = s_stop,
+    .held = s_held,
 };
