@@ -106,6 +106,10 @@ enum link_drop_reason {
     LINK_DROP_SEND_OVERFLOW,     /* outbound hard limit with the drop policy */
     LINK_DROP_SEND_FAILED,       /* a write failed and the message was given up */
     LINK_DROP_UNSENT_AT_CLOSE,   /* still in a send queue when the link closed */
+    LINK_DROP_CANCELLED,         /* read, then lost to ctx.Done in the hand-off: the link
+                                  * was closing (the seed's `case <-l.ctx.Done(): return`) */
+    LINK_DROP_BROKEN_BY_DEADLINE,/* a read deadline hit mid-frame: Go's reader consumed the
+                                  * partial message and lost it (docs/seed-fidelity.md) */
     LINK_DROP_COUNT
 };
 const char *link_drop_reason_name(enum link_drop_reason r);

@@ -22,7 +22,8 @@
 
 static const char *const loss_names[] = {"blocks", "drops", "lossless"};
 static const char *const drop_names[LINK_DROP_COUNT] = {
-    "recv_queue_full", "rate_limited", "send_overflow", "send_failed", "unsent_at_close"};
+    "recv_queue_full", "rate_limited", "send_overflow", "send_failed", "unsent_at_close",
+    "cancelled_at_close", "broken_by_deadline"};
 static const char *const close_names[LINK_CLOSE_COUNT] = {
     "peer", "error", "idle", "retry_spent", "stall", "overflow", "app", "shutdown"};
 static const char *const counter_names[LINK_C_COUNT] = {

@@ -34,6 +34,19 @@ int64_t run_jpath(const json_t *o, const char *path)
 }
 #define jp run_jpath
 
+int64_t run_inbound_drops(const json_t *srv, const char *obj)
+{
+    static const char *const in[] = {"recv_queue_full", "rate_limited", "cancelled_at_close",
+                                     "broken_by_deadline"};
+    int64_t n = 0;
+    char path[96];
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        snprintf(path, sizeof path, "%s.%s", obj, in[i]);
+        n += jp(srv, path);
+    }
+    return n;
+}
+
 json_t *run_lat_json(const met_hist *h)
 {
     if (!h || met_hist_count(h) == 0)
@@ -281,9 +294,8 @@ static void no_census(json_t *m, const json_t *srv, const struct drv_result *dr,
 {
     int64_t l;
     if (sink) {
-        int64_t in_drop = jp(srv, "drops.recv_queue_full") + jp(srv, "drops.rate_limited");
-        int64_t in_end = jp(srv, "drops_at_driver_end.recv_queue_full") +
-                         jp(srv, "drops_at_driver_end.rate_limited");
+        int64_t in_drop = run_inbound_drops(srv, "drops");
+        int64_t in_end = run_inbound_drops(srv, "drops_at_driver_end");
         int64_t lost_in = jp(srv, "app.seq_missing") - in_drop;
         int64_t lost_push = dr->all.push.gaps - (dropped - in_end) - refused;
         l = (lost_in > 0 ? lost_in : 0) + (lost_push > 0 ? lost_push : 0);

@@ -51,6 +51,10 @@ void run_acct(const run_acct_in *in, json_t *m, json_t *reasons, json_t *why);
 
 /* The number at a dotted path into nested objects ("app.pushed"); 0 when absent. */
 int64_t run_jpath(const json_t *o, const char *path);
+/* The drops of messages on their way in (client -> app) in one of the server's drop
+ * objects ("drops" or "drops_at_driver_end"): recv_queue_full, rate_limited,
+ * cancelled_at_close, broken_by_deadline. */
+int64_t run_inbound_drops(const json_t *srv, const char *obj);
 
 /* A latency object {p50, p90, p99, p999, max} in microseconds from a histogram in ns, or
  * NULL when it is empty. */

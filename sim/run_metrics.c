@@ -32,8 +32,7 @@ static json_t *dir_json(const struct drv_dir *d)
 /* Per-direction detail beside the totals (the server's counters, whole run). */
 static void dir_detail(json_t *m, const json_t *srv)
 {
-    int64_t in_drop = jget(srv, "drops_at_driver_end.recv_queue_full") +
-                      jget(srv, "drops_at_driver_end.rate_limited");
+    int64_t in_drop = run_inbound_drops(srv, "drops_at_driver_end");
     json_object_set_new(m, "dir_in", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
         "sent", (json_int_t)jget(srv, "vsock_run.msgs_in"), "received_by_app", (json_int_t)jget(srv, "app.recv_msgs"),
         "missing_at_app", (json_int_t)jget(srv, "app.seq_missing"),

@@ -111,7 +111,8 @@ Test(link_registry, enum_names_are_stable)
 {
     cr_expect_str_eq(link_loss_policy_name(LINK_LOSS_LOSSLESS), "lossless");
     static const char *const drops[] = {"recv_queue_full", "rate_limited", "send_overflow",
-                                        "send_failed", "unsent_at_close"};
+                                        "send_failed", "unsent_at_close",
+                                        "cancelled_at_close", "broken_by_deadline"};
     for (int i = 0; i < LINK_DROP_COUNT; i++) {
         cr_expect_str_eq(link_drop_reason_name((enum link_drop_reason)i), drops[i]);
         cr_expect_eq(link_drop_reason_parse(drops[i]), i);

@@ -221,6 +221,37 @@ Test(seed_variants, batch_blocks_instead_of_dropping)
     tv_stop(&t);
 }
 
+/* A message the loop has read but cannot hand to a full receive queue when the link
+ * closes is lost to `case <-l.ctx.Done(): return` (批量发送版本, and dual's receiveLoop):
+ * named cancelled_at_close, never recv_queue_full, a reason blocking designs lack. */
+static void handoff_loss_at_close_is_cancelled(const char *name)
+{
+    tv t;
+    tv_load(&t, name);
+    tv_set(&t, "recv_queue_len", 1);
+    tv_start(&t);
+    int i = tv_attach(&t);
+    client_send(&t, i, 2);
+    WAIT(msgs_in(t.srv_s[i]) == 2 && atomic_load(&t.host.readable) >= 1);
+    rt_sleep(50 * RT_MS, NULL);   /* the loop reads the second and blocks handing it off */
+    cr_assert_eq(t.v->close(t.l[i]), 0);
+    WAIT(atomic_load(&t.host.closed) == 1);
+    cr_expect_eq(drops(&t, LINK_DROP_CANCELLED), 1, "%s", name);
+    cr_expect_eq(drops(&t, LINK_DROP_RECV_QUEUE_FULL), 0, "%s", name);
+    cr_expect_eq(app_drain(&t, i), 1, "%s", name);
+    tv_stop(&t);
+}
+
+Test(seed_variants, batch_handoff_loss_at_close_is_cancelled_at_close)
+{
+    handoff_loss_at_close_is_cancelled("batch");
+}
+
+Test(seed_variants, dual_handoff_loss_at_close_is_cancelled_at_close)
+{
+    handoff_loss_at_close_is_cancelled("dual");
+}
+
 static void drops_when_full(const char *name)
 {
     tv t;

@@ -505,16 +505,17 @@ int seed_deliver_blocking(struct link *l, vsock_msg *m)
     atomic_store(&l->rx_in_hand, 0);
     if (rc == 0)
         return 0;
-    /* The seed returns on ctx.Done() and the payload is gone; reporting it keeps the
-     * inbound accounting exact (the queue was full when the link closed). */
-    link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);
+    /* The seed returns on ctx.Done() and the payload is gone: the queue was full when
+     * the link closed. Named for what it is (a blocking design never drops for a full
+     * queue), and reported so the inbound accounting stays exact. */
+    link_host_drop(l->host, m, LINK_DROP_CANCELLED);
     return rc;
 }
 
 int seed_deliver_try(struct link *l, vsock_msg *m, bool with_ctx)
 {
     if (with_ctx && rt_ctx_done(l->ctx)) {   /* LinkV4's `case <-l.ctx.Done(): return` */
-        link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);
+        link_host_drop(l->host, m, LINK_DROP_CANCELLED);
         return -ECANCELED;
     }
     if (rt_queue_try_push(l->recvq, m) == 0)

@@ -178,11 +178,12 @@ enum link_close_cause seed_send_cause(enum seed_send_result r);
 int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_close_cause *cause);
 
 /* `l.receiveCh <- payload` inside select with ctx.Done(): blocks while the queue is
- * full. 0 delivered, or -ECANCELED/-EPIPE (m reported: the seed loses it on return). */
+ * full. 0 delivered, or -ECANCELED/-EPIPE (m reported as cancelled_at_close: the seed
+ * loses it on return). */
 int seed_deliver_blocking(struct link *l, vsock_msg *m);
 /* select with default: drops m (recv_queue_full) when full. 0 delivered, 1 dropped,
  * -ECANCELED (with_ctx: the select also had `case <-l.ctx.Done(): return`; m is
- * reported and the loop returns). */
+ * reported as cancelled_at_close and the loop returns). */
 int seed_deliver_try(struct link *l, vsock_msg *m, bool with_ctx);
 
 /* Limiter.Allow (x/time/rate) when limited; true when not limited. */
