@@ -272,6 +272,47 @@ static int close_handshake(vsock *s, rt_ns deadline)
     }
 }
 
+int vsock_close_after_frame(vsock *s, int code, rt_ns deadline, rt_ctx *wait_ctx)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->close_called) {
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    s->close_called = true;
+    s->rx_discard = true;
+    s->users++;
+    if (s->wctx)
+        rt_ctx_cancel(s->wctx);
+    int r = 0;
+    if (s->hs_done && s->fd >= 0) {
+        if (!s->err)
+            vsock__queue_close(s, code);
+        /* Write it, like Go's Write under a deadline: what is pending goes first (a
+         * timed-out frame's rest, a pong), then the close frame; no read follows. */
+        for (;;) {
+            int f = vsock__flush_once(s);
+            if (f != -EAGAIN)
+                break;   /* all out, or the connection is gone */
+            if (rt_now() >= deadline) {
+                r = -ETIMEDOUT;
+                break;
+            }
+            int w = vsock__wait_fd_on(s, POLLOUT, deadline, wait_ctx);
+            if (w < 0) {
+                r = w;
+                break;
+            }
+        }
+    }
+    if (s->fd >= 0 && !s->fd_shut) {
+        shutdown(s->fd, SHUT_RDWR);
+        s->fd_shut = true;
+    }
+    vsock__leave(s);   /* the last user closes the fd */
+    return r;
+}
+
 int vsock_close(vsock *s, int code)
 {
     return vsock_close_within(s, code, rt_deadline_in(s->close_timeout));

@@ -126,6 +126,13 @@ int vsock_close(vsock *s, int code);
  * close frame and flushes what the kernel takes at once, then closes. Returns as
  * vsock_close. */
 int vsock_close_within(vsock *s, int code, rt_ns deadline);
+/* Go's close as the seed does it (WriteServerMessage(OpClose) under a write deadline, then
+ * conn.Close()): write a close frame with `code` (0: no payload, the peer reads 1005)
+ * after whatever output is pending, waiting for room until deadline or until wait_ctx
+ * is cancelled (NULL: only the deadline), then close the fd at once, never reading the
+ * peer's reply. Wakes a blocked reader and writer as vsock_close does. Idempotent.
+ * 0, or -ETIMEDOUT / -ECANCELED when the frame could not be written whole. */
+int vsock_close_after_frame(vsock *s, int code, rt_ns deadline, rt_ctx *wait_ctx);
 void vsock_close_nb(vsock *s, int code);   /* queue a close frame; flush, then the owner destroys */
 bool vsock_is_closed(const vsock *s);
 int vsock_close_code(const vsock *s);      /* the peer's close code, 0 if none */

@@ -116,6 +116,8 @@ void vsock__free_io(vsock *s);
  * return). revents, -ETIMEDOUT, -ECANCELED (the caller's ctx, or vsock_close unless
  * user_ctx: then only the caller's ctx counts). */
 int vsock__wait_fd(vsock *s, short ev, rt_ns deadline, bool user_ctx);
+/* The same on an explicit ctx (NULL: only the deadline). */
+int vsock__wait_fd_on(vsock *s, short ev, rt_ns deadline, rt_ctx *c);
 int vsock__woke_err(const vsock *s, int w);   /* -ECANCELED after vsock_close reads -EPIPE */
 void vsock__leave(vsock *s);   /* end of a blocking call: users--, deferred close, unlock */
 

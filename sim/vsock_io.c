@@ -404,7 +404,11 @@ int vsock__wait_fd(vsock *s, short ev, rt_ns deadline, bool user_ctx)
      * made on the first wait, so event-loop sockets never pay for it. */
     if (!s->wctx && !user_ctx)
         s->wctx = rt_ctx_create(s->uctx);
-    rt_ctx *c = s->wctx && !user_ctx ? s->wctx : s->uctx;
+    return vsock__wait_fd_on(s, ev, deadline, s->wctx && !user_ctx ? s->wctx : s->uctx);
+}
+
+int vsock__wait_fd_on(vsock *s, short ev, rt_ns deadline, rt_ctx *c)
+{
     int fd = s->fd;
     bool paused = ev == POLLIN && s->be->rx_paused && s->be->rx_paused(s);
     pthread_mutex_unlock(&s->mu);

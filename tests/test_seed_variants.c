@@ -1,6 +1,7 @@
 /* test_seed_variants.c — design-specific behaviour of the five seed variants, by counts over in-process vsock pairs. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -521,6 +522,67 @@ Test(seed_variants, close_timeout_is_a_param_with_the_seeds_default)
         cr_assert_geq(k, 0, "%s has no close_timeout_ms", want[i].name);
         cr_expect_eq(t.params[k], want[i].ms, "%s", want[i].name);
         link_module_unload(t.mod);
+    }
+}
+
+/* The seed's Close writes an empty close frame and closes the connection at once: the
+ * client reads 1005, and the call returns without the client's reply even with a
+ * day-long DefaultCloseTimeout (a close that waited would fail the suite's timeout). */
+Test(seed_variants, close_sends_an_empty_close_frame_and_never_waits_for_the_reply,
+     .timeout = 60)
+{
+    const char *names[] = {"dual", "batch", "poll", "hybrid", "pair"};
+    for (int v = 0; v < 5; v++) {
+        tv t;
+        tv_load(&t, names[v]);
+        tv_set(&t, "close_timeout_ms", 86400000);
+        tv_start(&t);
+        int i = tv_attach(&t);
+        cr_assert_eq(t.v->close(t.l[i]), 0);
+        cr_assert(t.v->try_close_if_idle(t.l[i], 0), "%s: closed", names[v]);
+        vsock_msg *m = NULL;
+        cr_expect_eq(vsock_read(t.cli[i], &m, rt_deadline_in(5 * RT_S)), -EPIPE, "%s", names[v]);
+        cr_expect_eq(vsock_close_code(t.cli[i]), VSOCK_CLOSE_NO_STATUS, "%s", names[v]);
+        WAIT(atomic_load(&t.host.closed) == 1);
+        cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_APP + 1, "%s", names[v]);
+        tv_stop(&t);
+    }
+}
+
+/* close_waits_reply = 1 keeps the harness's RFC close: status 1000, and the close
+ * returns only once the client's reply was read (the seed's close reads nothing). */
+static void *client_reads_once(void *arg)
+{
+    vsock *c = arg;
+    vsock_msg *m = NULL;
+    vsock_read(c, &m, rt_deadline_in(10 * RT_S));   /* the close: wslay replies to it */
+    return NULL;
+}
+
+static int64_t frames_in(vsock *s)
+{
+    vsock_counters c;
+    vsock_get_counters(s, &c);
+    return c.frames_in;
+}
+
+Test(seed_variants, close_waits_reply_option_sends_1000_and_reads_the_reply, .timeout = 60)
+{
+    for (int opt = 0; opt < 2; opt++) {
+        tv t;
+        tv_load(&t, "hybrid");
+        tv_set(&t, "close_waits_reply", opt);
+        tv_set(&t, "close_timeout_ms", opt ? 86400000 : 1000);
+        tv_set(&t, "read_timeout_ms", 50);
+        tv_start(&t);
+        int i = tv_attach(&t);
+        pthread_t th;
+        pthread_create(&th, NULL, client_reads_once, t.cli[i]);
+        cr_assert_eq(t.v->close(t.l[i]), 0);
+        pthread_join(th, NULL);
+        cr_expect_eq(vsock_close_code(t.cli[i]), opt ? VSOCK_CLOSE_NORMAL : VSOCK_CLOSE_NO_STATUS);
+        cr_expect_eq(frames_in(t.srv_s[i]), opt ? 1 : 0, "close_waits_reply=%d", opt);
+        tv_stop(&t);
     }
 }
 

@@ -6,9 +6,10 @@
 #include "seed_link.h"
 
 /* Constants from LinkV2's own const block. DefaultCloseTimeout (3 s) is close_timeout_ms,
- * the deadline Close gives vsock_close_within. */
+ * the write deadline of the close frame (seed_link.c, close_sock). */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_CLOSE_TIMEOUT, P_COUNT };
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_CLOSE_TIMEOUT,
+       P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param batch_params[P_COUNT] = {
     [P_READ_TIMEOUT] = {"read_timeout_ms", 1000, 1, 86400000,
@@ -29,6 +30,7 @@ static const struct link_param batch_params[P_COUNT] = {
                  "sendBatch: sends per round before one read"},
     [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 3000, 1, 86400000,
                          "DefaultCloseTimeout (3 s): Close's write deadline for the close frame"},
+    SEED_FIDELITY_PARAMS(P_FID),
 };
 
 /* LinkV2.readWriteLoop. */
@@ -93,7 +95,7 @@ out:
 
 static int batch_start(const struct link_start_args *a, struct link_server **out)
 {
-    return seed_server_create(a, P_COUNT, sizeof(struct link_server), out);
+    return seed_server_create(a, P_COUNT, P_FID, sizeof(struct link_server), out);
 }
 
 static int batch_attach(struct link_server *srv, vsock *s, uint32_t id, struct link **out)

@@ -8,9 +8,10 @@
 /* The seed shows dual's loops only in prose (背景: sendLoop + receiveLoop); its Link
  * struct and sendWithRetry are in the 协程聚合版本 section, its constants in the const
  * block that closes the 非阻塞读版本 code. DefaultCloseTimeout (2 s) is close_timeout_ms,
- * the deadline Close gives vsock_close_within. */
+ * the write deadline of the close frame (seed_link.c, close_sock). */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_CLOSE_TIMEOUT, P_COUNT };
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_CLOSE_TIMEOUT,
+       P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param dual_params[P_COUNT] = {
     [P_READ_TIMEOUT] = {"read_timeout_ms", 180000, 1, 86400000,
@@ -29,6 +30,7 @@ static const struct link_param dual_params[P_COUNT] = {
                    "DefaultMaxRetries: retries per message (0: unlimited, as ekit)"},
     [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
                          "DefaultCloseTimeout (2 s): Close's write deadline for the close frame"},
+    SEED_FIDELITY_PARAMS(P_FID),
 };
 
 /* sendLoop: select { <-ctx.Done(): return; payload := <-sendCh: sendWithRetry }.
@@ -96,7 +98,7 @@ out:
 
 static int dual_start(const struct link_start_args *a, struct link_server **out)
 {
-    return seed_server_create(a, P_COUNT, sizeof(struct link_server), out);
+    return seed_server_create(a, P_COUNT, P_FID, sizeof(struct link_server), out);
 }
 
 static int dual_attach(struct link_server *srv, vsock *s, uint32_t id, struct link **out)

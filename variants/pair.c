@@ -11,7 +11,8 @@
  * receive buffer are not params: a passive Link is read only by tryRead's polls and
  * delivers only to the unified queue. Link's retry settings are not either: tryWrite
  * never retries. */
-enum { P_WRITE_TIMEOUT, P_SEND_QUEUE, P_READ_POLL, P_IDLE_TICK, P_UNIFIED, P_CLOSE_TIMEOUT, P_COUNT };
+enum { P_WRITE_TIMEOUT, P_SEND_QUEUE, P_READ_POLL, P_IDLE_TICK, P_UNIFIED, P_CLOSE_TIMEOUT,
+       P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param pair_params[P_COUNT] = {
     [P_WRITE_TIMEOUT] = {"write_timeout_ms", 60000, 1, 86400000,
@@ -27,6 +28,7 @@ static const struct link_param pair_params[P_COUNT] = {
                    "unifiedReceiveCh capacity, shared by both links (dropped when full)"},
     [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
                          "Link DefaultCloseTimeout (2 s): a sub-link Close's write deadline"},
+    SEED_FIDELITY_PARAMS(P_FID),
 };
 
 enum { PAIR_OPEN, PAIR_JOINED, PAIR_SEALED };
@@ -265,7 +267,7 @@ static void pair_on_stop(struct link_server *srv)
 
 static int pair_start(const struct link_start_args *a, struct link_server **out)
 {
-    int rc = seed_server_create(a, P_COUNT, sizeof(struct pair_server), out);
+    int rc = seed_server_create(a, P_COUNT, P_FID, sizeof(struct pair_server), out);
     if (rc == 0)
         (*out)->on_stop = pair_on_stop;
     return rc;

@@ -6,9 +6,10 @@
 #include "seed_link.h"
 
 /* Constants from the const block at the end of LinkV3's code. DefaultCloseTimeout (2 s)
- * is close_timeout_ms, the deadline Close gives vsock_close_within. */
+ * is close_timeout_ms, the write deadline of the close frame (seed_link.c, close_sock). */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_POLL, P_CLOSE_TIMEOUT, P_COUNT };
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_POLL, P_CLOSE_TIMEOUT,
+       P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param poll_params[P_COUNT] = {
     [P_READ_TIMEOUT] = {"read_timeout_ms", 180000, 1, 86400000,
@@ -30,6 +31,7 @@ static const struct link_param poll_params[P_COUNT] = {
                 "veryShortReadTimeout (1 ms): deadline of every read poll"},
     [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
                          "DefaultCloseTimeout (2 s): Close's write deadline for the close frame"},
+    SEED_FIDELITY_PARAMS(P_FID),
 };
 
 /* LinkV3.readWriteLoop: `select` with write priority, the read in `default:`. */
@@ -85,7 +87,7 @@ out:
 
 static int poll_start(const struct link_start_args *a, struct link_server **out)
 {
-    return seed_server_create(a, P_COUNT, sizeof(struct link_server), out);
+    return seed_server_create(a, P_COUNT, P_FID, sizeof(struct link_server), out);
 }
 
 static int poll_attach(struct link_server *srv, vsock *s, uint32_t id, struct link **out)

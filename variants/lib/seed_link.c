@@ -23,7 +23,7 @@ static void srv_unlock(struct link_server *srv)
     atomic_flag_clear_explicit(&srv->lock, memory_order_release);
 }
 
-int seed_server_create(const struct link_start_args *a, int n_params, size_t size,
+int seed_server_create(const struct link_start_args *a, int n_params, int fid, size_t size,
                        struct link_server **out)
 {
     struct link_server *srv = calloc(1, size);
@@ -40,6 +40,7 @@ int seed_server_create(const struct link_start_args *a, int n_params, size_t siz
     if (a->params && n_params > 0)
         memcpy(srv->params, a->params, (size_t)n_params * sizeof *srv->params);
     srv->n_params = n_params;
+    srv->fid = fid;
     srv->host = a->host;
     if (a->common)
         srv->common = *a->common;
@@ -173,6 +174,7 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
     l->s = s;
     l->close_order = cfg->close_order;
     l->close_timeout = cfg->close_timeout;
+    l->close_waits_reply = seed_fid_on(srv, SEED_F_CLOSE_WAITS_REPLY);
     l->auto_close = srv->common.auto_close;
     l->sendq = rt_queue_create(cfg->send_cap);
     l->ctx = rt_ctx_create(cfg->parent_ctx ? cfg->parent_ctx : srv->stop_ctx);
@@ -190,9 +192,9 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
         return NULL;
     }
     /* Go's cancel() does not touch the conn; here the ctx also wakes the vsock. The
-     * same happens in Go a moment later, when Close() closes the conn; and a close
-     * handshake started after the cancel (poll's order, and stop) only flushes the
-     * close frame, as Go's WriteServerMessage does, without waiting for the reply. */
+     * same happens in Go a moment later, when Close() closes the conn. The close frame's
+     * own write waits on the server's stop ctx, not this one (close_sock): cancelling
+     * first (poll's order) does not cut Go's write deadline short. */
     vsock_set_ctx(s, l->ctx);
     rt_queue_set_notify(l->sendq, sendq_notify, l, cfg->send_cap - 1);
     if (l->owns_recvq)   /* low-water = cap: a pop never reaches it, so no RT_Q_LOW */
@@ -313,10 +315,16 @@ int seed_attach(struct link_server *srv, vsock *s, uint32_t id, const struct see
 
 static void close_sock(struct link *l)
 {
-    if (l->close_timeout > 0)
-        vsock_close_within(l->s, VSOCK_CLOSE_NORMAL, rt_deadline_in(l->close_timeout));
-    else
-        vsock_close(l->s, VSOCK_CLOSE_NORMAL);
+    rt_ns deadline = rt_deadline_in(l->close_timeout > 0 ? l->close_timeout : 2 * RT_S);
+    if (l->close_waits_reply) {   /* the harness's RFC close, kept as an option */
+        vsock_close_within(l->s, VSOCK_CLOSE_NORMAL, deadline);
+        return;
+    }
+    /* The seed: SetWriteDeadline(now + DefaultCloseTimeout); WriteServerMessage(OpClose,
+     * nil), an empty close frame (the client reads 1005); conn.Close() at once, never
+     * reading the client's reply. The write waits for room only until its deadline or
+     * the server's stop (which closes every link in parallel, as Go's goroutines would). */
+    vsock_close_after_frame(l->s, 0, deadline, l->srv->stop_ctx);
 }
 
 int seed_link_close(struct link *l, enum link_close_cause cause)
@@ -330,10 +338,10 @@ int seed_link_close(struct link *l, enum link_close_cause cause)
         cause = LINK_CLOSE_SHUTDOWN;
     atomic_store(&l->cause, (int)cause);
     /* The close frame goes out under the design's DefaultCloseTimeout (Go:
-     * SetWriteDeadline(now + DefaultCloseTimeout), WriteServerMessage(OpClose)); vsock
-     * then waits, within that deadline, for the reply and closes the fd, which also
-     * wakes a reader or writer blocked on it (Go: conn.Close()). It runs in the
-     * caller's thread, as Go's Close does. */
+     * SetWriteDeadline(now + DefaultCloseTimeout), WriteServerMessage(OpClose)); then the
+     * fd is closed, which also wakes a reader or writer blocked on it (Go:
+     * conn.Close()). It runs in the caller's thread, as Go's Close does: the idle
+     * reaper pays one write and one close per link, no round trip (close_sock). */
     if (l->close_order == SEED_CLOSE_FRAME_THEN_CANCEL) {
         close_sock(l);
         rt_ctx_cancel(l->ctx);
@@ -375,7 +383,7 @@ void seed_link_thread_exit(struct link *l, enum link_close_cause cause)
 void seed_server_stop(struct link_server *srv)
 {
     /* 1. Wake everything, then close every link still in the list (take a ref unless
-     * it is being freed): no close waits for its peer's reply any more. */
+     * it is being freed): no close waits for room or for its peer's reply any more. */
     rt_ctx_cancel(srv->stop_ctx);
     size_t n = 0, cap = 0;
     struct link **all = NULL;

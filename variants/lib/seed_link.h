@@ -19,6 +19,24 @@ enum seed_limiter_kind {
     SEED_LIMIT_TAKE     /* go.uber.org/ratelimit New(rate), Take() */
 };
 
+/* ---------------------------------------------------------------- seed fidelity */
+
+/* Switches every seed design has after its own params. Where the harness's layers could
+ * behave better than the seed's Go (gobwas/ws over net.Conn), the seed's behaviour is the
+ * default and the repair an explicit option (docs/seed-fidelity.md). */
+enum seed_fid {
+    SEED_F_CLOSE_WAITS_REPLY,   /* 0: Close writes an empty close frame and closes at once */
+    SEED_F_COUNT
+};
+
+/* The block's entries, for a design's params table: [first + k] = ... */
+#define SEED_FIDELITY_PARAMS(first)                                                        \
+    [(first) + SEED_F_CLOSE_WAITS_REPLY] = {                                               \
+        "close_waits_reply", 0, 0, 1,                                                      \
+        "0 (seed): Close writes a close frame with no payload (the client reads 1005) "    \
+        "under close_timeout_ms and closes the connection at once; 1: status 1000, then "  \
+        "wait up to close_timeout_ms for the client's reply (RFC 6455 handshake)"}
+
 typedef struct seed_thr seed_thr;
 
 /* The seed's Link struct. Designs embed it first (struct dual_link { struct link base; ... }). */
@@ -34,6 +52,7 @@ struct link {
     rt_ctx *gate;             /* cancelled when attach returns: threads start then */
     enum seed_close_order close_order;
     rt_ns close_timeout;      /* DefaultCloseTimeout: Close's write deadline; 0: the vsock's */
+    bool close_waits_reply;   /* close_waits_reply: the RFC handshake instead of the seed's */
     bool auto_close;
     bool limited;             /* limiter != nil */
     rt_limiter limiter;       /* one owner: the link's I/O thread */
@@ -63,6 +82,7 @@ struct link_server {
     struct link_common common;
     int64_t *params;
     int n_params;
+    int fid;                  /* index of the design's first SEED_FIDELITY_PARAMS entry */
     /* Parent of every link's ctx, which is also its vsock's ctx: stop() cancels it,
      * so every blocked read, write, sleep and close handshake returns at once and the
      * links close in parallel instead of one close_timeout after another. */
@@ -93,8 +113,9 @@ struct seed_link_cfg {
 /* ---------------------------------------------------------------- server */
 
 /* Allocate `size` bytes (a design struct embedding struct link_server first), copy the
- * params and common settings. 0 or -ENOMEM. */
-int seed_server_create(const struct link_start_args *a, int n_params, size_t size,
+ * params and common settings; the design's SEED_FIDELITY_PARAMS block starts at index
+ * fid (its last SEED_F_COUNT params). 0 or -ENOMEM. */
+int seed_server_create(const struct link_start_args *a, int n_params, int fid, size_t size,
                        struct link_server **out);
 /* stop(): close every link (cause shutdown), join every thread, free every link
  * (released or not) and the server. No callback after it returns. */
@@ -208,6 +229,11 @@ void seed_op_held(struct link *l, int64_t *in, int64_t *out);
 
 /* Param value i of the server (the design's table order). */
 static inline int64_t seed_param(const struct link_server *srv, int i) { return srv->params[i]; }
+/* A seed-fidelity switch (enum seed_fid). */
+static inline bool seed_fid_on(const struct link_server *srv, enum seed_fid f)
+{
+    return srv->params[srv->fid + (int)f] != 0;
+}
 
 /* Designated-initializer helpers for a design's params table. */
 #define SEED_MS(ms) ((rt_ns)(ms) * RT_MS)
