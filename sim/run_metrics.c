@@ -143,6 +143,10 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
                         json_object_get(vs, "sys_read"), "write", json_object_get(vs, "sys_write"),
                         "poll", json_object_get(vs, "sys_poll"), "partial_resumed",
                         json_object_get(vs, "partial_resumed")));
+    /* the seed's Go semantics at work (docs/seed-fidelity.md): frames a read deadline
+     * broke, frames a write deadline cut short, in the window */
+    json_object_set_new(m, "frames_broken_by_deadline",
+                        json_integer(jget(srv, "vsock.frames_broken_by_deadline")));
     json_t *lat = NULL;
     met_hist *h = met_hist_from_json(json_object_get(srv, "lat_in"));
     if (h && (lat = run_lat_json(h)))

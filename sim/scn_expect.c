@@ -15,8 +15,11 @@
  * expectation that can never fail. */
 enum sub { SUB_NONE, SUB_PCT, SUB_REASON };
 
-/* Metrics the report derives per run beside the contract's scalars. */
-static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs"};
+/* Metrics the report derives per run beside the contract's scalars, and the counts of
+ * the seed's Go behaviours (docs/seed-fidelity.md). */
+static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs",
+                                      "frames_broken_by_deadline"};
+#define N_DERIVED ((int)(sizeof derived / sizeof derived[0]))
 
 #define METRICS_MAX 64
 
@@ -26,7 +29,7 @@ static int metric_names(const char **names, enum sub *subs)
     int n = 0;
     for (int i = 0; REP_SCALAR_METRICS[i] && n < METRICS_MAX - 8; i++)
         names[n] = REP_SCALAR_METRICS[i], subs[n++] = SUB_NONE;
-    for (int i = 0; i < 2; i++) names[n] = derived[i], subs[n++] = SUB_NONE;
+    for (int i = 0; i < N_DERIVED; i++) names[n] = derived[i], subs[n++] = SUB_NONE;
     for (int i = 0; REP_LATENCY_METRICS[i] && n < METRICS_MAX - 1; i++)
         names[n] = REP_LATENCY_METRICS[i], subs[n++] = SUB_PCT;
     names[n] = "drops_by_reason", subs[n++] = SUB_REASON;
@@ -93,7 +96,7 @@ static bool split_metric(const char *path, struct scn_ref *ref, char *why, size_
         return false;
     }
     int used = 1;
-    char l[160];
+    char l[256];
     if (subs[m] == SUB_PCT) {
         int np = count(REP_LATENCY_KEYS);
         if (n < 2 || find(seg[1], REP_LATENCY_KEYS, np) < 0) {
@@ -133,7 +136,7 @@ static bool split_metric(const char *path, struct scn_ref *ref, char *why, size_
 bool scn_metric_known(const char *metric, char *why, size_t why_bytes)
 {
     struct scn_ref r;
-    char w[256];
+    char w[320];
     bool ok = split_metric(metric, &r, w, sizeof w);
     if (!ok && why) snprintf(why, why_bytes, "%s", w);
     return ok;
@@ -198,7 +201,7 @@ static int parse_ref(struct lex *x, struct scn_ref *r)
     char path[SCN_METRIC_BYTES];
     memcpy(path, x->s + mstart, mlen);
     path[mlen] = '\0';
-    char why[160];
+    char why[320];
     if (!split_metric(path, r, why, sizeof why)) return fail(x, mstart, "%s", why);
     return 0;
 }

@@ -167,6 +167,22 @@ void vsock_set_ctx(vsock *s, rt_ctx *ctx)
     pthread_mutex_unlock(&s->mu);
 }
 
+void vsock_set_go(vsock *s, unsigned go_flags)
+{
+    pthread_mutex_lock(&s->mu);
+    s->go = (uint8_t)(go_flags & (VSOCK_GO_READ | VSOCK_GO_WRITE));
+    pthread_mutex_unlock(&s->mu);
+}
+
+vsock_msg *vsock_take_broken(vsock *s)
+{
+    pthread_mutex_lock(&s->mu);
+    vsock_msg *m = s->broken;
+    s->broken = NULL;
+    pthread_mutex_unlock(&s->mu);
+    return m;
+}
+
 int vsock_fd(const vsock *s)
 {
     return s->fd;

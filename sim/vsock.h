@@ -73,8 +73,27 @@ int vsock_handshake_step(vsock *s, const char *host, const char *path);
  * promptly after rt_ctx_cancel(ctx). */
 void vsock_set_ctx(vsock *s, rt_ctx *ctx);
 
+/* Go modes: what a deadline does to a frame in progress, as the seed's Go does it
+ * (net.Conn deadlines under gobwas/ws: docs/seed-fidelity.md), instead of this layer's
+ * repair. Set before the socket is used by more than one thread.
+ * VSOCK_GO_READ: a vsock_read that times out inside a frame has consumed the frame's
+ *   bytes so far and loses them (the partial message is kept for vsock_take_broken);
+ *   the next read parses the following byte as a new frame header, as a fresh
+ *   wsutil reader would: the rest of the broken frame then reads as garbage (mostly a
+ *   protocol error, -EPROTO). Counted in frames_broken_by_deadline.
+ * VSOCK_GO_WRITE: a vsock_write that times out leaves on the wire what the kernel took,
+ *   and the rest of its frame is gone; a retry writes the message again from its start,
+ *   as a new frame, right after the cut one (the peer then reads a corrupted message,
+ *   then garbage). Counted in frames_cut_by_deadline. */
+enum { VSOCK_GO_READ = 1, VSOCK_GO_WRITE = 2 };
+void vsock_set_go(vsock *s, unsigned go_flags);
+/* The partial message the last timed-out vsock_read broke (VSOCK_GO_READ), owned by the
+ * caller now; NULL when it broke none, or only a control frame. Its len is the payload
+ * received before the deadline (possibly 0: the deadline hit inside the header). */
+vsock_msg *vsock_take_broken(vsock *s);
+
 /* Read one whole message, waiting until deadline. A frame split across several calls
- * (several deadlines) is kept and delivered intact.
+ * (several deadlines) is kept and delivered intact (unless VSOCK_GO_READ).
  * Returns 0 (*out owned by caller), -ETIMEDOUT, -ECANCELED,
  * -EPIPE (the peer closed: vsock_close_code tells the code), -ECONNRESET, -EPROTO,
  * -EMSGSIZE (too big: a 1009 close was sent). Pings are answered inside. */
@@ -146,6 +165,8 @@ typedef struct vsock_counters {
     int64_t frames_in, frames_out, msgs_in, msgs_out;
     int64_t read_timeouts, write_timeouts;
     int64_t partial_resumed;   /* timed-out partial frames finished by a later write */
+    int64_t frames_broken_by_deadline;   /* VSOCK_GO_READ: frames a read deadline broke */
+    int64_t frames_cut_by_deadline;      /* VSOCK_GO_WRITE: frames a write deadline cut short */
     int64_t pings_answered;
 } vsock_counters;
 

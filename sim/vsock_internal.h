@@ -61,6 +61,9 @@ struct vsock {
     size_t rx_budget;            /* bytes this decode round may still read */
     size_t rx_round;             /* bytes read in this round */
     uint64_t rx_fed, rx_framed;  /* bytes given to wslay / in frames it has parsed (trim) */
+    uint8_t rx_last[16];         /* the last bytes given to wslay (a partial header's) */
+    uint8_t go;                  /* VSOCK_GO_* */
+    vsock_msg *broken;           /* VSOCK_GO_READ: the partial message a deadline broke */
     vsock_msg *in_head, *in_tail;
     uint8_t *pre;                /* bytes that arrived with the handshake head */
     uint32_t pre_off, pre_len;
@@ -111,6 +114,8 @@ int vsock__queue_close(vsock *s, int code);   /* close frame into the buffer */
 /* One decode round: read within rx_budget (stopping after a message when rx_one) and
  * parse into the inbox; 0 or the error that ended reading (sticky). */
 int vsock__decode(vsock *s);
+/* VSOCK_GO_READ at a read deadline: lose the frame in progress, if any (vsock_io.c). */
+void vsock__break_frame(vsock *s);
 void vsock__free_io(vsock *s);
 /* Wait for ev on the fd until deadline, s->mu released meanwhile (held on entry and
  * return). revents, -ETIMEDOUT, -ECANCELED (the caller's ctx, or vsock_close unless

@@ -150,6 +150,19 @@ ssize_t vsock__recv(vsock *s, void *buf, size_t len)
 
 /* ---------------------------------------------------------------- wslay callbacks */
 
+/* Keep the last bytes given to wslay: a deadline inside a frame header (VSOCK_GO_READ)
+ * needs the header's first byte to tell a data frame from a control frame. */
+static void note_fed(vsock *s, const uint8_t *buf, size_t n)
+{
+    const size_t k = sizeof s->rx_last;
+    if (n >= k) {
+        memcpy(s->rx_last, buf + n - k, k);
+    } else {
+        memmove(s->rx_last, s->rx_last + n, k - n);
+        memcpy(s->rx_last + k - n, buf, n);
+    }
+}
+
 static ssize_t cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                        void *user)
 {
@@ -166,6 +179,8 @@ static ssize_t cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
             s->pre = NULL;
         }
         s->rx_fed += n;
+        if (s->go & VSOCK_GO_READ)
+            note_fed(s, buf, n);
         return (ssize_t)n;
     }
     /* Stop (without a system call) once the round has what it came for; wslay has
@@ -181,6 +196,8 @@ static ssize_t cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         s->rx_budget -= (size_t)r;
         s->rx_round += (size_t)r;
         s->rx_fed += (uint64_t)r;
+        if (s->go & VSOCK_GO_READ)
+            note_fed(s, buf, (size_t)r);
         /* A short read drained the kernel: the next read would say EAGAIN, so the
          * round ends here and the caller waits (or returns to its loop) instead. */
         if ((size_t)r < len)
@@ -347,6 +364,41 @@ int vsock__queue_close(vsock *s, int code)
     return r ? -EPIPE : 0;
 }
 
+void vsock__break_frame(vsock *s)
+{
+    if (!s->ws || (s->rx_fed == s->rx_framed && !s->rx_cur))
+        return;   /* at a message boundary: Go's read consumed nothing it loses */
+    vsock_msg *lost = NULL;
+    if (s->rx_fed > s->rx_framed) {
+        /* Inside a header: its first byte says whether a data frame (text, binary, or a
+         * continuation of the message in rx_cur) was lost. */
+        uint64_t have = s->rx_fed - s->rx_framed;
+        uint8_t b0 = have <= sizeof s->rx_last ? s->rx_last[sizeof s->rx_last - have] : 0x88;
+        if ((b0 & 0x0f) < 8 && !s->rx_cur && (lost = vsock_msg_new(0)))
+            lost->opcode = b0 & 0x0f;
+    }
+    if (s->rx_cur && !s->rx_too_big)
+        lost = s->rx_cur;   /* a message under assembly: what came of it is lost */
+    else
+        vsock_msg_free(s->rx_cur);
+    if (lost) {
+        lost->next = NULL;
+        lost->link_id = 0;
+        lost->t_decoded = 0;
+    }
+    s->rx_cur = NULL;
+    s->rx_cap = 0;
+    s->rx_ctrl = s->rx_too_big = false;
+    /* Go's next read starts a fresh reader at the next byte: so does a fresh wslay
+     * context, made on the next decode. */
+    wslay_event_context_free(s->ws);
+    s->ws = NULL;
+    s->rx_framed = s->rx_fed;
+    s->c.frames_broken_by_deadline++;
+    vsock_msg_free(s->broken);
+    s->broken = lost;
+}
+
 void vsock__free_io(vsock *s)
 {
     wslay_event_context_free(s->ws);
@@ -363,6 +415,8 @@ void vsock__free_io(vsock *s)
     s->ob_cap = s->ob_len = s->ob_off = 0;
     free(s->pre);
     s->pre = NULL;
+    vsock_msg_free(s->broken);
+    s->broken = NULL;
 }
 
 /* ---------------------------------------------------------------- decoding */
@@ -488,6 +542,8 @@ int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline)
             break;
         }
     }
+    if (r == -ETIMEDOUT && (s->go & VSOCK_GO_READ))
+        vsock__break_frame(s);
     vsock__leave(s);
     return r;
 }

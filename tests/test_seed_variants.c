@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "link.h"
@@ -11,6 +13,7 @@
 #include "link_registry.h"
 #include "rt.h"
 #include "vsock.h"
+#include "vsock_test_util.h"
 
 #define MAX_LINKS 8
 
@@ -312,6 +315,61 @@ Test(seed_variants, dual_delays_rate_limited_messages_without_dropping)
     cr_expect_eq(t.host.impl.drops[LINK_DROP_RATE_LIMITED], 0);
     cr_expect_gt(t.host.impl.counters[LINK_C_RATE_WAITS], 0);
 }
+
+/* ---------------------------------------------------------------- read deadlines */
+
+static int64_t vs_counter(vsock *s, size_t off)
+{
+    vsock_counters c;
+    vsock_get_counters(s, &c);
+    return *(const int64_t *)((const char *)&c + off);
+}
+#define VS(s, f) vs_counter((s), offsetof(vsock_counters, f))
+
+/* One 64 KiB client message arrives in two halves 100 ms apart. poll and pair read with
+ * 1 ms deadlines: as in the seed's Go (non-blocking-read 缺点 5), the first read past a
+ * deadline loses the half it consumed (broken_by_deadline), and the second half, taken
+ * for a frame header, is a protocol error that closes the link. With
+ * read_keeps_partial = 1 the message arrives whole. */
+static void half_frame_under_a_poll_deadline(const char *name, int keep)
+{
+    tv t;
+    tv_load(&t, name);
+    tv_set(&t, "read_keeps_partial", keep);
+    tv_start(&t);
+    int i = tv_attach(&t);
+    const size_t n = 65536;
+    uint8_t *pl = malloc(n), *raw = malloc(n + 16);
+    memset(pl, 0x40, n);   /* masked by tu_frame's key: every byte has RSV bits set */
+    size_t len = tu_frame(raw, 0x82, pl, n, true);
+    int fd = vsock_fd(t.cli[i]);
+    tu_write_all(fd, raw, len / 2);
+    rt_sleep(100 * RT_MS, NULL);
+    tu_write_all(fd, raw + len / 2, len - len / 2);
+    if (keep) {
+        vsock_msg *m = NULL;
+        WAIT(t.v->recv(t.l[i], &m) == 0);
+        cr_assert_not_null(m, "%s: delivered whole", name);
+        cr_expect_eq(m->len, n, "%s", name);
+        vsock_msg_free(m);
+        cr_expect_eq(VS(t.srv_s[i], frames_broken_by_deadline), 0, "%s", name);
+        cr_expect_eq(drops(&t, LINK_DROP_BROKEN_BY_DEADLINE), 0, "%s", name);
+    } else {
+        WAIT(atomic_load(&t.host.closed) == 1);
+        cr_expect_eq(VS(t.srv_s[i], frames_broken_by_deadline), 1, "%s", name);
+        cr_expect_eq(drops(&t, LINK_DROP_BROKEN_BY_DEADLINE), 1, "%s", name);
+        cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_ERROR + 1, "%s: protocol error", name);
+        cr_expect_eq(VS(t.srv_s[i], msgs_in), 0, "%s", name);
+    }
+    free(pl);
+    free(raw);
+    tv_stop(&t);
+}
+
+Test(seed_variants, poll_loses_a_frame_its_read_deadline_cut) { half_frame_under_a_poll_deadline("poll", 0); }
+Test(seed_variants, pair_loses_a_frame_its_read_deadline_cut) { half_frame_under_a_poll_deadline("pair", 0); }
+Test(seed_variants, poll_keeps_a_cut_frame_when_asked) { half_frame_under_a_poll_deadline("poll", 1); }
+Test(seed_variants, pair_keeps_a_cut_frame_when_asked) { half_frame_under_a_poll_deadline("pair", 1); }
 
 /* ---------------------------------------------------------------- retry lifetime */
 

@@ -89,3 +89,113 @@ Test(vsock_go, close_after_frame_gives_up_when_its_ctx_is_cancelled)
     rt_ctx_destroy(stop);
     free(p);
 }
+
+/* ---------------------------------------------------------------- reads broken by a deadline */
+
+/* A client frame of n payload bytes of 0x40: masked with tu_frame's key every byte has
+ * RSV bits set (0x77 0xba 0x61 0x7d), so the rest of a broken frame, read as a header,
+ * is a protocol error wherever it was cut. */
+static size_t frame_40(uint8_t *raw, size_t n)
+{
+    uint8_t *pl = malloc(n);
+    memset(pl, 0x40, n);
+    size_t len = tu_frame(raw, 0x82, pl, n, true);
+    free(pl);
+    return len;
+}
+
+static int64_t broken(vsock *s)
+{
+    vsock_counters c;
+    vsock_get_counters(s, &c);
+    return c.frames_broken_by_deadline;
+}
+
+Test(vsock_go, read_deadline_inside_a_frame_loses_it_and_its_rest_reads_as_a_header)
+{
+    vsock_set_go(srv, VSOCK_GO_READ);
+    uint8_t raw[400];
+    size_t n = frame_40(raw, 300);   /* 2 + 2 + 4 header bytes, then 300 */
+    int fd = vsock_fd(cli);
+    tu_write_all(fd, raw, 108);
+    vsock_msg *m = NULL;
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+    cr_assert_eq(broken(srv), 1);
+    vsock_msg *lost = vsock_take_broken(srv);
+    cr_assert_not_null(lost, "the partial message is handed over");
+    cr_assert_eq(lost->len, 100, "the payload read before the deadline");
+    cr_assert_eq(lost->opcode, VSOCK_BINARY);
+    cr_assert_eq(lost->data[0], 0x40, "unmasked");
+    vsock_msg_free(lost);
+    cr_assert_null(vsock_take_broken(srv), "taken once");
+    tu_write_all(fd, raw + 108, n - 108);
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(RT_S)), -EPROTO,
+                 "the frame's rest parsed as a header: reserved bits");
+    cr_assert_null(m);
+    vsock_counters c;
+    vsock_get_counters(srv, &c);
+    cr_assert_eq(c.msgs_in, 0);
+}
+
+Test(vsock_go, read_deadline_at_a_message_boundary_loses_nothing)
+{
+    vsock_set_go(srv, VSOCK_GO_READ);
+    uint8_t raw[400];
+    size_t n = frame_40(raw, 300);
+    vsock_msg *m = NULL;
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+    cr_assert_eq(broken(srv), 0);
+    cr_assert_null(vsock_take_broken(srv));
+    tu_write_all(vsock_fd(cli), raw, n);
+    tu_write_all(vsock_fd(cli), raw, n);
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(RT_S)), 0);
+    cr_assert_eq(m->len, 300);
+    vsock_msg_free(m);
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(RT_S)), 0, "a read-ahead frame is no break");
+    vsock_msg_free(m);
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+    cr_assert_eq(broken(srv), 0);
+}
+
+Test(vsock_go, read_deadline_inside_a_header_loses_a_data_message)
+{
+    vsock_set_go(srv, VSOCK_GO_READ);
+    uint8_t raw[400];
+    frame_40(raw, 300);
+    tu_write_all(vsock_fd(cli), raw, 3);   /* 0x82, 0xfe, half the 16-bit length */
+    vsock_msg *m = NULL;
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+    cr_assert_eq(broken(srv), 1);
+    vsock_msg *lost = vsock_take_broken(srv);
+    cr_assert_not_null(lost);
+    cr_assert_eq(lost->len, 0);
+    cr_assert_eq(lost->opcode, VSOCK_BINARY);
+    vsock_msg_free(lost);
+}
+
+Test(vsock_go, read_deadline_inside_a_ping_breaks_a_frame_but_loses_no_message)
+{
+    vsock_set_go(srv, VSOCK_GO_READ);
+    uint8_t raw[64];
+    tu_frame(raw, 0x89, "abcdefgh", 8, true);
+    tu_write_all(vsock_fd(cli), raw, 9);
+    vsock_msg *m = NULL;
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+    cr_assert_eq(broken(srv), 1);
+    cr_assert_null(vsock_take_broken(srv), "a control frame carries no message");
+}
+
+Test(vsock_go, without_go_read_the_same_cut_is_resumed)
+{
+    uint8_t raw[400];
+    size_t n = frame_40(raw, 300);
+    tu_write_all(vsock_fd(cli), raw, 108);
+    vsock_msg *m = NULL;
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT);
+    cr_assert_null(vsock_take_broken(srv));
+    tu_write_all(vsock_fd(cli), raw + 108, n - 108);
+    cr_assert_eq(vsock_read(srv, &m, rt_deadline_in(RT_S)), 0);
+    cr_assert_eq(m->len, 300);
+    vsock_msg_free(m);
+    cr_assert_eq(broken(srv), 0);
+}

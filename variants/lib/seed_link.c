@@ -196,6 +196,9 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
      * own write waits on the server's stop ctx, not this one (close_sock): cancelling
      * first (poll's order) does not cut Go's write deadline short. */
     vsock_set_ctx(s, l->ctx);
+    /* The seed's conn is a net.Conn read by gobwas/ws: a deadline inside a frame loses
+     * it unless the design is told to keep it (docs/seed-fidelity.md). */
+    vsock_set_go(s, seed_fid_on(srv, SEED_F_READ_KEEPS_PARTIAL) ? 0 : VSOCK_GO_READ);
     rt_queue_set_notify(l->sendq, sendq_notify, l, cfg->send_cap - 1);
     if (l->owns_recvq)   /* low-water = cap: a pop never reaches it, so no RT_Q_LOW */
         rt_queue_set_notify(l->recvq, recvq_notify, l, cfg->recv_cap);
@@ -492,6 +495,13 @@ int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_clos
         return 0;
     }
     if (rc == -ETIMEDOUT) {
+        /* Go: `ne.Timeout()` → "no data", the loop goes on; the bytes of a frame the
+         * deadline cut were consumed all the same, and that message is gone. */
+        vsock_msg *lost = vsock_take_broken(l->s);
+        if (lost) {
+            lost->link_id = l->id;
+            link_host_drop(l->host, lost, LINK_DROP_BROKEN_BY_DEADLINE);
+        }
         if (++l->pend_read_timeouts >= COUNT_BATCH) {
             link_host_count(l->host, LINK_C_READ_TIMEOUTS, l->pend_read_timeouts);
             l->pend_read_timeouts = 0;

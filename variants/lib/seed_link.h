@@ -26,6 +26,7 @@ enum seed_limiter_kind {
  * default and the repair an explicit option (docs/seed-fidelity.md). */
 enum seed_fid {
     SEED_F_CLOSE_WAITS_REPLY,   /* 0: Close writes an empty close frame and closes at once */
+    SEED_F_READ_KEEPS_PARTIAL,  /* 0: a read deadline inside a frame loses it (Go) */
     SEED_F_COUNT
 };
 
@@ -35,7 +36,13 @@ enum seed_fid {
         "close_waits_reply", 0, 0, 1,                                                      \
         "0 (seed): Close writes a close frame with no payload (the client reads 1005) "    \
         "under close_timeout_ms and closes the connection at once; 1: status 1000, then "  \
-        "wait up to close_timeout_ms for the client's reply (RFC 6455 handshake)"}
+        "wait up to close_timeout_ms for the client's reply (RFC 6455 handshake)"},       \
+    [(first) + SEED_F_READ_KEEPS_PARTIAL] = {                                              \
+        "read_keeps_partial", 0, 0, 1,                                                     \
+        "0 (seed): a read whose deadline hits inside a frame loses what it read, and the " \
+        "next read takes the frame's rest for a header, as gobwas/ws over net.Conn does "  \
+        "(drop broken_by_deadline, then mostly a protocol error); 1: the frame is kept "   \
+        "and resumed by the next read"}
 
 typedef struct seed_thr seed_thr;
 
@@ -195,7 +202,8 @@ enum seed_send_result seed_send_with_retry(struct link *l, vsock_msg *m, rt_back
 enum link_close_cause seed_send_cause(enum seed_send_result r);
 
 /* Read with a deadline `timeout` from now. 0 with *out (link_id set), -ETIMEDOUT
- * (counted), or 1 with *cause set: the loop must end. */
+ * (counted; a message the deadline broke is dropped as broken_by_deadline), or 1 with
+ * *cause set: the loop must end. */
 int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_close_cause *cause);
 
 /* `l.receiveCh <- payload` inside select with ctx.Done(): blocks while the queue is
