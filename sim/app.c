@@ -395,7 +395,7 @@ static void pusher_main(void *arg)
             if (!s || atomic_load(&s->state) != ST_OPEN || atomic_load(&s->closed)) continue;
             vsock_msg *m = vsock_msg_new(a->p.push_bytes);
             if (!m) { app_gate_leave(a); return; }
-            memset(m->data, 0xa5, a->p.push_bytes);
+            memset(m->data, WIRE_PUSH_FILL, a->p.push_bytes);
             m->len = a->p.push_bytes;
             m->opcode = VSOCK_BINARY;
             m->link_id = id;

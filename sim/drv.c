@@ -297,6 +297,10 @@ static void on_msg(struct drv *d, struct drv_link *L, const vsock_msg *m, rt_ns 
     if (h.kind == WIRE_PUSH) {
         /* the app's link id and seq: tracked per connection, classified by arrival */
         bool meas = t_recv >= d->t_meas0;
+        if (!wire_push_fill_ok((const uint8_t *)m->data + WIRE_HDR_BYTES, h.len - WIRE_HDR_BYTES)) {
+            count(d, meas, PUSH, F(corrupted), 1);   /* counted, never delivered */
+            return;
+        }
         switch (drv_seq_rx(&L->push, h.seq, &gap)) {
         case DRV_RX_NEW: count(d, meas, PUSH, F(delivered), 1); count(d, meas, PUSH, F(gaps), (int64_t)gap);
                          L->conn_gaps += (int64_t)gap; break;

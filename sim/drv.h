@@ -161,9 +161,10 @@ struct drv_dir {
     int64_t stale;                  /* too late to tell duplicate from reordered (window) */
     int64_t bad;                    /* malformed header or wrong link id */
     int64_t corrupted;              /* echoes rejected: header failed validation (also in bad)
-                                     * or fill pattern differs; never delivered, so each also
-                                     * shows as a gap or in flight (a server that alters echoes
-                                     * is counted, not trusted) */
+                                     * or fill pattern differs; pushes whose fill differs.
+                                     * Never delivered, so an echo also shows as a gap or in
+                                     * flight (a server that alters echoes is counted, not
+                                     * trusted) */
 };
 struct drv_acct { struct drv_dir echo, push; };
 

@@ -147,6 +147,8 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
      * broke, frames a write deadline cut short, in the window */
     json_object_set_new(m, "frames_broken_by_deadline",
                         json_integer(jget(srv, "vsock.frames_broken_by_deadline")));
+    json_object_set_new(m, "frames_cut_by_deadline",
+                        json_integer(jget(srv, "vsock.frames_cut_by_deadline")));
     json_t *lat = NULL;
     met_hist *h = met_hist_from_json(json_object_get(srv, "lat_in"));
     if (h && (lat = run_lat_json(h)))
@@ -202,6 +204,10 @@ json_t *run_object(const run_inputs *in)
             json_object_set(lo, "undelivered", json_object_get(json_object_get(m, "lat_out_censored_us"), "undelivered"));
         if ((lo = json_object_get(m, "lat_in_us")) && json_object_get(m, "lat_in_censored_us"))
             json_object_set(lo, "undelivered", json_object_get(json_object_get(m, "lat_in_censored_us"), "undelivered"));
+        /* messages the driver received altered (the seed's re-sent partial writes, a
+         * server that changes payloads): a finding, counted; never delivered */
+        json_object_set_new(m, "msgs_corrupted",
+                            json_integer(dr->all.echo.corrupted + dr->all.push.corrupted));
         json_object_set_new(m, "echo", dir_json(&dr->all.echo));
         json_object_set_new(m, "push", dir_json(&dr->all.push));
         json_object_set_new(m, "echo_measured", dir_json(&dr->measured.echo));

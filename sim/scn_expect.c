@@ -18,7 +18,8 @@ enum sub { SUB_NONE, SUB_PCT, SUB_REASON };
 /* Metrics the report derives per run beside the contract's scalars, and the counts of
  * the seed's Go behaviours (docs/seed-fidelity.md). */
 static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs",
-                                      "frames_broken_by_deadline"};
+                                      "frames_broken_by_deadline", "frames_cut_by_deadline",
+                                      "msgs_corrupted"};
 #define N_DERIVED ((int)(sizeof derived / sizeof derived[0]))
 
 #define METRICS_MAX 64

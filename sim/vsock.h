@@ -101,7 +101,7 @@ int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline);
 
 /* Write one message, waiting until deadline (like Go's Write with SetWriteDeadline).
  * 0 when the whole frame is in the kernel; -ETIMEDOUT leaves the unfinished frame
- * pending. The next vsock_write resumes it where it stopped and never re-sends it from
+ * pending (VSOCK_GO_WRITE: cut, see vsock_set_go). The next vsock_write resumes it where it stopped and never re-sends it from
  * its start: if that call passes the same data pointer and length it is taken as the
  * caller's retry of that message and completes it (counted in partial_resumed);
  * otherwise the pending frame is finished first, then the new one is written.

@@ -553,6 +553,27 @@ int vsock__write_err(const vsock *s)
     return s->err == -ECONNRESET ? -ECONNRESET : -EPIPE;
 }
 
+/* VSOCK_GO_WRITE at a write deadline: the kernel has what it took of the pending frame
+ * and the rest is gone, as after Go's Write returned with its timeout. Bytes queued
+ * behind the frame (a pong) stay. */
+static void cut_frame(vsock *s)
+{
+    uint64_t from = s->out_sent > s->pend_start ? s->out_sent : s->pend_start;
+    s->pend = false;
+    if (from >= s->pend_end)
+        return;
+    size_t a = s->ob_off + (size_t)(from - s->out_sent);
+    size_t b = s->ob_off + (size_t)(s->pend_end - s->out_sent);
+    memmove(s->ob + a, s->ob + b, s->ob_len - b);
+    s->ob_len -= b - a;
+    if (from == s->pend_start) {   /* none of it left: as if never written */
+        s->c.frames_out--;
+        s->c.msgs_out--;
+    } else {
+        s->c.frames_cut_by_deadline++;
+    }
+}
+
 int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadline)
 {
     pthread_mutex_lock(&s->mu);
@@ -563,7 +584,9 @@ int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadli
         vsock__leave(s);
         return r;
     }
-    bool retry = s->pend && s->pend_ptr == data && s->pend_len == len && s->out_sent < s->pend_end;
+    /* In Go mode a retry is a new frame like any other (the seed's Write(payload)). */
+    bool retry = !(s->go & VSOCK_GO_WRITE) && s->pend && s->pend_ptr == data &&
+                 s->pend_len == len && s->out_sent < s->pend_end;
     if (retry && s->out_sent <= s->pend_start && s->pend_end == vsock__out_total(s)) {
         /* Not started and still last: the retry replaces it (its bytes may differ). */
         s->ob_len -= (size_t)(s->pend_end - s->pend_start);
@@ -596,7 +619,9 @@ int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadli
         if (w < 0) {
             if (w == -ETIMEDOUT)
                 s->c.write_timeouts++;
-            if (s->out_sent > s->pend_start)   /* started: a later write must finish it */
+            if (w == -ETIMEDOUT && (s->go & VSOCK_GO_WRITE))
+                cut_frame(s);
+            else if (s->out_sent > s->pend_start)   /* started: a later write must finish it */
                 s->partial_end = s->pend_end;
             r = vsock__woke_err(s, w);
             break;

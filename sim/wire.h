@@ -38,4 +38,24 @@ static inline void wire_put(void *payload, const struct wire_hdr *h)
     memcpy(payload, h, sizeof *h);
 }
 
+/* The app fills a push's payload after the header with this byte, so the driver can tell
+ * a push that arrived corrupted (a cut frame followed by a re-sent one) from a good one. */
+#define WIRE_PUSH_FILL 0xa5
+
+/* Whether the n bytes at p are all WIRE_PUSH_FILL (8 at a time). */
+static inline int wire_push_fill_ok(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    const uint64_t w8 = 0x0101010101010101ULL * WIRE_PUSH_FILL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        if (w != w8) return 0;
+    }
+    for (; i < n; i++)
+        if (b[i] != WIRE_PUSH_FILL) return 0;
+    return 1;
+}
+
 #endif

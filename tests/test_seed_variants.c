@@ -405,6 +405,7 @@ static int one_timeout_per_message(tv *t, int i, int n)
 static void retry_setup(tv *t, const char *name)
 {
     tv_load(t, name);
+    tv_set(t, "write_resumes_partial", 1);   /* the backoff's lifetime, not the re-send */
     tv_set(t, "write_timeout_ms", 200);
     tv_set(t, "retry_init_ms", 1);
     tv_set(t, "retry_max_ms", 2);
@@ -442,6 +443,83 @@ Test(seed_variants, dual_gives_each_message_a_fresh_backoff)
     tv_stop(&t);
     cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_SHUTDOWN + 1);
 }
+
+/* Reads until an error or a quiet 500 ms; the first message is kept. */
+struct drainer {
+    pthread_t t;
+    vsock *s;
+    vsock_msg *first;
+    int msgs, rc;
+};
+
+static void *drainer_main(void *a)
+{
+    struct drainer *d = a;
+    for (;;) {
+        vsock_msg *m = NULL;
+        if ((d->rc = vsock_read(d->s, &m, rt_deadline_in(500 * RT_MS))) != 0)
+            return NULL;
+        if (!d->first)
+            d->first = m;
+        else
+            vsock_msg_free(m);
+        d->msgs++;
+    }
+}
+
+/* The seed's sendWithRetry after a timed-out partial write writes the whole message again
+ * (Go's Write has no memory of the cut frame): the client reads a message of the cut
+ * frame's length made of its start and the retry's header and payload, then garbage.
+ * pair's tryWrite never retries: the cut frame is followed by the close frame. */
+static void resend_after_partial_write(const char *name)
+{
+    tv t;
+    tv_load(&t, name);
+    tv_set(&t, "write_timeout_ms", 100);
+    if (link_params_find(t.v, "retry_init_ms") >= 0) {
+        tv_set(&t, "retry_init_ms", 300);   /* the client starts reading before the retry */
+        tv_set(&t, "retry_max_ms", 300);
+    }
+    if (link_params_find(t.v, "read_timeout_ms") >= 0)
+        tv_set(&t, "read_timeout_ms", 20);
+    tv_start(&t);
+    int i = tv_attach(&t);
+    const size_t big = 1 << 20;
+    vsock_msg *m = vsock_msg_new(big);
+    memset(m->data, 'q', big);
+    m->len = (uint32_t)big;
+    m->opcode = VSOCK_BINARY;
+    cr_assert_eq(t.v->send(t.l[i], m), 0);
+    WAIT(counter(&t, LINK_C_WRITE_TIMEOUTS) >= 1);
+    cr_assert_geq(counter(&t, LINK_C_WRITE_TIMEOUTS), 1, "%s", name);
+    struct drainer d = {.s = t.cli[i]};
+    pthread_create(&d.t, NULL, drainer_main, &d);
+    pthread_join(d.t, NULL);
+    cr_expect_eq(VS(t.srv_s[i], frames_cut_by_deadline), 1, "%s", name);
+    cr_expect_eq(VS(t.srv_s[i], partial_resumed), 0, "%s", name);
+    if (!strcmp(name, "pair")) {
+        cr_expect_null(d.first, "pair: the cut message never completes");
+        WAIT(atomic_load(&t.host.closed) == 1);
+        cr_expect_eq(atomic_load(&t.host.cause_of[i]), LINK_CLOSE_ERROR + 1);
+    } else {
+        cr_assert_not_null(d.first, "%s: a message came", name);
+        cr_expect_eq(d.first->len, big, "%s: of the cut frame's length", name);
+        bool intact = true;
+        for (size_t k = 0; k < big && intact; k++)
+            intact = d.first->data[k] == 'q';
+        cr_expect(!intact, "%s: corrupted by the re-sent frame inside it", name);
+        cr_expect_geq(counter(&t, LINK_C_RETRIES), 1, "%s", name);
+        cr_expect_neq(d.rc, 0, "%s: then garbage or nothing", name);
+    }
+    vsock_msg_free(d.first);
+    tv_stop(&t);
+}
+
+Test(seed_variants, dual_resends_a_cut_message_whole) { resend_after_partial_write("dual"); }
+Test(seed_variants, batch_resends_a_cut_message_whole) { resend_after_partial_write("batch"); }
+Test(seed_variants, poll_resends_a_cut_message_whole) { resend_after_partial_write("poll"); }
+Test(seed_variants, hybrid_resends_a_cut_message_whole) { resend_after_partial_write("hybrid"); }
+Test(seed_variants, pair_closes_after_a_cut_message) { resend_after_partial_write("pair"); }
 
 /* ---------------------------------------------------------------- pair */
 

@@ -199,3 +199,90 @@ Test(vsock_go, without_go_read_the_same_cut_is_resumed)
     vsock_msg_free(m);
     cr_assert_eq(broken(srv), 0);
 }
+
+/* ---------------------------------------------------------------- writes cut by a deadline */
+
+static int64_t cut(vsock *s)
+{
+    vsock_counters c;
+    vsock_get_counters(s, &c);
+    return c.frames_cut_by_deadline;
+}
+
+/* Reads until an error or a quiet second, keeping the first message. */
+struct drainer {
+    pthread_t t;
+    vsock *s;
+    vsock_msg *first;
+    int msgs, rc;
+};
+
+static void *drainer_main(void *a)
+{
+    struct drainer *d = a;
+    for (;;) {
+        vsock_msg *m = NULL;
+        d->rc = vsock_read(d->s, &m, rt_deadline_in(RT_S));
+        if (d->rc != 0)
+            return NULL;
+        if (!d->first)
+            d->first = m;
+        else
+            vsock_msg_free(m);
+        d->msgs++;
+    }
+}
+
+/* The seed's sendWithRetry after a timed-out partial write: the wire carries the cut
+ * frame, then the whole message again. The peer reads one message of the first frame's
+ * length made of both (corrupted), then the retry's rest as a header: never the message
+ * intact. */
+Test(vsock_go, timed_out_write_is_cut_and_the_retry_goes_out_whole_behind_it)
+{
+    vsock_set_go(srv, VSOCK_GO_WRITE);
+    uint8_t *p = pattern(BIG, 7);
+    vsock_mem_stop_reading(cli, true);
+    cr_assert_eq(vsock_write(srv, p, BIG, VSOCK_BINARY, rt_deadline_in(50 * RT_MS)), -ETIMEDOUT);
+    cr_assert_eq(cut(srv), 1);
+    cr_assert_eq(vsock_pending_out(srv), 0, "the rest of the frame is gone");
+    vsock_counters c;
+    vsock_get_counters(srv, &c);
+    int64_t on_wire = c.bytes_out;
+    cr_assert(on_wire > 0 && on_wire < (int64_t)BIG);
+
+    vsock_mem_stop_reading(cli, false);
+    struct drainer d = {.s = cli};
+    pthread_create(&d.t, NULL, drainer_main, &d);
+    /* the retry: the peer reads the corrupted message, then stops at the garbage, so
+     * the retry's own tail may stay unsent */
+    int wr = vsock_write(srv, p, BIG, VSOCK_BINARY, rt_deadline_in(RT_S));
+    pthread_join(d.t, NULL);
+    cr_assert(wr == 0 || wr == -ETIMEDOUT, "the retry: %d", wr);
+    cr_assert_not_null(d.first);
+    cr_assert_eq(d.first->len, BIG, "the cut frame's length");
+    cr_assert_eq(memcmp(d.first->data, p, (size_t)on_wire - 10), 0, "the cut part came first");
+    cr_assert_neq(memcmp(d.first->data, p, BIG), 0, "corrupted: the retry's header is inside it");
+    vsock_msg_free(d.first);
+    cr_assert(d.rc == -EPROTO || d.rc == -ETIMEDOUT || d.rc == -EMSGSIZE,
+              "then garbage, or nothing more (%d)", d.rc);
+    vsock_get_counters(srv, &c);
+    cr_assert_eq(c.partial_resumed, 0);
+    cr_assert_eq(c.msgs_out, 2, "two frames written");
+    free(p);
+}
+
+Test(vsock_go, timed_out_write_that_sent_nothing_is_withdrawn)
+{
+    vsock_set_go(srv, VSOCK_GO_WRITE);
+    uint8_t *p = pattern(BIG, 8);
+    vsock_mem_stop_reading(cli, true);
+    cr_assert_eq(vsock_write(srv, p, BIG, VSOCK_BINARY, rt_deadline_in(50 * RT_MS)), -ETIMEDOUT);
+    cr_assert_eq(vsock_write(srv, "small", 5, VSOCK_TEXT, rt_deadline_in(20 * RT_MS)), -ETIMEDOUT,
+                 "the kernel is full: none of it goes");
+    cr_assert_eq(cut(srv), 1, "only the started frame was cut");
+    cr_assert_eq(vsock_pending_out(srv), 0);
+    vsock_counters c;
+    vsock_get_counters(srv, &c);
+    cr_assert_eq(c.msgs_out, 1, "the withdrawn frame never left");
+    free(p);
+}

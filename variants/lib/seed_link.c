@@ -196,9 +196,11 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
      * own write waits on the server's stop ctx, not this one (close_sock): cancelling
      * first (poll's order) does not cut Go's write deadline short. */
     vsock_set_ctx(s, l->ctx);
-    /* The seed's conn is a net.Conn read by gobwas/ws: a deadline inside a frame loses
-     * it unless the design is told to keep it (docs/seed-fidelity.md). */
-    vsock_set_go(s, seed_fid_on(srv, SEED_F_READ_KEEPS_PARTIAL) ? 0 : VSOCK_GO_READ);
+    /* The seed's conn is a net.Conn under gobwas/ws: a deadline inside a frame loses it
+     * (read) or cuts it (write) unless the design is told to repair that
+     * (docs/seed-fidelity.md). */
+    vsock_set_go(s, (seed_fid_on(srv, SEED_F_READ_KEEPS_PARTIAL) ? 0 : VSOCK_GO_READ) |
+                    (seed_fid_on(srv, SEED_F_WRITE_RESUMES_PARTIAL) ? 0 : VSOCK_GO_WRITE));
     rt_queue_set_notify(l->sendq, sendq_notify, l, cfg->send_cap - 1);
     if (l->owns_recvq)   /* low-water = cap: a pop never reaches it, so no RT_Q_LOW */
         rt_queue_set_notify(l->recvq, recvq_notify, l, cfg->recv_cap);
@@ -445,8 +447,9 @@ enum seed_send_result seed_send_with_retry(struct link *l, vsock_msg *m, rt_back
             res = SEED_SEND_CANCELLED;
             goto give_up;
         }
-        /* SetWriteDeadline + Write. On a retry the same m and length go back to vsock,
-         * which resumes the timed-out partial frame (Go would re-send it whole). */
+        /* SetWriteDeadline + Write. A retry writes the whole message again: after a
+         * timed-out partial write the wire carries the cut frame, then this one (Go);
+         * with write_resumes_partial vsock resumes the cut frame instead. */
         int rc = vsock_write(l->s, m->data, m->len, opcode_of(m), rt_deadline_in(write_timeout));
         if (rc == 0) {
             if (update_active)

@@ -27,6 +27,7 @@ enum seed_limiter_kind {
 enum seed_fid {
     SEED_F_CLOSE_WAITS_REPLY,   /* 0: Close writes an empty close frame and closes at once */
     SEED_F_READ_KEEPS_PARTIAL,  /* 0: a read deadline inside a frame loses it (Go) */
+    SEED_F_WRITE_RESUMES_PARTIAL, /* 0: a write deadline cuts the frame; a retry re-sends it */
     SEED_F_COUNT
 };
 
@@ -42,7 +43,13 @@ enum seed_fid {
         "0 (seed): a read whose deadline hits inside a frame loses what it read, and the " \
         "next read takes the frame's rest for a header, as gobwas/ws over net.Conn does "  \
         "(drop broken_by_deadline, then mostly a protocol error); 1: the frame is kept "   \
-        "and resumed by the next read"}
+        "and resumed by the next read"},                                                  \
+    [(first) + SEED_F_WRITE_RESUMES_PARTIAL] = {                                           \
+        "write_resumes_partial", 0, 0, 1,                                                  \
+        "0 (seed): a write that times out leaves its frame cut short on the wire and "     \
+        "sendWithRetry writes the whole message again behind it, as Go's Write does: "     \
+        "the client reads a corrupted message, then garbage (frames_cut_by_deadline, "     \
+        "msgs_corrupted); 1: the retry resumes the frame where it stopped"}
 
 typedef struct seed_thr seed_thr;
 
@@ -191,8 +198,9 @@ void seed_link_thread_exit(struct link *l, enum link_close_cause cause);
 enum seed_send_result { SEED_SENT, SEED_SEND_CANCELLED, SEED_SEND_SPENT, SEED_SEND_ERROR };
 
 /* sendWithRetry / sendWithRetryInternal: write m with the write deadline; retry only a
- * time-out, sleeping rs's delay (cancellable); the retry passes the same m so vsock
- * resumes the partial frame. max_attempts > 0 bounds the loop (LinkV3's
+ * time-out, sleeping rs's delay (cancellable); the retry writes m again, which vsock
+ * takes as a new frame behind the cut one (the seed's Go), or resumes when the design
+ * has write_resumes_partial. max_attempts > 0 bounds the loop (LinkV3's
  * `for i <= maxRetries`), 0 leaves it to rs (`for {}`). On SEED_SENT m is freed; on
  * any other result m is given up through link_host_drop(send_failed). */
 enum seed_send_result seed_send_with_retry(struct link *l, vsock_msg *m, rt_backoff *rs,
