@@ -149,6 +149,14 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
                         json_integer(jget(srv, "vsock.frames_broken_by_deadline")));
     json_object_set_new(m, "frames_cut_by_deadline",
                         json_integer(jget(srv, "vsock.frames_cut_by_deadline")));
+    /* the seed's logging (elog): lines in the window, and the time threads spent in the
+     * logger (formatting, its lock, copying, writing) over the server's CPU time: an
+     * upper bound of its CPU share, since waiting for the lock counts too */
+    json_object_set_new(m, "log_lines", json_integer(jget(srv, "log.lines")));
+    json_object_set_new(m, "log_bytes", json_integer(jget(srv, "log.bytes")));
+    set_num(m, "log_busy_s", jget(srv, "log.busy_ns") * scale / 1e9);
+    if (jget(srv, "cpu_process_ns") > 0)
+        set_num(m, "log_busy_share", (double)jget(srv, "log.busy_ns") / (double)jget(srv, "cpu_process_ns"));
     json_t *lat = NULL;
     met_hist *h = met_hist_from_json(json_object_get(srv, "lat_in"));
     if (h && (lat = run_lat_json(h)))

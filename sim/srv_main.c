@@ -2,6 +2,7 @@
 #include "srv_main.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -210,6 +211,23 @@ static void window_start(server *sv, met_hist **warm, srv_snap *m0)
     srv_snap_take(m0, sv->app, &sv->host, sv->acc);
 }
 
+/* Where the variants' log lines go: the file LINKBENCH_LOG names ("-": stderr), kept
+ * after the run; otherwise an unnamed file (O_TMPFILE) in the working directory, or in
+ * /tmp, written through the page cache as a real log file is and gone when the server
+ * exits (an overloaded dropping design writes tens of MB a second, as the seed's would).
+ * The fd, or -errno. */
+static int open_log(void)
+{
+    const char *path = getenv("LINKBENCH_LOG");
+    if (path && !strcmp(path, "-"))
+        return 2;
+    int fd = path && *path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+                           : open(".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0 && !(path && *path))
+        fd = open("/tmp", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : fd;
+}
+
 /* Raise the open-files limit to the hard limit: each link is one descriptor. */
 static void raise_nofile(void)
 {
@@ -266,6 +284,12 @@ int srv_main(int ctrl_fd, int report_fd)
 
     srv_snap base, m0, m1, acct, fin;
     link_host_init(&sv.host);
+    int log_fd = open_log();
+    if (log_fd < 0)
+        return fail(&sv, "the variants' log file (LINKBENCH_LOG=%s): %s",
+                    getenv("LINKBENCH_LOG") ? getenv("LINKBENCH_LOG") : "", strerror(-log_fd));
+    if (link_host_set_log_fd(&sv.host, log_fd) < 0)
+        return fail(&sv, "out of memory");
     sv.app = app_create(&sv.ap, sv.mod->v, &sv.host);
     if (!sv.app)
         return fail(&sv, "app: could not create the app model");
@@ -391,6 +415,7 @@ int srv_main(int ctrl_fd, int report_fd)
     srv_acceptor_stop(sv.acc);
     app_stop(sv.app);
     sv.mod->v->stop(sv.srv);
+    link_host_log_flush(&sv.host);   /* the last lines' write is the run's too */
     srv_snap_take(&fin, sv.app, &sv.host, sv.acc);
     json_t *rep = srv_report_json(&base, &m0, &m1, &acct, &fin, window);
     if (rep) {
@@ -405,6 +430,7 @@ int srv_main(int ctrl_fd, int report_fd)
     }
     json_decref(census);
     app_destroy(sv.app);
+    link_host_deinit(&sv.host);
     srv_acceptor_destroy(sv.acc);
     met_hist_destroy(warm);
     met_hist_destroy(all);

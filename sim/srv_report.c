@@ -88,6 +88,18 @@ static json_t *vsock_json(const vsock_counters *a, const vsock_counters *b)
 #undef F
 }
 
+/* b - a of the host's log counters; a == NULL gives b. */
+static json_t *log_json(const link_host_snapshot *a, const link_host_snapshot *b)
+{
+    link_host_snapshot z = {0};
+    if (!a)
+        a = &z;
+    return json_pack("{s:I,s:I,s:I,s:I}", "lines", (json_int_t)(b->log_lines - a->log_lines),
+                     "bytes", (json_int_t)(b->log_bytes - a->log_bytes),
+                     "writes", (json_int_t)(b->log_writes - a->log_writes),
+                     "busy_ns", (json_int_t)(b->log_busy_ns - a->log_busy_ns));
+}
+
 static json_t *app_json(const app_stats *s)
 {
 #define F(f) #f, json_integer(s->f)
@@ -145,6 +157,9 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
                                               "involuntary",
                                               (json_int_t)(m1->ctxsw_involuntary - m0->ctxsw_involuntary)));
     json_object_set_new(r, "vsock", vsock_json(&m0->vs, &m1->vs));
+    /* the variants' log lines (the seed's elog): window, and the whole run */
+    json_object_set_new(r, "log", log_json(&m0->host, &m1->host));
+    json_object_set_new(r, "log_run", log_json(NULL, &fin->host));
     json_object_set_new(r, "vsock_run", vsock_json(NULL, &fin->vs));
 
     json_t *drops = json_object(), *closes = json_object(), *closes_run = json_object(),

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
+#include <unistd.h>
+#include <fcntl.h>
 
 #include "link.h"
 #include "link_host_impl.h"
@@ -119,6 +122,7 @@ static void tv_stop(tv *t)
     t->v->stop(t->srv);
     for (int i = 0; i < t->n; i++)
         vsock_destroy(t->cli[i]);
+    link_host_deinit(&t->host.impl);
     link_module_unload(t->mod);
 }
 
@@ -272,6 +276,66 @@ static void drops_when_full(const char *name)
 }
 
 Test(seed_variants, poll_drops_when_receive_queue_full) { drops_when_full("poll"); }
+
+/* ---------------------------------------------------------------- the seed's log lines */
+
+/* The log file's lines holding `msg`, each checked to be one JSON object with the
+ * seed's fields. */
+static int log_lines_with(int fd, const char *msg, const char *lv, const char *comp)
+{
+    static char buf[1 << 20];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    cr_assert_geq(n, 0);
+    buf[n] = '\0';
+    int count = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t e;
+        json_t *j = json_loads(line, 0, &e);
+        cr_assert_not_null(j, "not one JSON object: %s (%s)", line, e.text);
+        const char *m = json_string_value(json_object_get(j, "msg"));
+        if (m && !strcmp(m, msg)) {
+            cr_expect_str_eq(json_string_value(json_object_get(j, "lv")), lv);
+            cr_expect_str_eq(json_string_value(json_object_get(j, "comp")), comp);
+            cr_expect(json_is_string(json_object_get(j, "linkID")));
+            cr_expect(json_is_number(json_object_get(j, "ts")));
+            count++;
+        }
+        json_decref(j);
+    }
+    return count;
+}
+
+/* poll (LinkV3) logs a Warn for every message its full receive queue drops, unthrottled;
+ * log = 0 turns the lines off. */
+static void poll_drop_lines(int log_on, int want)
+{
+    tv t;
+    tv_load(&t, "poll");
+    tv_set(&t, "recv_queue_len", 4);
+    tv_set(&t, "log", log_on);
+    tv_start(&t);
+    int fd = open(".", O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0)
+        fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(link_host_set_log_fd(&t.host.impl, fd), 0);
+    int i = tv_attach(&t);
+    client_send(&t, i, 50);
+    WAIT(drops(&t, LINK_DROP_RECV_QUEUE_FULL) == 46);
+    cr_expect_eq(drops(&t, LINK_DROP_RECV_QUEUE_FULL), 46);
+    link_host_log_flush(&t.host.impl);
+    cr_expect_eq(log_lines_with(fd, "接收通道已满，消息被丢弃", "warn", "LinkV3"), want);
+    link_host_snapshot hs;
+    link_host_snapshot_get(&t.host.impl, &hs);
+    cr_expect_eq(hs.log_lines, want);
+    cr_expect_eq(hs.log_writes, want ? 1 : 0, "one write(2) for the buffer, not one per line");
+    app_drain(&t, i);
+    tv_stop(&t);   /* closes fd */
+}
+
+Test(seed_variants, poll_logs_a_warn_for_every_dropped_message) { poll_drop_lines(1, 46); }
+Test(seed_variants, log_0_turns_the_seed_lines_off) { poll_drop_lines(0, 0); }
+
 Test(seed_variants, hybrid_drops_when_receive_queue_full) { drops_when_full("hybrid"); }
 
 Test(seed_variants, poll_drops_rate_limited_messages)
@@ -427,6 +491,26 @@ Test(seed_variants, batch_shares_one_backoff_for_the_loops_life)
     cr_expect_lt(got, 6);
     cr_expect_eq(counter(&t, LINK_C_RETRIES), 3);
     cr_expect_eq(drops(&t, LINK_DROP_SEND_FAILED), 1);
+    tv_stop(&t);
+}
+
+/* Every failed write attempt is an Error line in the seed, a time-out too. */
+Test(seed_variants, hybrid_logs_an_error_for_every_failed_write_attempt)
+{
+    tv t;
+    retry_setup(&t, "hybrid");
+    int fd = open(".", O_TMPFILE | O_RDWR, 0600);
+    if (fd < 0)
+        fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+    cr_assert_eq(link_host_set_log_fd(&t.host.impl, fd), 0);
+    int i = tv_attach(&t);
+    one_timeout_per_message(&t, i, 6);
+    WAIT(atomic_load(&t.host.closed) == 1);
+    link_host_log_flush(&t.host.impl);
+    int64_t wto = counter(&t, LINK_C_WRITE_TIMEOUTS);
+    cr_expect_geq(wto, 4);
+    cr_expect_eq(log_lines_with(fd, "发送消息失败", "error", "LinkV4"), wto);
+    cr_expect_eq(log_lines_with(fd, "重试次数耗尽，放弃发送", "error", "LinkV4"), 1);
     tv_stop(&t);
 }
 

@@ -33,6 +33,15 @@ static const struct link_param batch_params[P_COUNT] = {
     SEED_FIDELITY_PARAMS(P_FID),
 };
 
+/* LinkV2's elog calls (批量发送版本): it never drops, so no Warn. */
+static const struct seed_say batch_say = {
+    .comp = "LinkV2",
+    .write_failed = {"error", "发送消息失败，准备重试", SEED_LOG_LEN | SEED_LOG_ERR},
+    .retries_spent = {"error", "重试次数耗尽，放弃发送", 0},
+    .peer_closed = {"info", "客户端关闭连接", SEED_LOG_USER},
+    .read_failed = {"error", "读取客户端消息失败", SEED_LOG_ERR},
+};
+
 /* LinkV2.readWriteLoop. */
 static void batch_loop(void *arg)
 {
@@ -106,6 +115,7 @@ static int batch_attach(struct link_server *srv, vsock *s, uint32_t id, struct l
         .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
         .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* LinkV2.Close */
         .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
+        .say = &batch_say,
         .limiter_kind = SEED_LIMIT_ALLOW,
         .threads = 1,
     };

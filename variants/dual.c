@@ -33,6 +33,13 @@ static const struct link_param dual_params[P_COUNT] = {
     SEED_FIDELITY_PARAMS(P_FID),
 };
 
+/* The Link's elog calls: only Link.sendWithRetry's is in the seed (协程聚合版本); the
+ * prose of 背景 shows no receiveLoop code, so none is assumed there. */
+static const struct seed_say dual_say = {
+    .comp = "Link",
+    .write_failed = {"error", "发送消息失败", SEED_LOG_ERR},
+};
+
 /* sendLoop: select { <-ctx.Done(): return; payload := <-sendCh: sendWithRetry }.
  * Link.sendWithRetry builds a fresh backoff for every message and, on success, calls
  * UpdateActiveTime itself (协程聚合版本, Link.sendWithRetry). */
@@ -109,6 +116,7 @@ static int dual_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
         .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* as LinkV2/LinkV4's Close */
         .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
+        .say = &dual_say,
         .limiter_kind = SEED_LIMIT_TAKE,
         .threads = 2,
     };

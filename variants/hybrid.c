@@ -33,6 +33,16 @@ static const struct link_param hybrid_params[P_COUNT] = {
     SEED_FIDELITY_PARAMS(P_FID),
 };
 
+/* LinkV4's elog calls (综合优化版本): a Warn for every dropped message. */
+static const struct seed_say hybrid_say = {
+    .comp = "LinkV4",
+    .recv_full = {"warn", "接收通道已满，消息被丢弃，请检查业务处理能力", SEED_LOG_USER | SEED_LOG_SIZE},
+    .write_failed = {"error", "发送消息失败", SEED_LOG_LEN | SEED_LOG_ERR},
+    .retries_spent = {"error", "重试次数耗尽，放弃发送", 0},
+    .peer_closed = {"info", "客户端关闭连接", SEED_LOG_USER},
+    .read_failed = {"error", "读取客户端消息失败", SEED_LOG_ERR},
+};
+
 /* LinkV4.readWriteLoop. */
 static void hybrid_loop(void *arg)
 {
@@ -105,6 +115,7 @@ static int hybrid_attach(struct link_server *srv, vsock *s, uint32_t id, struct 
         .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
         .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* LinkV4.Close */
         .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
+        .say = &hybrid_say,
         .limiter_kind = SEED_LIMIT_ALLOW,
         .threads = 1,
     };

@@ -31,6 +31,19 @@ static const struct link_param pair_params[P_COUNT] = {
     SEED_FIDELITY_PARAMS(P_FID),
 };
 
+/* LinkV5's elog calls: tryRead logs every non-timeout error (a client's close too) as an
+ * Error, a drop from the unified queue as a Warn, any failed write as an Error. */
+static const struct seed_say pair_say = {
+    .comp = "LinkV5",
+    .recv_full = {"warn", "统一接收通道已满，消息被丢弃", 0},
+    .write_failed = {"error", "写入消息失败，关闭子连接", SEED_LOG_ERR},
+    .peer_closed = {"error", "读取消息失败，关闭子连接", SEED_LOG_ERR},
+    .read_failed = {"error", "读取消息失败，关闭子连接", SEED_LOG_ERR},
+};
+/* readWriteLoop's own lines (Info, no link id). */
+static const struct seed_line pair_loop_exit = {"info", "LinkV5 读写循环退出", 0};
+static const struct seed_line pair_all_closed = {"info", "所有连接均已关闭，退出循环", 0};
+
 enum { PAIR_OPEN, PAIR_JOINED, PAIR_SEALED };
 
 struct pair;
@@ -141,6 +154,8 @@ static bool try_write(struct pair *p, struct pair_link *pl)
     }
     if (rc == -ETIMEDOUT)
         link_host_count(l->host, LINK_C_WRITE_TIMEOUTS, 1);
+    if (l->say)
+        seed_log(l, &l->say->write_failed, m->len, rc);
     link_host_drop(l->host, m, LINK_DROP_SEND_FAILED);
     mark_closed(pl, LINK_CLOSE_ERROR);
     return true;
@@ -168,6 +183,8 @@ static bool try_read(struct pair *p, struct pair_link *pl)
     atomic_fetch_add(&p->unified_held[k], 1);   /* before the push: a recv may pop it at once */
     if (rt_queue_try_push(p->unified, m) != 0) {   /* select default: dropped */
         atomic_fetch_sub(&p->unified_held[k], 1);
+        if (l->say)
+            seed_log(l, &l->say->recv_full, m->len, 0);
         link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);
     }
     return true;
@@ -190,8 +207,10 @@ static void pair_loop(void *arg)
             int st = PAIR_OPEN;
             if (atomic_compare_exchange_strong(&p->state, &st, PAIR_SEALED))
                 break;   /* alone and closed: no partner will join any more */
-            if (b)
-                break;   /* 所有连接均已关闭 */
+            if (b) {
+                seed_log(&a->base, &pair_all_closed, 0, 0);   /* 所有连接均已关闭 */
+                break;
+            }
             /* B joined but its attach has not returned yet: wait for it */
         }
         /* one round, writes first; both reads run even when the first had activity */
@@ -201,7 +220,9 @@ static void pair_loop(void *arg)
             break;
     }
 out:
-    /* defer: linkA.Close(); linkB.Close(); close(unifiedReceiveCh) */
+    /* defer: logger.Info("LinkV5 读写循环退出"); linkA.Close(); linkB.Close();
+     * close(unifiedReceiveCh) */
+    seed_log(&a->base, &pair_loop_exit, 0, 0);
     mark_closed(a, LINK_CLOSE_SHUTDOWN);
     struct pair_link *b = atomic_load(&p->state) == PAIR_JOINED ? p->b : NULL;
     if (b)
@@ -283,6 +304,7 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         .recv_cap = 0,                                 /* the pair's unified queue */
         .close_order = SEED_CLOSE_FRAME_THEN_CANCEL,   /* as LinkV2/LinkV4's Close */
         .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
+        .say = &pair_say,
         .limiter_kind = SEED_LIMIT_TAKE,               /* built, never used (try_read) */
         .threads = 1,                                  /* the pair's thread holds it */
     };

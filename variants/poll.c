@@ -34,6 +34,17 @@ static const struct link_param poll_params[P_COUNT] = {
     SEED_FIDELITY_PARAMS(P_FID),
 };
 
+/* LinkV3's elog calls (非阻塞读版本): a Warn for every dropped message. */
+static const struct seed_say poll_say = {
+    .comp = "LinkV3",
+    .recv_full = {"warn", "接收通道已满，消息被丢弃", SEED_LOG_USER},
+    .rate_limited = {"warn", "接收消息速率超限，消息被丢弃", SEED_LOG_USER},
+    .write_failed = {"error", "向客户端发消息失败", SEED_LOG_LEN | SEED_LOG_ERR},
+    .retries_spent = {"error", "重试次数耗尽，放弃发送", SEED_LOG_USER},
+    .peer_closed = {"info", "客户端关闭连接", SEED_LOG_USER},
+    .read_failed = {"error", "从客户端读取消息失败", SEED_LOG_USER | SEED_LOG_ERR},
+};
+
 /* LinkV3.readWriteLoop: `select` with write priority, the read in `default:`. */
 static void poll_loop(void *arg)
 {
@@ -75,6 +86,8 @@ static void poll_loop(void *arg)
         /* The limiter is asked after the message was read: a refused message is
          * DROPPED (rate_limited), never delayed. */
         if (!seed_allow(l)) {
+            if (l->say)
+                seed_log(l, &l->say->rate_limited, m->len, 0);
             link_host_drop(l->host, m, LINK_DROP_RATE_LIMITED);
             continue;
         }
@@ -98,6 +111,7 @@ static int poll_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         .recv_cap = (size_t)seed_param(srv, P_RECV_QUEUE),
         .close_order = SEED_CLOSE_CANCEL_THEN_FRAME,   /* LinkV3.Close cancels first */
         .close_timeout = SEED_MS(seed_param(srv, P_CLOSE_TIMEOUT)),
+        .say = &poll_say,
         .limiter_kind = SEED_LIMIT_ALLOW,
         .threads = 1,
     };

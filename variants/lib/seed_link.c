@@ -175,6 +175,7 @@ struct link *seed_link_new(struct link_server *srv, vsock *s, uint32_t id,
     l->close_order = cfg->close_order;
     l->close_timeout = cfg->close_timeout;
     l->close_waits_reply = seed_fid_on(srv, SEED_F_CLOSE_WAITS_REPLY);
+    l->say = seed_fid_on(srv, SEED_F_LOG) ? cfg->say : NULL;
     l->auto_close = srv->common.auto_close;
     l->sendq = rt_queue_create(cfg->send_cap);
     l->ctx = rt_ctx_create(cfg->parent_ctx ? cfg->parent_ctx : srv->stop_ctx);
@@ -430,6 +431,59 @@ void seed_server_stop(struct link_server *srv)
     free(srv);
 }
 
+/* ---------------------------------------------------------------- the seed's log lines */
+
+/* What Go's error would say (elog.FieldErr): the text matters only for the line's size. */
+static const char *go_err(int e)
+{
+    switch (-e) {
+    case ETIMEDOUT: return "write tcp 127.0.0.1:8080->127.0.0.1:51234: i/o timeout";
+    case EPIPE: return "write tcp 127.0.0.1:8080->127.0.0.1:51234: write: broken pipe";
+    case ECONNRESET: return "read tcp 127.0.0.1:8080->127.0.0.1:51234: read: connection reset by peer";
+    case EPROTO: return "frame header is not masked";
+    case EMSGSIZE: return "frame too large";
+    case ECANCELED: return "read tcp 127.0.0.1:8080->127.0.0.1:51234: use of closed network connection";
+    default: return "unexpected EOF";
+    }
+}
+
+void seed_log(struct link *l, const struct seed_line *line, int64_t n, int err)
+{
+    if (!l->say || !line->msg)
+        return;
+    /* zap's JSON: level, message, the component (logger.With), then the call's fields in
+     * the seed's order; userInfo is the session's (here the link id), encoded as an object */
+#define HEAD "\"lv\":\"%s\",\"msg\":\"%s\",\"comp\":\"%s\",\"linkID\":\"%u\""
+#define USER ",\"userInfo\":{\"uid\":%u,\"device\":\"linkbench\"}"
+#define LEN ",\"payloadLen\":%lld"
+#define SIZE ",\"payloadSize\":%lld"
+#define ERR ",\"error\":\"%s\""
+    struct link_host *h = l->host;
+    const char *c = l->say->comp, *m = line->msg, *lv = line->lv;
+    unsigned id = l->id;
+    long long len = (long long)n;
+    switch (line->fields) {
+    case 0: link_host_log(h, id, HEAD, lv, m, c, id); break;
+    case SEED_LOG_USER: link_host_log(h, id, HEAD USER, lv, m, c, id, id); break;
+    case SEED_LOG_ERR: link_host_log(h, id, HEAD ERR, lv, m, c, id, go_err(err)); break;
+    case SEED_LOG_USER | SEED_LOG_ERR:
+        link_host_log(h, id, HEAD USER ERR, lv, m, c, id, id, go_err(err));
+        break;
+    case SEED_LOG_LEN | SEED_LOG_ERR:
+        link_host_log(h, id, HEAD LEN ERR, lv, m, c, id, len, go_err(err));
+        break;
+    case SEED_LOG_USER | SEED_LOG_SIZE:
+        link_host_log(h, id, HEAD USER SIZE, lv, m, c, id, id, len);
+        break;
+    default: link_host_log(h, id, HEAD, lv, m, c, id); break;
+    }
+#undef HEAD
+#undef USER
+#undef LEN
+#undef SIZE
+#undef ERR
+}
+
 /* ---------------------------------------------------------------- I/O helpers */
 
 static int opcode_of(const vsock_msg *m)
@@ -457,8 +511,10 @@ enum seed_send_result seed_send_with_retry(struct link *l, vsock_msg *m, rt_back
             vsock_msg_free(m);
             return SEED_SENT;
         }
+        /* the seed logs every failed attempt, a time-out too, before deciding */
+        if (l->say)
+            seed_log(l, &l->say->write_failed, m->len, rc);
         if (rc != -ETIMEDOUT) {   /* only a time-out is retried */
-            link_host_log(l->host, l->id, "write failed: %s", strerror(-rc));
             res = SEED_SEND_ERROR;
             goto give_up;
         }
@@ -475,8 +531,8 @@ enum seed_send_result seed_send_with_retry(struct link *l, vsock_msg *m, rt_back
         }
     }
 give_up:
-    if (res == SEED_SEND_SPENT)
-        link_host_log(l->host, l->id, "write retries spent, message given up");
+    if (res == SEED_SEND_SPENT && l->say)
+        seed_log(l, &l->say->retries_spent, 0, 0);
     link_host_drop(l->host, m, LINK_DROP_SEND_FAILED);
     return res;
 }
@@ -512,10 +568,17 @@ int seed_read_msg(struct link *l, vsock_msg **out, rt_ns timeout, enum link_clos
         return -ETIMEDOUT;
     }
     /* The seed tells a client close (1005/1001) from other errors only in its log;
-     * both end the loop. A close we started ourselves keeps the first Close's cause. */
+     * both end the loop. A close we started ourselves keeps the first Close's cause; in
+     * Go the Read it interrupted fails with "use of closed network connection", logged
+     * as any other read error. */
     *cause = rc == -EPIPE ? LINK_CLOSE_PEER : LINK_CLOSE_ERROR;
-    if (rc != -EPIPE && rc != -ECANCELED)
-        link_host_log(l->host, l->id, "read failed: %s", strerror(-rc));
+    if (l->say) {
+        int code = vsock_close_code(l->s);
+        if (rc == -EPIPE && (code == VSOCK_CLOSE_NO_STATUS || code == VSOCK_CLOSE_GOING_AWAY))
+            seed_log(l, &l->say->peer_closed, 0, 0);
+        else
+            seed_log(l, &l->say->read_failed, 0, rc == -EPIPE && !code ? -ECANCELED : rc);
+    }
     return 1;
 }
 
@@ -541,6 +604,8 @@ int seed_deliver_try(struct link *l, vsock_msg *m, bool with_ctx)
     }
     if (rt_queue_try_push(l->recvq, m) == 0)
         return 0;
+    if (l->say)   /* the seed's Warn, one per dropped message */
+        seed_log(l, &l->say->recv_full, m->len, 0);
     link_host_drop(l->host, m, LINK_DROP_RECV_QUEUE_FULL);   /* default: dropped */
     return 1;
 }

@@ -28,6 +28,7 @@ enum seed_fid {
     SEED_F_CLOSE_WAITS_REPLY,   /* 0: Close writes an empty close frame and closes at once */
     SEED_F_READ_KEEPS_PARTIAL,  /* 0: a read deadline inside a frame loses it (Go) */
     SEED_F_WRITE_RESUMES_PARTIAL, /* 0: a write deadline cuts the frame; a retry re-sends it */
+    SEED_F_LOG,                 /* 1: the seed's elog lines go to the host's log */
     SEED_F_COUNT
 };
 
@@ -49,7 +50,37 @@ enum seed_fid {
         "0 (seed): a write that times out leaves its frame cut short on the wire and "     \
         "sendWithRetry writes the whole message again behind it, as Go's Write does: "     \
         "the client reads a corrupted message, then garbage (frames_cut_by_deadline, "     \
-        "msgs_corrupted); 1: the retry resumes the frame where it stopped"}
+        "msgs_corrupted); 1: the retry resumes the frame where it stopped"},              \
+    [(first) + SEED_F_LOG] = {                                                             \
+        "log", 1, 0, 1,                                                                    \
+        "1 (seed): the design's elog lines (a Warn per dropped message, an Error per "     \
+        "failed write attempt, ...) as JSON lines into the server's log, unthrottled "     \
+        "(metrics log_lines, log_busy_share); 0: none"}
+
+/* ---------------------------------------------------------------- the seed's log lines */
+
+/* Fields a seed log call carries besides linkID (elog.Any("userInfo"), elog.Int(...),
+ * elog.FieldErr). */
+enum { SEED_LOG_USER = 1, SEED_LOG_LEN = 2, SEED_LOG_SIZE = 4, SEED_LOG_ERR = 8 };
+
+/* One elog call of the seed: its level ("info", "warn", "error"), message and fields;
+ * msg NULL: the seed logs nothing there. */
+struct seed_line {
+    const char *lv;
+    const char *msg;
+    unsigned fields;
+};
+
+/* A design's elog calls, by event (the component is its FieldComponent). */
+struct seed_say {
+    const char *comp;
+    struct seed_line recv_full;      /* receiveCh full, message dropped */
+    struct seed_line rate_limited;   /* the limiter refused, message dropped */
+    struct seed_line write_failed;   /* one failed write attempt */
+    struct seed_line retries_spent;  /* retries spent, message given up */
+    struct seed_line peer_closed;    /* the client closed with 1005 or 1001 */
+    struct seed_line read_failed;    /* any other read error */
+};
 
 typedef struct seed_thr seed_thr;
 
@@ -67,6 +98,7 @@ struct link {
     enum seed_close_order close_order;
     rt_ns close_timeout;      /* DefaultCloseTimeout: Close's write deadline; 0: the vsock's */
     bool close_waits_reply;   /* close_waits_reply: the RFC handshake instead of the seed's */
+    const struct seed_say *say;   /* the design's log lines; NULL when log = 0 */
     bool auto_close;
     bool limited;             /* limiter != nil */
     rt_limiter limiter;       /* one owner: the link's I/O thread */
@@ -120,6 +152,7 @@ struct seed_link_cfg {
     rt_ns close_timeout;      /* the design's DefaultCloseTimeout (its close_timeout_ms
                                * param); 0: the vsock's close_timeout */
     enum seed_limiter_kind limiter_kind;
+    const struct seed_say *say;   /* the design's elog calls */
     rt_ctx *parent_ctx;       /* NULL: the server's stop_ctx */
     int threads;              /* how many loop threads will run it (refs and threads_left) */
 };
@@ -222,6 +255,10 @@ int seed_deliver_blocking(struct link *l, vsock_msg *m);
  * -ECANCELED (with_ctx: the select also had `case <-l.ctx.Done(): return`; m is
  * reported as cancelled_at_close and the loop returns). */
 int seed_deliver_try(struct link *l, vsock_msg *m, bool with_ctx);
+
+/* One of the seed's log lines for l, when the design logs that event and log = 1: n is
+ * payloadLen/payloadSize, err a negative errno. */
+void seed_log(struct link *l, const struct seed_line *line, int64_t n, int err);
 
 /* Limiter.Allow (x/time/rate) when limited; true when not limited. */
 bool seed_allow(struct link *l);
