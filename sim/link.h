@@ -134,6 +134,9 @@ enum link_counter {
     LINK_C_RATE_WAITS,         /* times a link waited for (or skipped on) the limiter */
     LINK_C_READ_PAUSES,        /* reads stopped for backpressure */
     LINK_C_SEND_BACKPRESSURE,  /* send answered -EAGAIN */
+    LINK_C_SOLO_THREADS,       /* a gauge (+1/-1): threads of a multi-link design serving
+                                * one link alone (pair's first link before its partner,
+                                * the last link of a pair, an odd link) */
     LINK_C_COUNT
 };
 const char *link_counter_name(enum link_counter c);

@@ -28,7 +28,7 @@ static const char *const close_names[LINK_CLOSE_COUNT] = {
     "peer", "error", "idle", "retry_spent", "stall", "overflow", "app", "shutdown"};
 static const char *const counter_names[LINK_C_COUNT] = {
     "retries", "write_timeouts", "read_timeouts", "rate_waits", "read_pauses",
-    "send_backpressure"};
+    "send_backpressure", "solo_threads"};
 
 const char *link_loss_policy_name(enum link_loss_policy p)
 {

@@ -19,7 +19,8 @@ enum sub { SUB_NONE, SUB_PCT, SUB_REASON };
  * the seed's Go behaviours (docs/seed-fidelity.md). */
 static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs",
                                       "frames_broken_by_deadline", "frames_cut_by_deadline",
-                                      "msgs_corrupted", "log_lines", "log_busy_share"};
+                                      "msgs_corrupted", "log_lines", "log_busy_share",
+                                      "solo_threads"};
 #define N_DERIVED ((int)(sizeof derived / sizeof derived[0]))
 
 #define METRICS_MAX 64

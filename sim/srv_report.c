@@ -163,7 +163,7 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
     json_object_set_new(r, "vsock_run", vsock_json(NULL, &fin->vs));
 
     json_t *drops = json_object(), *closes = json_object(), *closes_run = json_object(),
-           *counters = json_object();
+           *counters = json_object(), *counters_end = json_object();
     for (int i = 0; i < LINK_DROP_COUNT; i++)
         json_object_set_new(drops, link_drop_reason_name((enum link_drop_reason)i),
                             json_integer(fin->host.drops[i]));
@@ -172,9 +172,12 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
         json_object_set_new(closes, n, json_integer(m1->host.closes[i]));
         json_object_set_new(closes_run, n, json_integer(fin->host.closes[i]));
     }
-    for (int i = 0; i < LINK_C_COUNT; i++)
+    for (int i = 0; i < LINK_C_COUNT; i++) {
         json_object_set_new(counters, link_counter_name((enum link_counter)i),
                             json_integer(fin->host.counters[i]));
+        json_object_set_new(counters_end, link_counter_name((enum link_counter)i),
+                            json_integer(m1->host.counters[i]));
+    }
     json_object_set_new(r, "drops", drops);
     /* what had been dropped or refused when the driver stopped: only these can explain
      * the holes the driver saw; later ones (teardown) were in its tail */
@@ -190,6 +193,8 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
     json_object_set_new(r, "closes", closes);
     json_object_set_new(r, "closes_run", closes_run);
     json_object_set_new(r, "counters", counters);
+    /* the same at the window's end: a gauge (solo_threads) reads 0 after the teardown */
+    json_object_set_new(r, "counters_window_end", counters_end);
     json_object_set_new(r, "app", app_json(&fin->app));
     /* what the app took in the window: a sink's throughput (nothing comes back to the
      * driver to count) */

@@ -40,6 +40,7 @@ void srv_snap_take(srv_snap *s, app *a, link_host_impl *h, srv_acceptor *acc);
  *   vsock.{...}: window; vsock_run.{...}: whole run;
  *   log.{lines, bytes, writes, busy_ns}: the variants' log lines, window; log_run: run;
  *   drops.<reason>, counters.<counter>, closes_run.<cause>: whole run;
+ *   counters_window_end.<counter>: at the window's end (gauges);
  *   dropped_at_driver_end, refused_at_driver_end, drops_at_driver_end.<reason>: at acct;
  *   app_window.{recv_msgs, pushed}: messages the app took, pushes it made, in the window;
  *   app_drain.recv_msgs: taken after the window, until the driver's end;

@@ -676,6 +676,80 @@ Test(seed_variants, pair_first_link_closed_alone_leaves_the_next_to_a_new_pair)
     tv_stop(&t);
 }
 
+/* By arrival the first link of a pair is served alone until its partner comes, and the
+ * survivor of a pair alone after the other closes: the solo_threads gauge says so. */
+Test(seed_variants, pair_by_arrival_reports_solo_threads)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_start(&t);
+    int a = tv_attach(&t);
+    WAIT(counter(&t, LINK_C_SOLO_THREADS) == 1);
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 1, "the first link alone");
+    echo_ok(&t, a);
+    int b = tv_attach(&t);
+    WAIT(counter(&t, LINK_C_SOLO_THREADS) == 0);
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 0, "paired");
+    echo_ok(&t, b);
+    cr_assert_eq(t.v->close(t.l[a]), 0);
+    WAIT(counter(&t, LINK_C_SOLO_THREADS) == 1);
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 1, "the survivor alone");
+    tv_stop(&t);
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 0, "no thread left");
+}
+
+/* pair_adjacent: links 2k and 2k+1 are given together, as NewLinkV5(connA, connB) is: the
+ * first is not read before its partner joins, and no thread runs solo. */
+Test(seed_variants, pair_adjacent_reads_nothing_before_the_partner_comes)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_set(&t, "pair_adjacent", 1);
+    tv_start(&t);
+    int a = tv_attach(&t);
+    client_send(&t, a, 1);
+    rt_sleep(60 * RT_MS, NULL);
+    cr_expect_eq(msgs_in(t.srv_s[a]), 0, "not served yet");
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 0);
+    cr_expect_eq(live_link_threads(), 1, "one thread, waiting");
+    int b = tv_attach(&t);
+    WAIT(msgs_in(t.srv_s[a]) == 1);
+    cr_expect_eq(msgs_in(t.srv_s[a]), 1, "served once its partner joined");
+    cr_expect_eq(app_drain(&t, a), 1);
+    echo_ok(&t, b);
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 0);
+    cr_expect_eq(live_link_threads(), 1);
+    /* an odd third link waits for a partner that never comes */
+    int c = tv_attach(&t);
+    client_send(&t, c, 1);
+    rt_sleep(60 * RT_MS, NULL);
+    cr_expect_eq(msgs_in(t.srv_s[c]), 0);
+    cr_expect_eq(live_link_threads(), 2);
+    tv_stop(&t);
+    cr_expect_eq(live_link_threads(), 0, "stop wakes the waiting thread");
+    cr_expect_eq(atomic_load(&t.host.closed), 3);
+}
+
+/* pair_adjacent: when link 2k+1 never attached (its id went elsewhere), 2k's partner can
+ * no longer come once a later id arrives: 2k is then served alone. */
+Test(seed_variants, pair_adjacent_serves_a_link_alone_once_its_partner_cannot_come)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_set(&t, "pair_adjacent", 1);
+    tv_start(&t);
+    int a = tv_attach(&t);   /* id 0 */
+    t.n++;                   /* id 1 never attaches */
+    int c = tv_attach(&t);   /* id 2: 0's partner is gone */
+    WAIT(counter(&t, LINK_C_SOLO_THREADS) == 1);
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 1);
+    echo_ok(&t, a);
+    client_send(&t, c, 1);
+    rt_sleep(60 * RT_MS, NULL);
+    cr_expect_eq(msgs_in(t.srv_s[c]), 0, "2 waits for 3");
+    tv_stop(&t);
+}
+
 /* ---------------------------------------------------------------- every design */
 
 static void threads_back_to_zero(const char *name, int per_link_x2)

@@ -12,7 +12,7 @@
  * delivers only to the unified queue. Link's retry settings are not either: tryWrite
  * never retries. */
 enum { P_WRITE_TIMEOUT, P_SEND_QUEUE, P_READ_POLL, P_IDLE_TICK, P_UNIFIED, P_CLOSE_TIMEOUT,
-       P_FID, P_COUNT = P_FID + SEED_F_COUNT };
+       P_ADJACENT, P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param pair_params[P_COUNT] = {
     [P_WRITE_TIMEOUT] = {"write_timeout_ms", 60000, 1, 86400000,
@@ -28,6 +28,11 @@ static const struct link_param pair_params[P_COUNT] = {
                    "unifiedReceiveCh capacity, shared by both links (dropped when full)"},
     [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
                          "Link DefaultCloseTimeout (2 s): a sub-link Close's write deadline"},
+    [P_ADJACENT] = {"pair_adjacent", 0, 0, 1,
+                    "how links are paired: 0 by arrival (the first link of a pair is served "
+                    "alone until the next arrives); 1 adjacent ids 2k and 2k+1, given together "
+                    "as NewLinkV5(connA, connB) is: the first waits, unread, for its partner "
+                    "(an odd last link waits for good)"},
     SEED_FIDELITY_PARAMS(P_FID),
 };
 
@@ -54,9 +59,12 @@ struct pair_link {
     atomic_bool *alive;  /* its flag in the pair (linkAAlive / linkBAlive) */
 };
 
-/* LinkV5. Pairing is by attach order: the first link of a pair gets the thread at
- * once, the second joins that thread's loop when it arrives. If the first closes while
- * alone, the pair is sealed and the next link starts a new pair. */
+/* LinkV5. The seed leaves pairing to its caller (NewLinkV5 takes two connections; 实施建议
+ * 1 suggests pairing by the connections' traits). By arrival (the default) the first link
+ * of a pair gets the thread at once and is served alone (solo_threads) until the second
+ * joins that thread's loop; with pair_adjacent links 2k and 2k+1 pair, and the thread
+ * serves nothing before 2k+1 joins. If the first closes while alone, the pair is sealed
+ * and the next link starts a new pair. A pair whose partner is gone runs solo. */
 struct pair {
     atomic_int refs;            /* one per sub-link, the thread, the server's pending */
     struct link_server *srv;
@@ -72,6 +80,10 @@ struct pair {
      * unified queue, which the seed shares between them. */
     uint32_t ids[2];
     atomic_llong unified_held[2];
+    /* pair_adjacent: the thread serves nothing until B joins (cancelled then), A closes
+     * or stops (its parent is A's ctx), or B can no longer come (attach gives up). */
+    rt_ctx *joined;
+    bool wait_partner;
 };
 
 static int sub_index(const struct pair *p, uint32_t link_id)
@@ -92,6 +104,7 @@ static void pair_unref(struct pair *p)
     while (rt_queue_try_pop(p->unified, &item) == 0)
         vsock_msg_free(item);
     rt_queue_destroy(p->unified);
+    rt_ctx_destroy(p->joined);
     rt_ctx_destroy(p->ctx);
     free(p);
 }
@@ -190,22 +203,34 @@ static bool try_read(struct pair *p, struct pair_link *pl)
     return true;
 }
 
+/* Keep the solo_threads gauge: this thread serves exactly one live link (solo) or not. */
+static void set_solo(struct pair *p, bool *solo, bool now)
+{
+    if (*solo != now)
+        link_host_count(p->srv->host, LINK_C_SOLO_THREADS, now ? 1 : -1);
+    *solo = now;
+}
+
 /* LinkV5.readWriteLoop. */
 static void pair_loop(void *arg)
 {
     struct pair *p = arg;
     struct pair_link *a = p->a;
+    bool solo = false;
     rt_ticker tick;
     rt_ticker_init(&tick, SEED_MS(seed_param(p->srv, P_IDLE_TICK)));
     if (!seed_link_wait_gate(&a->base))
         goto out;
+    if (p->wait_partner)   /* NewLinkV5 needs both connections: A is not read before */
+        rt_sleep_until(RT_NEVER, p->joined);
     for (;;) {
         if (rt_ctx_done(p->ctx))
             break;
         struct pair_link *b = ready_b(p);
+        set_solo(p, &solo, atomic_load(a->alive) != (b && atomic_load(b->alive)));
         if (!atomic_load(a->alive) && !(b && atomic_load(b->alive))) {
             int st = PAIR_OPEN;
-            if (atomic_compare_exchange_strong(&p->state, &st, PAIR_SEALED))
+            if (atomic_compare_exchange_strong(&p->state, &st, PAIR_SEALED) || st == PAIR_SEALED)
                 break;   /* alone and closed: no partner will join any more */
             if (b) {
                 seed_log(&a->base, &pair_all_closed, 0, 0);   /* 所有连接均已关闭 */
@@ -220,6 +245,7 @@ static void pair_loop(void *arg)
             break;
     }
 out:
+    set_solo(p, &solo, false);
     /* defer: logger.Info("LinkV5 读写循环退出"); linkA.Close(); linkB.Close();
      * close(unifiedReceiveCh) */
     seed_log(&a->base, &pair_loop_exit, 0, 0);
@@ -316,8 +342,17 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
     }
     struct pair_link *pl = (struct pair_link *)l;
 
-    /* The second link of a pair joins the running loop if its first is still there. */
+    /* pair_adjacent: link 2k+1 joins 2k's pair; any other pending pair's partner can no
+     * longer come (ids only grow): its thread stops waiting and serves its link alone. */
+    bool adjacent = seed_param(srv, P_ADJACENT) != 0;
     struct pair *p = ps->pending;
+    if (p && adjacent && p->a->base.id + 1 != id) {
+        ps->pending = NULL;
+        rt_ctx_cancel(p->joined);
+        pair_unref(p);   /* the server's pending ref */
+        p = NULL;
+    }
+    /* The second link of a pair joins the running loop if its first is still there. */
     if (p) {
         ps->pending = NULL;
         pl->p = p;
@@ -331,6 +366,7 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
         int st = PAIR_OPEN;
         if (atomic_compare_exchange_strong(&p->state, &st, PAIR_JOINED)) {
             pair_unref(p);   /* the server's pending ref */
+            rt_ctx_cancel(p->joined);   /* a waiting thread starts serving both */
             *out = l;
             seed_link_open_gate(l);
             return 0;
@@ -344,9 +380,11 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
     p = calloc(1, sizeof *p);
     if (p) {
         p->ctx = rt_ctx_create(srv->stop_ctx);
+        p->joined = rt_ctx_create(l->ctx);
         p->unified = rt_queue_create((size_t)seed_param(srv, P_UNIFIED));
-        if (!p->ctx || !p->unified) {
+        if (!p->ctx || !p->joined || !p->unified) {
             rt_ctx_destroy(p->ctx);
+            rt_ctx_destroy(p->joined);
             rt_queue_destroy(p->unified);
             free(p);
             p = NULL;
@@ -360,6 +398,10 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
     p->a = pl;
     p->ids[0] = id;
     p->ids[1] = UINT32_MAX;
+    /* by arrival every new pair takes the next link; adjacent: only an even id's pair
+     * (its odd partner may come), and its thread waits for it */
+    bool takes_partner = !adjacent || id % 2 == 0;
+    p->wait_partner = adjacent && takes_partner;
     atomic_init(&p->alive[0], true);
     atomic_init(&p->alive[1], false);
     pl->alive = &p->alive[0];
@@ -373,14 +415,17 @@ static int pair_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
     char name[32];
     int err = 0;
     snprintf(name, sizeof name, "pair-%u", id);
-    atomic_fetch_add(&p->refs, 2);   /* the thread's and the server's pending */
+    atomic_fetch_add(&p->refs, takes_partner ? 2 : 1);   /* the thread's, the server's pending */
     seed_thr *t = seed_spawn(name, pair_loop, p, &err);
     if (!t) {
-        atomic_fetch_sub(&p->refs, 2);
+        atomic_fetch_sub(&p->refs, takes_partner ? 2 : 1);
         return seed_link_abort(l, NULL, 0);   /* frees A, which frees the pair */
     }
     seed_thr_commit(srv, t);
-    ps->pending = p;
+    if (takes_partner)
+        ps->pending = p;
+    else
+        atomic_store(&p->state, PAIR_SEALED);   /* alone for good: no partner joins */
     *out = l;
     seed_link_open_gate(l);
     return 0;
