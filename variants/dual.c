@@ -6,8 +6,10 @@
 #include "seed_link.h"
 
 /* The seed shows dual's loops only in prose (背景: sendLoop + receiveLoop); its Link
- * struct and sendWithRetry are in the 协程聚合版本 section, its constants in the const
- * block that closes the 非阻塞读版本 code. DefaultCloseTimeout (2 s) is close_timeout_ms,
+ * struct and sendWithRetry are in the 协程聚合版本 section. The package has three const
+ * blocks that disagree; dual takes the one that closes the 非阻塞读版本 code (the
+ * Link's file), and 批量发送版本's (1 s read, 5 s write, 3 s close, buffers 32) is one
+ * variant_config away (workloads/dual_v2_constants.json). DefaultCloseTimeout (2 s) is close_timeout_ms,
  * the write deadline of the close frame (seed_link.c, close_sock). */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
        P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_CLOSE_TIMEOUT,
@@ -127,7 +129,8 @@ static int dual_attach(struct link_server *srv, vsock *s, uint32_t id, struct li
 LINK_VARIANT_EXPORT = {
     .abi_version = LINK_ABI_VERSION,
     .name = "dual",
-    .summary = "seed's current Link: send + receive thread per link, blocking hand-off",
+    .summary = "seed's current Link: send + receive thread per link, blocking hand-off; "
+               "LinkV3's const block (3 min read, 1 min write, buffers 256)",
     .threads_per_link = 2,
     .loss_policy = LINK_LOSS_BLOCKS,
     .params = dual_params,
