@@ -422,11 +422,15 @@ static void reaper_main(void *arg)
     while (rt_ticker_wait(&t, a->ctx) == 0) {
         if (!app_gate_enter(a)) continue;   /* paused for the census: no closes */
         ADD(reaper_runs, 1);
+        /* the sweep's wall time: TryCloseIfIdle closes in the caller's thread, so a
+         * design whose Close waits for the peer makes the sweep wait too */
+        rt_ns t0 = rt_now();
         uint32_t n = atomic_load(&a->next_id);
         for (uint32_t id = 0; id < n && id < a->p.max_links; id++) {
             bool closed;
             app_try_close_if_idle(a, id, a->p.idle_timeout_ns, &closed);
         }
+        ADD(reaper_busy_ns, rt_now() - t0);
         app_gate_leave(a);
     }
 }

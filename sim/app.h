@@ -56,6 +56,7 @@ typedef struct app_stats {
     int64_t unsent_at_close;   /* held or refused (-EPIPE) when its link closed */
     int64_t variant_drops;     /* seen by the drop hook */
     int64_t idle_closed, reaper_runs;
+    int64_t reaper_busy_ns;    /* wall time of the reaper's sweeps (its closes included) */
     int64_t lat_in_overflow;   /* latency samples out of the histogram's range */
 } app_stats;
 

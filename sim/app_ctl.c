@@ -92,7 +92,7 @@ void app_stats_get(app *a, app_stats *o)
     GET(seq_missing); GET(seq_late); GET(seq_dup);
     GET(sent); GET(echoed); GET(pushed); GET(sink_freed); GET(send_eagain);
     GET(held_now); GET(held_peak); GET(unsent_at_close); GET(variant_drops);
-    GET(idle_closed); GET(reaper_runs);
+    GET(idle_closed); GET(reaper_runs); GET(reaper_busy_ns);
 #undef GET
     o->lat_in_overflow = atomic_load(&a->st.lat_overflow);
 }

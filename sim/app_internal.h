@@ -80,6 +80,7 @@ struct app {
         _Atomic int64_t seq_late, seq_dup;
         _Atomic int64_t sent, echoed, pushed, sink_freed, send_eagain, held_now, held_peak;
         _Atomic int64_t unsent_at_close, variant_drops, idle_closed, reaper_runs, lat_overflow;
+        _Atomic int64_t reaper_busy_ns;
     } st;
 };
 
