@@ -53,6 +53,14 @@ static const char *backend_name(int b) { return b == FX_MEM ? "mem" : "tcp"; }
 static const struct fx_override test_overrides[] = {
     {"batch", "read_timeout_ms", 20},
     {"hybrid", "read_timeout_ms", 20},
+    /* The seed's Go deadline semantics lose a frame a read deadline cuts and close the
+     * link on the garbage that follows (test_seed_variants shows it): the contract
+     * checked here (every message delivered or named) is the socket layer's repaired
+     * one, so these suites keep partial frames. */
+#define KEEP_PARTIAL(v) {v, "read_keeps_partial", 1}, {v, "write_resumes_partial", 1}
+    KEEP_PARTIAL("dual"), KEEP_PARTIAL("batch"), KEEP_PARTIAL("poll"),
+    KEEP_PARTIAL("hybrid"), KEEP_PARTIAL("pair"),
+#undef KEEP_PARTIAL
 };
 
 static int start_case(fx *f, const struct conf_case *c, const app_params *ap,

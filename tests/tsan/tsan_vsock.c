@@ -194,6 +194,83 @@ static void cancel_wakes_both(const char *backend, vsock *s, vsock *c, bool mem)
     rt_ctx_destroy(ctx);
 }
 
+/* Go modes (the seed's net.Conn semantics): a reader polling with 1 ms deadlines breaks
+ * the frames it catches half-way, a writer with 5 ms deadlines cuts frames the peer is
+ * slow to take, and a third thread closes the Go way, all at once on one socket. */
+struct go_io {
+    vsock *s;
+    atomic_bool stop;
+    int writes_cut, reads;
+};
+static void go_reader(void *a)
+{
+    struct go_io *g = a;
+    while (!atomic_load(&g->stop)) {
+        vsock_msg *m = NULL;
+        int rc = vsock_read(g->s, &m, rt_deadline_in(RT_MS));
+        vsock_msg_free(vsock_take_broken(g->s));
+        if (rc == 0) {
+            vsock_msg_free(m);
+            g->reads++;
+        } else if (rc != -ETIMEDOUT) {
+            return;
+        }
+    }
+}
+static void go_writer(void *a)
+{
+    struct go_io *g = a;
+    size_t n = 256 << 10;
+    uint8_t *buf = calloc(1, n);
+    while (!atomic_load(&g->stop)) {
+        int rc = vsock_write(g->s, buf, n, VSOCK_BINARY, rt_deadline_in(5 * RT_MS));
+        if (rc == -ETIMEDOUT) g->writes_cut++;
+        else if (rc != 0) break;
+    }
+    free(buf);
+}
+static void go_peer(void *a)
+{
+    struct go_io *g = a;   /* the client: sends big frames, reads a little, slowly */
+    size_t n = 128 << 10;
+    uint8_t *buf = calloc(1, n);
+    for (int i = 0; i < 20 && !atomic_load(&g->stop); i++) {
+        if (vsock_write(g->s, buf, n, VSOCK_BINARY, rt_deadline_in(50 * RT_MS)) < -ETIMEDOUT) break;
+        vsock_msg *m = NULL;
+        if (vsock_read(g->s, &m, rt_deadline_in(2 * RT_MS)) == 0) vsock_msg_free(m);
+    }
+    free(buf);
+}
+static void go_closer(void *a)
+{
+    rt_sleep(60 * RT_MS, NULL);
+    vsock_close_after_frame(a, 0, rt_deadline_in(50 * RT_MS), NULL);
+}
+
+static void go_modes(const char *backend, vsock *s, vsock *c)
+{
+    vsock_set_go(s, VSOCK_GO_READ | VSOCK_GO_WRITE);
+    struct go_io g = {.s = s}, p = {.s = c};
+    atomic_init(&g.stop, false);
+    atomic_init(&p.stop, false);
+    rt_thread *r, *w, *x, *q;
+    rt_thread_spawn(&q, RT_GROUP_OTHER, "ts-go-peer", go_peer, &p);
+    rt_thread_spawn(&r, RT_GROUP_OTHER, "ts-go-r", go_reader, &g);
+    rt_thread_spawn(&w, RT_GROUP_OTHER, "ts-go-w", go_writer, &g);
+    rt_thread_spawn(&x, RT_GROUP_OTHER, "ts-go-close", go_closer, s);
+    rt_thread_join(x);
+    atomic_store(&g.stop, true);
+    atomic_store(&p.stop, true);
+    rt_thread_join(r);
+    rt_thread_join(w);
+    rt_thread_join(q);
+    vsock_counters k;
+    vsock_get_counters(s, &k);
+    TS_CHECK(vsock_is_closed(s), "%s: go: closed", backend);
+    printf("  %s: go modes: %lld frames broken, %lld cut, %d write time-outs\n", backend,
+           (long long)k.frames_broken_by_deadline, (long long)k.frames_cut_by_deadline, g.writes_cut);
+}
+
 typedef int (*pair_fn)(vsock **, vsock **, const vsock_opts *);
 
 static void each_backend(const char *name, pair_fn mk, bool mem)
@@ -214,6 +291,11 @@ static void each_backend(const char *name, pair_fn mk, bool mem)
 
     TS_CHECK(mk(&s, &c, &o) == 0, "%s: pair", name);
     cancel_wakes_both(name, s, c, mem);
+    vsock_destroy(c);
+
+    TS_CHECK(mk(&s, &c, &o) == 0, "%s: pair", name);
+    go_modes(name, s, c);
+    vsock_destroy(s);
     vsock_destroy(c);
 
     /* process-wide totals read while other sockets count */
