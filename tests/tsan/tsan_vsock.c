@@ -10,6 +10,7 @@
 
 #include "rt.h"
 #include "tsan.h"
+#include "vsock_test_util.h"
 #include "vsock.h"
 
 enum { MSGS = 400 };
@@ -231,15 +232,17 @@ static void go_writer(void *a)
 }
 static void go_peer(void *a)
 {
-    struct go_io *g = a;   /* the client: sends big frames, reads a little, slowly */
-    size_t n = 128 << 10;
-    uint8_t *buf = calloc(1, n);
+    struct go_io *g = a;   /* the client: frames in two halves 3 ms apart, reads a little */
+    enum { N = 4096 };
+    static uint8_t pl[N], raw[N + 16];
+    size_t len = tu_frame(raw, 0x82, pl, N, true);
     for (int i = 0; i < 20 && !atomic_load(&g->stop); i++) {
-        if (vsock_write(g->s, buf, n, VSOCK_BINARY, rt_deadline_in(50 * RT_MS)) < -ETIMEDOUT) break;
+        tu_write_all(vsock_fd(g->s), raw, len / 2);
+        rt_sleep(3 * RT_MS, NULL);
+        tu_write_all(vsock_fd(g->s), raw + len / 2, len - len / 2);
         vsock_msg *m = NULL;
         if (vsock_read(g->s, &m, rt_deadline_in(2 * RT_MS)) == 0) vsock_msg_free(m);
     }
-    free(buf);
 }
 static void go_closer(void *a)
 {
