@@ -63,6 +63,11 @@ struct vsock {
     uint64_t rx_fed, rx_framed;  /* bytes given to wslay / in frames it has parsed (trim) */
     uint8_t rx_last[16];         /* the last bytes given to wslay (a partial header's) */
     uint8_t go;                  /* VSOCK_GO_* */
+    /* VSOCK_GO_READ: Go checks a read deadline at the start of every conn.Read */
+    rt_ns rx_deadline;           /* the current vsock_read's; RT_NEVER outside one */
+    bool rx_woken;               /* it waited and was woken: the parked Read may go on */
+    bool rx_late;                /* a recv was refused: its deadline had passed */
+    bool rx_desync;              /* a frame was broken: what follows is misread */
     vsock_msg *broken;           /* VSOCK_GO_READ: the partial message a deadline broke */
     vsock_msg *in_head, *in_tail;
     uint8_t *pre;                /* bytes that arrived with the handshake head */

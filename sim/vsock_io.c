@@ -189,6 +189,22 @@ static ssize_t cb_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
+    /* Go mode: net.Conn checks the read deadline when each Read starts, data in the
+     * socket or not. Past it, the Read that was parked and has just been woken still
+     * returns what it asked for (the header's first 2 bytes, gobwas's first ReadFull),
+     * any later Read fails: inside a frame that is a torn frame (vsock__break_frame). */
+    if ((s->go & VSOCK_GO_READ) && s->rx_deadline != RT_NEVER && rt_now() >= s->rx_deadline) {
+        bool mid = s->rx_fed != s->rx_framed || s->rx_cur;
+        if (mid || !s->rx_woken) {
+            s->rx_late = true;
+            s->rx_blocked = true;
+            wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+            return -1;
+        }
+        s->rx_woken = false;
+        if (len > 2)
+            len = 2;
+    }
     if (len > s->rx_budget)
         len = s->rx_budget;
     ssize_t r = vsock__recv(s, buf, len);
@@ -369,7 +385,12 @@ void vsock__break_frame(vsock *s)
     if (!s->ws || (s->rx_fed == s->rx_framed && !s->rx_cur))
         return;   /* at a message boundary: Go's read consumed nothing it loses */
     vsock_msg *lost = NULL;
-    if (s->rx_fed > s->rx_framed) {
+    /* After the first break the stream is misread: a "frame" a later deadline cuts is
+     * garbage, not a message (the first break already lost the real one). */
+    if (s->rx_desync) {
+        vsock_msg_free(s->rx_cur);
+        s->rx_cur = NULL;
+    } else if (s->rx_fed > s->rx_framed) {
         /* Inside a header: its first byte says whether a data frame (text, binary, or a
          * continuation of the message in rx_cur) was lost. */
         uint64_t have = s->rx_fed - s->rx_framed;
@@ -394,6 +415,7 @@ void vsock__break_frame(vsock *s)
     wslay_event_context_free(s->ws);
     s->ws = NULL;
     s->rx_framed = s->rx_fed;
+    s->rx_desync = true;
     s->c.frames_broken_by_deadline++;
     vsock_msg_free(s->broken);
     s->broken = lost;
@@ -501,6 +523,8 @@ int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline)
     *out = NULL;
     pthread_mutex_lock(&s->mu);
     s->users++;
+    s->rx_deadline = deadline;
+    s->rx_woken = s->rx_late = false;
     int r;
     for (;;) {
         if (s->in_head) {
@@ -527,6 +551,11 @@ int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline)
         s->rx_one = false;
         if (s->ob_len > s->ob_off)   /* a pong or close reply: one try, never a wait */
             vsock__flush_once(s);
+        if (!r && !s->in_head && s->rx_late) {   /* Go mode: a Read found its deadline gone */
+            s->c.read_timeouts++;
+            r = -ETIMEDOUT;
+            break;
+        }
         if (r || s->in_head || !s->rx_blocked)
             continue;
         if (deadline != RT_NEVER && rt_now() >= deadline) {   /* a trickle must not outlive it */
@@ -541,9 +570,11 @@ int vsock_read(vsock *s, vsock_msg **out, rt_ns deadline)
             r = vsock__woke_err(s, w);
             break;
         }
+        s->rx_woken = w > 0;
     }
     if (r == -ETIMEDOUT && (s->go & VSOCK_GO_READ))
         vsock__break_frame(s);
+    s->rx_deadline = RT_NEVER;
     vsock__leave(s);
     return r;
 }

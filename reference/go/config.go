@@ -77,6 +77,24 @@ var designParams = map[string][]param{
 	},
 }
 
+// The C ports' seed-fidelity switches (variants/lib/seed_link.h, docs/seed-fidelity.md),
+// in the same order after each design's own params. The Go originals are the seed: they
+// take each switch at the seed's value only (a repair is refused by parseConfig), except
+// log, whose 0 skips the elog lines' formatting as the C ports skip theirs.
+var seedFidelity = []param{
+	{"close_waits_reply", 0, 0, 1},
+	{"read_keeps_partial", 0, 0, 1},
+	{"write_resumes_partial", 0, 0, 1},
+	{"log", 1, 0, 1},
+}
+
+func init() {
+	designParams["pair"] = append(designParams["pair"], param{"pair_adjacent", 0, 0, 1})
+	for d := range designParams {
+		designParams[d] = append(designParams[d], seedFidelity...)
+	}
+}
+
 // declared goroutines per link, as the seed's table says.
 var designGoroutines = map[string]float64{"dual": 2, "batch": 1, "poll": 1, "hybrid": 1, "pair": 0.5}
 
@@ -149,6 +167,12 @@ func parseConfig(line []byte) (*serverConfig, error) {
 		}
 		c.p[k] = v
 	}
+	for _, k := range []string{"close_waits_reply", "read_keeps_partial", "write_resumes_partial", "pair_adjacent"} {
+		if v, ok := c.p[k]; ok && v != 0 {
+			return nil, fmt.Errorf("variant_config.%s.%s: the Go original runs the seed's code, which this switch of the C port repairs or changes: only 0 (got %d)", c.Variant, k, v)
+		}
+	}
+	elogOff.Store(c.p["log"] == 0)
 	a := &c.App
 	switch {
 	case a.Workers < 1 || a.Workers > 256:

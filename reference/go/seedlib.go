@@ -106,6 +106,9 @@ type elogField struct {
 
 var logCounts struct{ info, warn, error, written, suppressed atomic.Int64 }
 
+// elogOff: the design's log param is 0 (no line is formatted, as in the C ports).
+var elogOff atomic.Bool
+
 const logBurstPerS = 20
 
 var (
@@ -132,6 +135,9 @@ func (c *elogComponent) Warn(msg string, f ...elogField)  { c.log(&logCounts.war
 func (c *elogComponent) Error(msg string, f ...elogField) { c.log(&logCounts.error, "error", msg, f) }
 
 func (c *elogComponent) log(n *atomic.Int64, level, msg string, fields []elogField) {
+	if elogOff.Load() {
+		return
+	}
 	n.Add(1)
 	var b strings.Builder
 	fmt.Fprintf(&b, `{"lv":%q,"ts":%d,"comp":%q,"msg":%q`, level, time.Now().UnixNano(), c.name, msg)
