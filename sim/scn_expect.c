@@ -20,7 +20,7 @@ enum sub { SUB_NONE, SUB_PCT, SUB_REASON };
 static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs",
                                       "frames_broken_by_deadline", "frames_cut_by_deadline",
                                       "msgs_corrupted", "log_lines", "log_busy_share",
-                                      "solo_threads"};
+                                      "solo_threads", "msgs_garbage"};
 #define N_DERIVED ((int)(sizeof derived / sizeof derived[0]))
 
 #define METRICS_MAX 64
@@ -31,7 +31,8 @@ static int metric_names(const char **names, enum sub *subs)
     int n = 0;
     for (int i = 0; REP_SCALAR_METRICS[i] && n < METRICS_MAX - 8; i++)
         names[n] = REP_SCALAR_METRICS[i], subs[n++] = SUB_NONE;
-    for (int i = 0; i < N_DERIVED; i++) names[n] = derived[i], subs[n++] = SUB_NONE;
+    for (int i = 0; i < N_DERIVED && n < METRICS_MAX - 8; i++)
+        names[n] = derived[i], subs[n++] = SUB_NONE;
     for (int i = 0; REP_LATENCY_METRICS[i] && n < METRICS_MAX - 1; i++)
         names[n] = REP_LATENCY_METRICS[i], subs[n++] = SUB_PCT;
     names[n] = "drops_by_reason", subs[n++] = SUB_REASON;
