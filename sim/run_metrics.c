@@ -149,6 +149,7 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
                         json_integer(jget(srv, "vsock.frames_broken_by_deadline")));
     json_object_set_new(m, "frames_cut_by_deadline",
                         json_integer(jget(srv, "vsock.frames_cut_by_deadline")));
+    json_object_set_new(m, "msgs_garbage", json_integer(jget(srv, "vsock.garbage_msgs")));
     /* the idle reaper's sweeps, whole run: Close runs in its thread */
     set_num(m, "reaper_busy_s", jget(srv, "app.reaper_busy_ns") / 1e9);
     /* threads of a multi-link design (pair) serving one link alone at the window's end */

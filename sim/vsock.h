@@ -80,7 +80,9 @@ void vsock_set_ctx(vsock *s, rt_ctx *ctx);
  *   bytes so far and loses them (the partial message is kept for vsock_take_broken);
  *   the next read parses the following byte as a new frame header, as a fresh
  *   wsutil reader would: the rest of the broken frame then reads as garbage (mostly a
- *   protocol error, -EPROTO). Counted in frames_broken_by_deadline.
+ *   protocol error, -EPROTO). Counted in frames_broken_by_deadline; the lost message
+ *   counts in msgs_in (it was taken off the wire). A data message that the misread
+ *   bytes happen to form is counted in garbage_msgs and discarded, not delivered.
  * VSOCK_GO_WRITE: a vsock_write that times out leaves on the wire what the kernel took,
  *   and the rest of its frame is gone; a retry writes the message again from its start,
  *   as a new frame, right after the cut one (the peer then reads a corrupted message,
@@ -167,6 +169,8 @@ typedef struct vsock_counters {
     int64_t partial_resumed;   /* timed-out partial frames finished by a later write */
     int64_t frames_broken_by_deadline;   /* VSOCK_GO_READ: frames a read deadline broke */
     int64_t frames_cut_by_deadline;      /* VSOCK_GO_WRITE: frames a write deadline cut short */
+    int64_t garbage_msgs;      /* VSOCK_GO_READ: "messages" parsed from a torn stream's
+                                * misread bytes, discarded (no client sent them) */
     int64_t pings_answered;
 } vsock_counters;
 

@@ -327,6 +327,14 @@ static void cb_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
             vsock_msg_free(m);
             return;
         }
+        if (s->rx_desync) {
+            /* parsed from a torn stream's misread bytes: no client sent it. Go would hand
+             * it to the app; here it is counted and dropped, so that no accounting takes
+             * it for a client's message (docs/seed-fidelity.md) */
+            s->c.garbage_msgs++;
+            vsock_msg_free(m);
+            return;
+        }
         s->c.msgs_in++;
         if (s->rx_discard) {
             vsock_msg_free(m);
@@ -406,6 +414,7 @@ void vsock__break_frame(vsock *s)
         lost->next = NULL;
         lost->link_id = 0;
         lost->t_decoded = 0;
+        s->c.msgs_in++;   /* taken off the wire, if not whole: the client's message */
     }
     s->rx_cur = NULL;
     s->rx_cap = 0;
