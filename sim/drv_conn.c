@@ -53,13 +53,17 @@ void drv_conn_start(struct drv *d, struct drv_link *L)
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    /* bind the source address but let connect() pick the port per destination, so
-     * each 127.0.0.x has its own 28 000 ports towards the server */
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u + L->src)};
-    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
-        conn_fail(d, L, errno == EADDRNOTAVAIL ? &d->r.fail_addr : &d->r.fail_connect);
-        return;
+    /* a loopback target: bind the source address but let connect() pick the port per
+     * destination, so each 127.0.0.x has its own 28 000 ports towards the server. Any
+     * other target: the kernel's source address for the route (a 127.x source cannot
+     * leave the host), 28 000 ports per destination address and port */
+    if (drv_target_loopback(d)) {
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u + L->src)};
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+            conn_fail(d, L, errno == EADDRNOTAVAIL ? &d->r.fail_addr : &d->r.fail_connect);
+            return;
+        }
     }
     struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(d->p.port),
                               .sin_addr.s_addr = d->target_ip};

@@ -2,6 +2,7 @@
 #ifndef LINKBENCH_DRV_INTERNAL_H
 #define LINKBENCH_DRV_INTERNAL_H
 
+#include <arpa/inet.h>
 #include <ev.h>
 #include <signal.h>
 #include <time.h>
@@ -131,6 +132,12 @@ struct drv {
     int64_t runq0, cpu0, cpu_meas0, cpu_meas1, cpu_tx, cpu_rx;
     bool cpu_meas0_set, cpu_meas1_set;
 };
+
+/* Spread over 127.0.0.x only towards a loopback target (drv_conn_start). */
+static inline bool drv_target_loopback(const struct drv *d)
+{
+    return (ntohl(d->target_ip) >> 24) == 127;
+}
 
 static inline rt_ns drv_thread_cpu(void)
 {

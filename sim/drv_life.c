@@ -127,7 +127,7 @@ int drv_create(const struct drv_params *p, struct drv **out, char *err, size_t e
             drv_rng_next(&L->rng);
         }
     d->r.links_wanted = d->n_links;
-    d->r.src_addrs_used = d->n_src;
+    d->r.src_addrs_used = drv_target_loopback(d) ? d->n_src : 1;   /* else the kernel's one */
     d->r.establish_ns = -1;
 
     ev_set_userdata(d->loop, d);
