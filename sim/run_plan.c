@@ -48,7 +48,7 @@ static void set_group(struct drv_group *g, const struct scn_client *c, int64_t l
                  : c->payload.dist == SCN_DIST_EXPONENTIAL ? DRV_SIZE_EXPONENTIAL
                                                            : DRV_SIZE_FIXED;
     g->in_flight_max = (uint32_t)c->in_flight_max;
-    g->msgs_per_link = 0;
+    g->msgs_per_link = (uint64_t)c->messages_per_link;
     g->stop_reading_at_ns = c->stop_reading_at_s < 0 ? -1
                           : warmup_ns + (int64_t)(c->stop_reading_at_s * 1e9);
     /* the scenario's rate is per link (docs/scenarios.md); the driver's is the group's

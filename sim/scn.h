@@ -63,13 +63,16 @@ struct scn_client {
     double close_rate_per_s;   /* closes per second per link (the driver closes its group's
                                 * links round robin at links x rate per second); 0 = never */
     bool reconnect;            /* a link the client closed is opened again at once */
+    int64_t messages_per_link; /* messages each link sends, then it goes quiet; 0 = no limit
+                                * (until the window ends): a fixed count makes totals
+                                * comparable between runs (k6's iterations) */
 };
 
 /* Which client keys a group set itself (the others come from the default client). */
 enum {
     SCN_CK_RATE = 1u << 0, SCN_CK_PATTERN = 1u << 1, SCN_CK_PAYLOAD = 1u << 2,
     SCN_CK_IN_FLIGHT = 1u << 3, SCN_CK_STOP_READING = 1u << 4, SCN_CK_CLOSE_RATE = 1u << 5,
-    SCN_CK_RECONNECT = 1u << 6
+    SCN_CK_RECONNECT = 1u << 6, SCN_CK_MESSAGES = 1u << 7
 };
 
 /* Links with their own client behaviour. Links not in any group use the default

@@ -30,6 +30,8 @@ static void client_json(json_t *o, const struct scn_client *c, unsigned mask)
         set(o, "stop_reading_at_s", json_real(c->stop_reading_at_s));
     if (mask & SCN_CK_CLOSE_RATE) set(o, "close_rate_per_s", json_real(c->close_rate_per_s));
     if (mask & SCN_CK_RECONNECT) set(o, "reconnect", json_boolean(c->reconnect));
+    if ((mask & SCN_CK_MESSAGES) && c->messages_per_link > 0)
+        set(o, "messages_per_link", json_integer(c->messages_per_link));
 }
 
 static json_t *cpus_json(const int *cpus, int n)

@@ -189,7 +189,8 @@ static void parse_payload(struct ctx *c, const char *path, const json_t *v, stru
 }
 
 static const char *const client_keys[] = {"rate_per_s", "pattern", "payload_bytes", "in_flight_max",
-                                          "stop_reading_at_s", "close_rate_per_s", "reconnect"};
+                                          "stop_reading_at_s", "close_rate_per_s", "reconnect",
+                                          "messages_per_link"};
 
 /* One client key into cl; false if key is not a client key. */
 static bool parse_client_key(struct ctx *c, const char *prefix, const char *k, const json_t *x,
@@ -225,6 +226,9 @@ static bool parse_client_key(struct ctx *c, const char *prefix, const char *k, c
     } else if (!strcmp(k, "reconnect")) {
         get_bool(c, p, x, &cl->reconnect);
         *mask |= SCN_CK_RECONNECT;
+    } else if (!strcmp(k, "messages_per_link")) {
+        get_int(c, p, x, &cl->messages_per_link);
+        *mask |= SCN_CK_MESSAGES;
     } else {
         return false;
     }
@@ -245,7 +249,7 @@ static void parse_client(struct ctx *c, const json_t *v, struct scn_client *cl)
 
 static const char *const group_keys[] = {"name", "links", "fraction", "rate_per_s", "pattern",
                                          "payload_bytes", "in_flight_max", "stop_reading_at_s",
-                                         "close_rate_per_s", "reconnect"};
+                                         "close_rate_per_s", "reconnect", "messages_per_link"};
 
 /* Groups are read after the default client, so their clients start from it. */
 static void parse_groups(struct ctx *c, const json_t *v, struct scn *s)

@@ -146,6 +146,7 @@ static void chk_client(struct vctx *c, const struct scn *s, const char *prefix,
         verr(c, p, scn__dbl_text(cl->stop_reading_at_s, got, sizeof got), rule);
     }
     if (mask & SCN_CK_CLOSE_RATE) join(p, prefix, "close_rate_per_s"), chk_d(c, p, cl->close_rate_per_s, 0, false, 1000);
+    if (mask & SCN_CK_MESSAGES) join(p, prefix, "messages_per_link"), chk_i(c, p, cl->messages_per_link, 0, 1000000000000);
 }
 
 /* One server process cannot hold more than SCN_LINKS_PER_PROCESS_MAX links: say why. */
