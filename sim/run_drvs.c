@@ -14,28 +14,34 @@
 
 #include "met_hlog.h"
 
+void run_drvs_share_range(const struct drv_params *p, int g, int k, int n, int64_t *first,
+                          int64_t *count)
+{
+    int64_t global = 0;
+    for (int i = 0; i < g; i++)
+        global += p->groups[i].links;
+    int64_t L = p->groups[g].links, base = L / n, extra = L % n;
+    *count = base + (k < extra);
+    *first = global + k * base + (k < extra ? k : extra);
+}
+
 int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *out,
                    struct drv_fault *faults, int cap)
 {
     *out = *p;
     /* per group: where it starts among all links, where this share's part of it starts
      * (global), how many links the share takes, and where they start locally */
-    int64_t g_first[DRV_MAX_GROUPS], s_first[DRV_MAX_GROUPS], s_count[DRV_MAX_GROUPS],
-        l_first[DRV_MAX_GROUPS];
-    int64_t global = 0, local = 0;
+    int64_t s_first[DRV_MAX_GROUPS], s_count[DRV_MAX_GROUPS], l_first[DRV_MAX_GROUPS];
+    int64_t local = 0;
     int ng = 0;
     for (int g = 0; g < p->n_groups; g++) {
-        int64_t L = p->groups[g].links, base = L / n, extra = L % n;
-        s_count[g] = base + (k < extra);
-        g_first[g] = global;
-        s_first[g] = global + k * base + (k < extra ? k : extra);
+        run_drvs_share_range(p, g, k, n, &s_first[g], &s_count[g]);
         l_first[g] = local;
         if (s_count[g] > 0) {
             out->groups[ng] = p->groups[g];
             out->groups[ng].links = (uint32_t)s_count[g];
             ng++;
         }
-        global += L;
         local += s_count[g];
     }
     if (local == 0)
@@ -55,7 +61,6 @@ int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *
                 .link_count = (uint32_t)(hi - lo)};
         }
     }
-    (void)g_first;
     out->faults = nf ? faults : NULL;
     out->n_faults = nf;
     out->connect_rate_per_s = p->connect_rate_per_s / n;
@@ -264,9 +269,9 @@ static void add_dir(struct drv_dir *a, const struct drv_dir *b)
 
 #define MAX_INTO(a, b) ((a) = (a) > (b) ? (a) : (b))
 
-static void merge_result(run_drvs *h, struct drv_result *r, const struct frame *f)
+void run_drvs_merge(struct drv_result *r, const struct drv_result *b, const char *b_why, char *why,
+                    size_t whylen)
 {
-    const struct drv_result *b = &f->r;
     r->links_wanted += b->links_wanted;
     r->links_established += b->links_established;
     r->links_open_at_end += b->links_open_at_end;
@@ -302,8 +307,8 @@ static void merge_result(run_drvs *h, struct drv_result *r, const struct frame *
     for (int k = 0; k < 6; k++)
         wx[k] += wy[k];
     if (b->driver_saturated && !r->driver_saturated) {
-        snprintf(h->why, sizeof h->why, "%s", f->why);
-        r->saturated_why = h->why;
+        snprintf(why, whylen, "%s", b_why ? b_why : "");
+        r->saturated_why = why;
     }
     r->driver_saturated |= b->driver_saturated;
     r->runq_wait_ns += b->runq_wait_ns;
@@ -344,7 +349,7 @@ int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *const *dst, rt
                          (int)h->pid[i], rc == -ETIMEDOUT ? "no answer in time" : "it died");
             continue;
         }
-        merge_result(h, r, &f);
+        run_drvs_merge(r, &f.r, f.why, h->why, sizeof h->why);
     }
     return missing;
 }

@@ -40,6 +40,18 @@ typedef struct run_drvs {
 int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *out,
                    struct drv_fault *faults, int cap);
 
+/* Where share k of n of group g starts among all of p's links (global link index) and
+ * how many links it takes: the split run_drvs_share makes, for a report to name. */
+void run_drvs_share_range(const struct drv_params *p, int g, int k, int n, int64_t *first,
+                          int64_t *count);
+
+/* Merge result b (saturation reason b_why) into r: counts summed, establish the latest,
+ * CPU utilisation and lag the worst, saturation if any (its reason copied into why,
+ * and r->saturated_why pointed there, for the first saturated one). The window's
+ * times and length are r's: a caller merging hosts sets them. */
+void run_drvs_merge(struct drv_result *r, const struct drv_result *b, const char *b_why, char *why,
+                    size_t whylen);
+
 /* Fork n-1 helpers (n >= 1; n == 1 starts none) for shares 1..n-1 of *p, then turn *p
  * into share 0 (its faults in h->f0). Call with no other thread running (fork). Each
  * helper dies with the parent (PR_SET_PDEATHSIG), stops and drains on SIGINT/SIGTERM,
