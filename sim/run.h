@@ -25,6 +25,7 @@ typedef struct run_opts {
     bool json;                 /* print report.json instead of the table */
     bool progress;             /* progress line (stderr is a terminal and not quiet) */
     const char *exe;           /* this executable, started again as the server child */
+    struct run_shard *shard;   /* --shard I/N (with --target): this host's part, or NULL */
 } run_opts;
 
 void run_opts_default(run_opts *o);

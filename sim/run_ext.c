@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "rep_table.h"
 #include "run_ext.h"
 #include "run_plan.h"
+#include "run_shard.h"
 
 #define VARIANT "external"   /* the report's variant name for the target */
 
@@ -163,6 +165,19 @@ static void accounting(json_t *m, json_t *why, const struct drv_result *dr)
                               "differs from what was sent)", (long long)e->corrupted));
 }
 
+json_t *run_ext_run_object(const run_inputs *in)
+{
+    json_t *run = run_object(in);
+    if (!run)
+        return NULL;
+    json_t *m = json_object_get(run, "metrics");
+    /* nothing the server dropped is known: absent, never zero */
+    json_object_del(m, "drops_by_reason");
+    if (in->dr)
+        accounting(m, json_object_get(json_object_get(run, "flags"), "invalid_reasons"), in->dr);
+    return run;
+}
+
 /* Every contract metric the run object lacks, in contract order. */
 static json_t *absent_list(const json_t *m)
 {
@@ -178,10 +193,16 @@ static json_t *absent_list(const json_t *m)
     return a;
 }
 
+void run_ext_set_absent(json_t *run)
+{
+    json_object_set_new(run, "absent_metrics", absent_list(json_object_get(run, "metrics")));
+}
+
 static int ext_one(const run_opts *o, const run_target *t, const run_url *u, const struct scn *s,
                    int64_t links, int rep, const char *dir, const char *label, json_t *runs)
 {
     xrun x = {.o = o, .label = label};
+    run_shard_run *sx = o->shard ? calloc(1, sizeof *sx) : NULL;
     char err[1024] = "", failure[1400] = "", how[160] = "", out_file[4200], scpus[256] = "";
     snprintf(out_file, sizeof out_file, "%s/target_%d.out", dir, rep);
     uint16_t port = u->port;
@@ -208,8 +229,17 @@ static int ext_one(const run_opts *o, const run_target *t, const run_url *u, con
     dp.progress = progress;
     dp.progress_arg = &x;
     dp.progress_interval_ns = 50 * RT_MS;
+    /* a shard drives its part of the plan (run_shard.h) */
+    if (o->shard && (!sx || run_shard_apply(o->shard, s, links, &dp, sx, err, sizeof err) < 0)) {
+        snprintf(failure, sizeof failure, "%s", sx ? err : "out of memory");
+        goto out;
+    }
     if (drv_create(&dp, &d, err, sizeof err) < 0) {
         snprintf(failure, sizeof failure, "driver: %s", err);
+        goto out;
+    }
+    if (o->shard && !run_shard_start(o->shard, sx, s, u->host, port, u->path, o->quiet || o->json)) {
+        snprintf(failure, sizeof failure, "interrupted before the shard's start");
         goto out;
     }
     drv_run(d, &r);
@@ -238,19 +268,15 @@ out:
     run_inputs in = {.driver_cpus = dcpus, .variant = VARIANT, .rep = rep, .links_wanted = links, .dr = have_r ? &r : NULL,
                      .failure = failure[0] ? failure : NULL, .drv_census = census,
                      .partial = run_interrupted || (have_r && r.stopped && !x.target_gone)};
-    json_t *run = run_object(&in);
-    json_decref(census);
-    json_t *m = json_object_get(run, "metrics"), *fl = json_object_get(run, "flags");
-    json_t *why = json_object_get(fl, "invalid_reasons");
-    /* nothing the server dropped is known: absent, never zero */
-    json_object_del(m, "drops_by_reason");
-    if (have_r) {
-        accounting(m, why, &r);
-    }
+    json_t *run = run_ext_run_object(&in);
+    json_t *m = json_object_get(run, "metrics");
     if (x.tp)
         run_tproc_metrics(x.tp, m, have_r ? r.links_established : 0, have_r ? r.measure_ns : 0, scpus,
                           sizeof scpus);
-    json_object_set_new(run, "absent_metrics", absent_list(m));
+    run_ext_set_absent(run);
+    if (sx && sx->ranges)
+        json_object_set_new(run, "shard", run_shard_object(o->shard, sx, have_r ? &r : NULL, census));
+    json_decref(census);
     json_object_set_new(run, "target", json_pack("{s:s,s:i}", "host", u->host, "port", port));
     if (scpus[0])
         json_object_set_new(json_object_get(run, "placement"), "server_cpus", json_string(scpus));
@@ -263,6 +289,9 @@ out:
     if (failure[0] && !o->quiet)
         fprintf(stderr, "linkbench: %s\n", failure);
     drv_destroy(d);
+    if (sx)
+        run_shard_run_deinit(sx);
+    free(sx);
     return failure[0] ? 1 : 0;
 }
 
@@ -338,6 +367,16 @@ static int ext_links(const run_opts *o, const run_target *t, const run_url *u, c
           "context switches; the app-model figures (drops, lat_in, wake-ups, system calls) are absent"
         : "none: give --target-pid or --target-cmd for CPU, threads, RSS, context switches"));
     json_object_set_new(scen, "target", tg);
+    if (o->shard) {
+        /* what merge checks: every shard of one launch holds the same count and start */
+        json_t *sj = json_pack("{s:i,s:i}", "index", o->shard->index, "count", o->shard->count);
+        if (o->shard->start_at_ns > 0) {
+            char at[48];
+            run_shard_format_time(o->shard->start_at_ns, at, sizeof at);
+            json_object_set_new(sj, "start_at", json_string(at));
+        }
+        json_object_set_new(scen, "shard", sj);
+    }
     json_t *mach = met_machine_json(&mm);
     json_t *conf = scn_to_json(s);
     json_t *rep = run_report_emit(o, dir, scen, mach, conf, runs);
@@ -363,6 +402,33 @@ static int ext_links(const run_opts *o, const run_target *t, const run_url *u, c
     return failed || !valid || run_interrupted ? 1 : 0;
 }
 
+/* A shard holds links only it can open: one driver process, under this host's
+ * open-files limit; and every shard holds at least one. */
+static int shard_fits(const run_shard *sh, const char *file, const struct scn *s, int64_t most)
+{
+    int64_t least = s->links;
+    for (int i = 0; i < s->n_steps; i++)
+        least = i == 0 || s->steps[i] < least ? s->steps[i] : least;
+    if (least < sh->count) {
+        fprintf(stderr, "linkbench: %s: links: %lld links cannot be split over %d shards (each "
+                "needs one at least)\n", file, (long long)least, sh->count);
+        return -1;
+    }
+    struct rlimit rl;
+    int64_t per = (most + sh->count - 1) / sh->count;
+    /* the driver's own descriptors (loop, timer, files) beside one per link */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        per > (int64_t)rl.rlim_cur - 64) {
+        int64_t cap = (int64_t)rl.rlim_cur - 64;
+        fprintf(stderr, "linkbench: %s: links: %lld links over %d shards is %lld per shard, more than "
+                "one driver process opens here (open files: %lld per process): use --shard I/N with "
+                "N >= %lld\n", file, (long long)most, sh->count, (long long)per,
+                (long long)rl.rlim_cur, cap > 0 ? (long long)((most + cap - 1) / cap) : -1LL);
+        return -1;
+    }
+    return 0;
+}
+
 static int load(const run_opts *o, const char *file, const struct scn_scaling *sc, struct scn *s)
 {
     struct scn_diag d;
@@ -376,11 +442,24 @@ static int load(const run_opts *o, const char *file, const struct scn_scaling *s
         scn_override_duration(s, o->duration_s);
     if (!errs && o->repeat > 0)
         scn_override_repetitions(s, o->repeat);
-    if (!errs)
-        errs = scn_validate(s, NULL, file, &d);
+    int64_t most = s->links;
+    for (int i = 0; i < s->n_steps; i++)
+        most = s->steps[i] > most ? s->steps[i] : most;
+    if (!errs) {
+        /* "processes" is the built-in server's: how many links one server process holds
+         * does not bound a target's, so the copy validated has as many as they need */
+        static struct scn v;
+        v = *s;
+        int64_t need = (most + SCN_LINKS_PER_PROCESS_MAX - 1) / SCN_LINKS_PER_PROCESS_MAX;
+        if (v.processes < need)
+            v.processes = need;
+        errs = scn_validate(&v, NULL, file, &d);
+    }
     if (errs && d.text)
         fputs(d.text, stderr);
     scn_diag_deinit(&d);
+    if (!errs && o->shard && shard_fits(o->shard, file, s, most) < 0)
+        errs = 1;
     return errs ? -1 : 0;
 }
 
@@ -393,9 +472,12 @@ static int ext_scenario(const run_opts *o, const run_target *t, const run_url *u
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
     int rc = 0;
+    char kind[64] = "external";
+    if (o->shard)
+        snprintf(kind, sizeof kind, "external_shard_%d_of_%d", o->shard->index, o->shard->count);
     for (int n = 1; n < 100; n++) {
-        snprintf(dir, sizeof dir, n == 1 ? "%s/%s_external/%s" : "%s/%s_external/%s-%d", o->out_dir,
-                 s->name, ts, n);
+        snprintf(dir, sizeof dir, n == 1 ? "%s/%s_%s/%s" : "%s/%s_%s/%s-%d", o->out_dir, s->name, kind,
+                 ts, n);
         struct stat st;
         if (stat(dir, &st) < 0)
             break;
@@ -451,6 +533,11 @@ int run_ext_file(const run_opts *o, const run_target *t, const char *file)
     json_t *j = json_load_file(file, 0, NULL);
     bool suite = json_is_object(j) && json_object_get(j, "scenarios");
     json_decref(j);
+    if (suite && o->shard) {
+        fprintf(stderr, "linkbench run: %s: a suite: --shard runs one scenario (give each scenario its "
+                "own launch and start time)\n", file);
+        return LB_RUN_USAGE;
+    }
     if (!suite) {
         struct scn s;
         if (load(o, file, NULL, &s) < 0 || check(file, &s, o->quiet || o->json) < 0)

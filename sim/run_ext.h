@@ -42,6 +42,14 @@ int run_ext_refusals(const struct scn *s, char *msg, size_t len, char *note, siz
  * target. Returns the exit code (0, 1 a run failed or fell short, 2 usage/scenario). */
 int run_ext_file(const run_opts *o, const run_target *t, const char *file);
 
+/* The run object of a run against a target from its inputs (run_object, then what a
+ * target's run says beside it: no drops_by_reason, since nothing the server dropped is
+ * known, and the echoes the driver found corrupted or reordered). The object a shard
+ * writes and the one merge builds from the shards' joined results come from here. */
+json_t *run_ext_run_object(const run_inputs *in);
+/* Every contract metric the run's metrics lack, as the run's absent_metrics. */
+void run_ext_set_absent(json_t *run);
+
 /* ---- the target process (run_ext_proc.c) */
 
 typedef struct run_tproc run_tproc;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -276,10 +277,17 @@ int ws_build_request(char *buf, size_t cap, const char *host, const char *path,
 
 int ws_build_response(char *buf, size_t cap, const char accept[WS_ACCEPT_LEN + 1])
 {
+    /* Date (RFC 9110 §6.6.1: an origin server with a clock sends it): a sharded run's
+     * hosts bound their clocks' offsets by it (run_shard_clock.c) */
+    char date[40];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     return fit(snprintf(buf, cap,
                         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                        accept),
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nDate: %s\r\n\r\n",
+                        accept, date),
                cap);
 }
 

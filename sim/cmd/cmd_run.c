@@ -12,6 +12,7 @@
 #include "lb_install.h"
 #include "run.h"
 #include "run_ext.h"
+#include "run_shard.h"
 #include "srv_main.h"
 
 static void usage(FILE *f)
@@ -44,6 +45,15 @@ static void usage(FILE *f)
         "                   port the command prints on its first line (HOST:PORT)\n"
         "  --target-pid PID read the target's CPU by thread, threads, RSS, context switches\n"
         "  --target-cmd CMD start CMD (/bin/sh) before each run and stop it after; as --target-pid\n"
+        "  --shard I/N      drive shard I of N (0 <= I < N) of the scenario's links against\n"
+        "                   --target: links, groups and faults split as the scenario plans them,\n"
+        "                   the same on every host; the report's runs keep what `linkbench merge`\n"
+        "                   joins into one report (docs/scale-out.md)\n"
+        "  --start-at T     with --shard: start at UTC time T (2026-12-06T10:00:00Z, or @SECONDS\n"
+        "                   since the epoch) by this host's clock, so that shards on several hosts\n"
+        "                   begin together; later runs (repetitions, steps) at T plus the planned\n"
+        "                   length of each run before them\n"
+        "  --every S        with --start-at: S seconds from one run's start to the next's\n"
         "  -h, --help       this text\n"
         "\n"
         "exit codes: 0 ok; 1 a run failed (server died, messages lost, a variant could not\n"
@@ -74,6 +84,46 @@ static void raise_nofile(void)
     }
 }
 
+/* --shard, --start-at, --every: what a sharded run needs, or why not (printed). */
+static int shard_options(run_shard *sh, const char *spec, const char *start_at, const char *every,
+                         const run_target *tg, int nfiles)
+{
+    char err[256];
+    if (!spec) {
+        fprintf(stderr, "linkbench run: --start-at and --every go with --shard\n");
+        return -1;
+    }
+    if (run_shard_parse(spec, sh, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench run: %s\n", err);
+        return -1;
+    }
+    if (!tg->url || tg->cmd) {
+        fprintf(stderr, "linkbench run: --shard drives one server shared by every shard: give it "
+                "with --target ws://HOST:PORT/path%s\n", tg->cmd ? ", not --target-cmd (each shard "
+                "would start its own)" : " (each shard would otherwise start its own built-in one)");
+        return -1;
+    }
+    if (nfiles > 1) {
+        fprintf(stderr, "linkbench run: --shard runs one scenario (got %d)\n", nfiles);
+        return -1;
+    }
+    if (start_at && run_shard_parse_time(start_at, &sh->start_at_ns, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench run: %s\n", err);
+        return -1;
+    }
+    if (every) {
+        char *end;
+        double s = strtod(every, &end);
+        if (end == every || *end || !(s > 0) || s > 86400 || !start_at) {
+            fprintf(stderr, "linkbench run: --every: %s (got \"%s\")\n", !start_at ? "goes with "
+                    "--start-at" : "must be a number of seconds in (0, 86400]", every);
+            return -1;
+        }
+        sh->every_ns = (int64_t)(s * 1e9);
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     /* the hidden server side: started by this same command in a child process */
@@ -83,7 +133,9 @@ int cmd_run(int argc, char **argv)
     run_opts o;
     run_opts_default(&o);
     enum { O_VARIANT = 256, O_OUT, O_REPEAT, O_DURATION, O_LINKS, O_JSON, O_QUIET, O_TARGET,
-           O_TARGET_PID, O_TARGET_CMD };
+           O_TARGET_PID, O_TARGET_CMD, O_SHARD, O_START_AT, O_EVERY };
+    static run_shard shard;
+    const char *shard_spec = NULL, *start_at = NULL, *every = NULL;
     run_target tg = {0};
     int64_t tpid = 0;
     static const struct option lo[] = {
@@ -92,7 +144,9 @@ int cmd_run(int argc, char **argv)
         {"links", required_argument, 0, O_LINKS}, {"json", no_argument, 0, O_JSON},
         {"quiet", no_argument, 0, O_QUIET}, {"target", required_argument, 0, O_TARGET},
         {"target-pid", required_argument, 0, O_TARGET_PID},
-        {"target-cmd", required_argument, 0, O_TARGET_CMD}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"target-cmd", required_argument, 0, O_TARGET_CMD}, {"shard", required_argument, 0, O_SHARD},
+        {"start-at", required_argument, 0, O_START_AT}, {"every", required_argument, 0, O_EVERY},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
     int c;
@@ -142,6 +196,15 @@ int cmd_run(int argc, char **argv)
         case O_TARGET_CMD:
             tg.cmd = optarg;
             break;
+        case O_SHARD:
+            shard_spec = optarg;
+            break;
+        case O_START_AT:
+            start_at = optarg;
+            break;
+        case O_EVERY:
+            every = optarg;
+            break;
         default:
             fprintf(stderr, "linkbench run: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);
@@ -156,6 +219,11 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "linkbench run: --target %s\n", o.variants ? "runs no variant: drop --variant"
                 : "takes --target-pid or --target-cmd, not both");
         return LB_EXIT_USAGE;
+    }
+    if (shard_spec || start_at || every) {
+        if (shard_options(&shard, shard_spec, start_at, every, &tg, argc - optind) < 0)
+            return LB_EXIT_USAGE;
+        o.shard = &shard;
     }
     if (optind >= argc) {
         fprintf(stderr, "linkbench run: no scenario file given\n");
