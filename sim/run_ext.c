@@ -275,7 +275,8 @@ out:
                           sizeof scpus);
     run_ext_set_absent(run);
     if (sx && sx->ranges)
-        json_object_set_new(run, "shard", run_shard_object(o->shard, sx, have_r ? &r : NULL, census));
+        json_object_set_new(run, "shard", run_shard_object(o->shard, sx, have_r ? &r : NULL, census,
+                                                            failure[0] ? failure : NULL));
     json_decref(census);
     json_object_set_new(run, "target", json_pack("{s:s,s:i}", "host", u->host, "port", port));
     if (scpus[0])
@@ -328,7 +329,7 @@ static void keep_answerable_expects(struct scn *s, bool have_pid, const char *fi
     s->n_expect = k;
 }
 
-static int mkdir_p(const char *path)
+int run_mkdir_p(const char *path)
 {
     char p[4096];
     snprintf(p, sizeof p, "%s", path);
@@ -482,7 +483,7 @@ static int ext_scenario(const run_opts *o, const run_target *t, const run_url *u
         if (stat(dir, &st) < 0)
             break;
     }
-    if ((rc = mkdir_p(dir)) < 0) {
+    if ((rc = run_mkdir_p(dir)) < 0) {
         fprintf(stderr, "linkbench: cannot create results directory %s: %s\n", dir, strerror(-rc));
         return LB_RUN_FAIL;
     }
@@ -493,7 +494,7 @@ static int ext_scenario(const run_opts *o, const run_target *t, const run_url *u
     for (int i = 0; i < s->n_steps && !run_interrupted; i++) {
         char sub[4200];
         snprintf(sub, sizeof sub, "%s/links_%lld", dir, (long long)s->steps[i]);
-        if (mkdir_p(sub) < 0) {
+        if (run_mkdir_p(sub) < 0) {
             fprintf(stderr, "linkbench: cannot create %s: %s\n", sub, strerror(errno));
             return LB_RUN_FAIL;
         }

@@ -50,6 +50,9 @@ json_t *run_ext_run_object(const run_inputs *in);
 /* Every contract metric the run's metrics lack, as the run's absent_metrics. */
 void run_ext_set_absent(json_t *run);
 
+/* mkdir -p: path and its missing parents (mode 0777 less the umask). 0 or -errno. */
+int run_mkdir_p(const char *path);
+
 /* ---- the target process (run_ext_proc.c) */
 
 typedef struct run_tproc run_tproc;

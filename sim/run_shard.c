@@ -336,7 +336,7 @@ static json_t *reduced_census(const json_t *census)
 }
 
 json_t *run_shard_object(const run_shard *sh, const run_shard_run *x, const struct drv_result *r,
-                         const json_t *census)
+                         const json_t *census, const char *failure)
 {
     char host[256] = "", req[48] = "", st[48] = "", w0[48] = "", w1[48] = "";
     gethostname(host, sizeof host - 1);
@@ -362,6 +362,8 @@ json_t *run_shard_object(const run_shard *sh, const run_shard_run *x, const stru
                             "start_ns", (json_int_t)a, "end_ns", (json_int_t)b));
     }
     json_object_set_new(o, "clock", sh->clock ? json_deep_copy(sh->clock) : json_null());
+    if (failure)
+        json_object_set_new(o, "failure", json_string(failure));
     if (r) {
         json_object_set_new(o, "driver", run_shard_dr_to_json(r));
         const met_hist *h[RUN_DRVS_NHIST];

@@ -82,9 +82,10 @@ bool run_shard_start(run_shard *sh, run_shard_run *x, const struct scn *s, const
  * needs to join hosts exactly: the driver's result (run_shard_dr_to_json), its nine
  * histograms (exact: bucket counts, min, max, overflow) and the driver's census
  * reduced to what the driver-side accounting reads (links holding something).
- * census: the array run_object took (drv_census documents). New reference. */
+ * census: the array run_object took (drv_census documents); failure: why the run
+ * failed (the run's first invalid reason), or NULL. New reference. */
 json_t *run_shard_object(const run_shard *sh, const run_shard_run *x, const struct drv_result *r,
-                         const json_t *census);
+                         const json_t *census, const char *failure);
 
 /* ---- the driver's result as JSON and back (every field but the histograms) */
 json_t *run_shard_dr_to_json(const struct drv_result *r);

@@ -8,6 +8,7 @@ static const struct lb_cmd cmds[] = {
     {"list", "print every variant with its summary, threads per link and loss policy", cmd_list},
     {"run", "run scenarios against variants over loopback WebSockets; write report.json", cmd_run},
     {"serve", "serve one variant with the app model on an address until Ctrl-C; print its measurements", cmd_serve},
+    {"merge", "join a sharded run's shard reports (run --shard I/N on several hosts) into one report", cmd_merge},
     {"bench", "micro-benchmarks of the harness itself (vsock, driver)", cmd_bench},
     {"plot", "draw every chart of a results directory (gnuplot) from its CSVs", cmd_plot},
     {"report", "one static HTML page (tables, charts, machine) from results directories", cmd_report},
