@@ -31,6 +31,8 @@ static void text_of(const json_t *v, char *buf, size_t len)
 static bool diff_at(const json_t *a, const json_t *b, char *path, size_t plen, char *buf, size_t len)
 {
     size_t at = strlen(path);
+    if (!a && !b)
+        return false;
     if (a && b && json_typeof(a) == json_typeof(b) && json_is_object(a)) {
         const char *k;
         const json_t *v;
@@ -197,17 +199,27 @@ static void server_figures(json_t *run, const shard_in *s, int n, int64_t rep)
         for (int i = 0; keys[i]; i++)
             if (json_object_get(sm, keys[i]))
                 json_object_set_new(m, keys[i], json_deep_copy(json_object_get(sm, keys[i])));
-        /* (rss at its window's end - rss before any link) / links: the shard's figure
-         * times its links is that growth, which all links made */
-        double per = json_number_value(json_object_get(sm, "rss_per_link_bytes"));
-        double sl = json_number_value(json_object_get(sm, "links")), ml = json_number_value(json_object_get(m, "links"));
-        if (json_is_number(json_object_get(sm, "rss_per_link_bytes")) && ml > 0)
-            json_object_set_new(m, "rss_per_link_bytes", json_real(per * sl / ml));
+        /* A shard's rss_per_link_bytes times its links is the growth it saw, from its
+         * reading before its start to its window's end. All links made that growth, but
+         * a reading taken after another shard's first connections misses part of it: the
+         * largest growth any shard saw is the best lower bound, over all links. */
+        double grow = -1, ml = json_number_value(json_object_get(m, "links"));
+        for (int j = 0; j < n; j++) {
+            const json_t *jm = json_object_get(run_of(s[j].rep, rep), "metrics");
+            if (!json_is_number(json_object_get(jm, "rss_per_link_bytes")))
+                continue;
+            double g = json_number_value(json_object_get(jm, "rss_per_link_bytes")) *
+                       json_number_value(json_object_get(jm, "links"));
+            grow = g > grow ? g : grow;
+        }
+        if (grow >= 0 && ml > 0)
+            json_object_set_new(m, "rss_per_link_bytes", json_real(grow / ml));
         json_t *pl = json_object_get(run, "placement");
         json_object_set(pl, "server_cpus", json_object_get(json_object_get(r, "placement"), "server_cpus"));
         json_object_set_new(run, "server_figures_from", json_pack("{s:i,s:s}", "shard", s[k].index, "why",
             "the target's /proc figures (--target-pid) as this shard read them over its window: every "
-            "shard reads the same process, so they are taken once; rss_per_link_bytes rescaled to all links"));
+            "shard reads the same process, so they are taken once; rss_per_link_bytes is the largest "
+            "growth any shard saw (from its reading before its start) over all links, a lower bound"));
         return;
     }
 }
