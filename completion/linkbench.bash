@@ -5,7 +5,7 @@ _linkbench()
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local lb=${COMP_WORDS[0]}
     if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "list run serve bench plot report check baseline --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "list run serve merge bench plot report check baseline --help --version" -- "$cur"))
         return
     fi
     local cmd=${COMP_WORDS[1]}
@@ -22,7 +22,7 @@ _linkbench()
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
         -o|--output)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --repeat|--duration|--links|--target|--target-pid|--target-cmd|--listen)
+        --repeat|--duration|--links|--target|--target-pid|--target-cmd|--listen|--shard|--start-at|--every)
             return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -40,7 +40,7 @@ _linkbench()
         baseline)
             [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "update" -- "$cur")) ||
                 COMPREPLY=($(compgen -f -- "$cur")) ;;
-        plot|report|check)
+        plot|report|check|merge)
             COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X '!*.json' -- "$cur")) ;;
     esac
 }

@@ -58,7 +58,7 @@ Test(shard_deploy, a_broken_manifest_is_caught)
 {
     struct { const char *file, *sed, *says; } cases[] = {
         {"job.yaml", "s/completionMode: Indexed/completionMode: NonIndexed/", "completionMode"},
-        {"job.yaml", "s/parallelism: 50/parallelism: 10/", "must be equal"},
+        {"job.yaml", "s/parallelism: 20 /parallelism: 10 /", "must be equal"},
         {"job.yaml", "s/backoffLimit: 0/backoffLimit: 6/", "backoffLimit"},
         {"job.yaml", "s|--shard \"$JOB_COMPLETION_INDEX/$SHARDS\"|--shard \"0/$SHARDS\"|", "--shard"},
         {"job.yaml", "s/__START_AT__/2026-01-01T00:00:00Z/", "placeholder"},
