@@ -1,7 +1,7 @@
 # linkbench_man.cmake — the man page at build time: help2man over `linkbench --help` and
 # --version, with every subcommand's --help as a section of its own.
 # usage: cmake -DLB=<linkbench> -DHELP2MAN=<help2man> -DOUT=<linkbench.1> -P linkbench_man.cmake
-set(cmds list run serve bench plot report check baseline)
+set(cmds list run serve merge bench plot report check baseline)
 set(inc "[DESCRIPTION]\nlinkbench runs WebSocket gateway link designs side by side over real loopback\nconnections and reports CPU, latency, message loss, threads and memory for each.\n\n")
 string(APPEND inc "[COMMANDS]\n")
 foreach(c ${cmds})

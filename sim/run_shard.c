@@ -138,9 +138,10 @@ void run_shard_run_deinit(run_shard_run *x)
 bool run_shard_start(run_shard *sh, run_shard_run *x, const struct scn *s, const char *host,
                      uint16_t port, const char *path, bool quiet)
 {
-    if (!sh->clock)
-        sh->clock = run_shard_clock_probe(host, port, path, 8);
     int64_t at = sh->runs == 0 ? sh->start_at_ns : sh->next_start_ns;
+    /* before the wait, and never past the start: 8 samples take about a second */
+    if (!sh->clock)
+        sh->clock = run_shard_clock_probe(host, port, path, 8, at > 0 ? at - 200 * 1000000LL : 0);
     x->requested_ns = at;
     if (at > 0 && !quiet) {
         char t[48];

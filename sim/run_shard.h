@@ -102,14 +102,16 @@ void run_shard_set_hists(struct drv_result *r, met_hist *const h[RUN_DRVS_NHIST]
 /* ---- the target's clock (run_shard_clock.c) */
 
 /* Open `samples` connections to host:port (about 125 ms apart, so that their Date
- * headers straddle second boundaries), send a WebSocket handshake for path, read each
- * response head and close with RST. A response's Date (1 s resolution) was stamped
+ * headers straddle second boundaries; fewer when CLOCK_REALTIME passes stop_ns, unless
+ * it is 0), send a WebSocket handshake for path, read each response head and close
+ * with RST. A response's Date (1 s resolution) was stamped
  * between sending and receiving, so target − this host lies in
  * [Date − t_received, Date + 1 s − t_sent]; the intervals are intersected. Returns
  * {"method", "samples", "with_date", "offset_ms", "uncertainty_ms", "lo_ms", "hi_ms",
  * "rtt_ms_max"} or {"method", "samples", "absent": "why"} (no Date header, no answer,
  * intervals that do not meet). New reference. */
-json_t *run_shard_clock_probe(const char *host, uint16_t port, const char *path, int samples);
+json_t *run_shard_clock_probe(const char *host, uint16_t port, const char *path, int samples,
+                              int64_t stop_ns);
 
 /* The bounds of target − host from Date values and send/receive times (ns since the
  * epoch), intersected: false when they do not meet. Pure (tests). */

@@ -132,7 +132,8 @@ static int one_sample(const struct sockaddr_in *dst, const char *hosthdr, const 
     return 0;
 }
 
-json_t *run_shard_clock_probe(const char *host, uint16_t port, const char *path, int samples)
+json_t *run_shard_clock_probe(const char *host, uint16_t port, const char *path, int samples,
+                              int64_t stop_ns)
 {
     const char *method = "HTTP Date of the target's handshake responses (1 s resolution); the "
                          "bounds of the samples intersected; offset = target's clock - this host's";
@@ -148,8 +149,12 @@ json_t *run_shard_clock_probe(const char *host, uint16_t port, const char *path,
     int n = 0, answered = 0, err = 0;
     if (samples > 16)
         samples = 16;
+    int taken = 0;
     for (int i = 0; i < samples; i++) {
         int64_t t0 = realtime_ns(), a = 0, b = 0, date = -1;
+        if (stop_ns > 0 && i > 0 && t0 + PROBE_SPACING_NS > stop_ns)
+            break;   /* the run's start comes first */
+        taken++;
         int rc = one_sample(&dst, hosthdr, path, &a, &b, &date);
         if (rc == 0) {
             answered++;
@@ -168,6 +173,7 @@ json_t *run_shard_clock_probe(const char *host, uint16_t port, const char *path,
             nanosleep(&w, NULL);
         }
     }
+    json_object_set_new(o, "samples", json_integer(taken));
     json_object_set_new(o, "with_date", json_integer(n));
     int64_t lo, hi;
     if (answered == 0)
