@@ -347,7 +347,7 @@ static json_t *merge_rep(const shard_in *s, int n, int64_t rep, char *err, size_
             const json_t *hj = json_object_get(json_object_get(so, "histograms"), RUN_SHARD_HIST_NAMES[i]);
             if (!hj)
                 continue;
-            met_hist *h = met_hist_from_json(hj);
+            met_hist *h = run_shard_hist_from_json(hj);
             if (!h) {
                 SAY("%s: runs (rep %lld): shard.histograms.%s: malformed", s[k].path, (long long)rep,
                     RUN_SHARD_HIST_NAMES[i]);

@@ -15,7 +15,7 @@
  * For each repetition the hosts' results are joined as run_drvs joins the driver
  * processes of one host (run_drvs_merge): counts summed, establishment the latest, the
  * worst driver's CPU, lag and saturation; the nine histograms merged bucket by bucket
- * (exact: counts, min, max, overflow); the window the longest of the hosts' (all are
+ * (exact: counts, min, max, overflow; run_shard_hist_json); the window the longest of the hosts' (all are
  * the scenario's duration unless one was cut short) and the drain the longest. The run
  * object is then built by the same code as a single host's (run_ext_run_object), the
  * hosts' reduced censuses standing for the drivers' census, so the accounting is the

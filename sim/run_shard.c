@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "met_hist.h"
+#include "met_hlog.h"
 #include "run.h"
 #include "run_acct.h"
 
@@ -288,6 +289,37 @@ int run_shard_dr_from_json(const json_t *j, struct drv_result *r, char *why, siz
     return 0;
 }
 
+json_t *run_shard_hist_json(const met_hist *h)
+{
+    char *v2 = met_hlog_encode(h);
+    json_t *o = v2 ? json_pack("{s:s,s:I,s:I,s:I}", "v2", v2, "min", (json_int_t)met_hist_min(h), "max",
+                               (json_int_t)met_hist_max(h), "overflow", (json_int_t)met_hist_overflow(h))
+                   : NULL;
+    free(v2);
+    return o;
+}
+
+met_hist *run_shard_hist_from_json(const json_t *j)
+{
+    const json_t *v2 = json_object_get(j, "v2"), *mn = json_object_get(j, "min"),
+                 *mx = json_object_get(j, "max"), *ov = json_object_get(j, "overflow");
+    if (!json_is_string(v2) || !json_is_integer(mn) || !json_is_integer(mx) || !json_is_integer(ov))
+        return NULL;
+    /* V2 carries the counts; its min and max are at bucket precision: the exact ones go
+     * back through the sparse form, whose reader checks they fit the buckets */
+    met_hist *b = met_hlog_decode(json_string_value(v2));
+    json_t *sp = b ? met_hist_to_json(b) : NULL;
+    met_hist_destroy(b);
+    if (!sp)
+        return NULL;
+    json_object_set(sp, "min", (json_t *)mn);
+    json_object_set(sp, "max", (json_t *)mx);
+    json_object_set(sp, "overflow", (json_t *)ov);
+    met_hist *h = met_hist_from_json(sp);
+    json_decref(sp);
+    return h;
+}
+
 const char *const RUN_SHARD_HIST_NAMES[RUN_DRVS_NHIST] = {
     "lat_rtt", "lat_rtt_uncorrected", "lat_out", "lag", "lag_own", "bp_wait", "rx_delay",
     "rtt_undelivered", "unsent_age"};
@@ -372,7 +404,7 @@ json_t *run_shard_object(const run_shard *sh, const run_shard_run *x, const stru
         json_t *hs = json_object();
         for (int i = 0; i < RUN_DRVS_NHIST; i++)
             if (h[i])
-                json_object_set_new(hs, RUN_SHARD_HIST_NAMES[i], met_hist_to_json(h[i]));
+                json_object_set_new(hs, RUN_SHARD_HIST_NAMES[i], run_shard_hist_json(h[i]));
         json_object_set_new(o, "histograms", hs);
         json_object_set_new(o, "census", reduced_census(census));
     }

@@ -80,7 +80,7 @@ bool run_shard_start(run_shard *sh, run_shard_run *x, const struct scn *s, const
 /* The run object's "shard" member: index, count, host name, links and their ranges,
  * start, the window's edges by this host's clock, the clock probe, and what merge
  * needs to join hosts exactly: the driver's result (run_shard_dr_to_json), its nine
- * histograms (exact: bucket counts, min, max, overflow) and the driver's census
+ * histograms (run_shard_hist_json: exact) and the driver's census
  * reduced to what the driver-side accounting reads (links holding something).
  * census: the array run_object took (drv_census documents); failure: why the run
  * failed (the run's first invalid reason), or NULL. New reference. */
@@ -93,6 +93,14 @@ json_t *run_shard_dr_to_json(const struct drv_result *r);
  * 0, or -EINVAL naming the first missing or mistyped field in err. */
 int run_shard_dr_from_json(const json_t *j, struct drv_result *r, char *why, size_t whylen,
                            char *err, size_t errlen);
+
+/* A histogram as a shard stores it: {"v2": HdrHistogram V2 base64 (met_hlog.h: the
+ * counts, bucket by bucket), "min", "max" (exact, in ns), "overflow"}, so that the merge
+ * gets back exactly what was recorded in a few KB. NULL on ENOMEM. */
+json_t *run_shard_hist_json(const met_hist *h);
+/* The inverse: NULL when j is malformed, or its min and max do not fall in its lowest
+ * and highest buckets. */
+met_hist *run_shard_hist_from_json(const json_t *j);
 
 /* The histograms of a result in run_drvs' order, and their names in "histograms". */
 extern const char *const RUN_SHARD_HIST_NAMES[RUN_DRVS_NHIST];

@@ -138,6 +138,37 @@ Test(shard, driver_result_round_trips_every_field)
     json_decref(j);
 }
 
+Test(shard, histogram_round_trips_exactly)
+{
+    met_hist *h = met_hist_create();
+    for (int64_t v = 1; v < 5000000000LL; v = v * 3 + 7)
+        met_hist_record(h, v);
+    met_hist_record(h, 123456789);
+    met_hist_record(h, -5);   /* out of range: overflow */
+    json_t *j = run_shard_hist_json(h);
+    met_hist *b = run_shard_hist_from_json(j);
+    cr_assert_not_null(b);
+    cr_assert_eq(met_hist_count(b), met_hist_count(h));
+    cr_assert_eq(met_hist_overflow(b), 1);
+    cr_assert_eq(met_hist_min(b), met_hist_min(h));
+    cr_assert_eq(met_hist_max(b), met_hist_max(h), "max %lld, recorded %lld", (long long)met_hist_max(b),
+                 (long long)met_hist_max(h));
+    int ca = 0, cb = 0;
+    int64_t va, na, vb, nb;
+    while (met_hist_next(h, &ca, &va, &na)) {
+        cr_assert(met_hist_next(b, &cb, &vb, &nb));
+        cr_assert_eq(va, vb);
+        cr_assert_eq(na, nb);
+    }
+    cr_assert_not(met_hist_next(b, &cb, &vb, &nb));
+    /* a max outside the highest bucket is refused, not repaired */
+    json_object_set_new(j, "max", json_integer(met_hist_max(h) * 2));
+    cr_assert_null(run_shard_hist_from_json(j));
+    json_decref(j);
+    met_hist_destroy(h);
+    met_hist_destroy(b);
+}
+
 /* ---------------------------------------------------------------- the clock */
 
 Test(shard, clock_bounds_intersect_and_refuse_disagreement)
