@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -83,6 +85,29 @@ static inline int lb_run(const char *dir, char **out, char **err, const char *co
     *out = lb_slurp(po);
     *err = lb_slurp(pe);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `linkbench serve --variant evloop` on a free loopback port, its output in dir (which
+ * must not exist yet): its pid, and ws://127.0.0.1:PORT/ in url. */
+static inline pid_t lb_serve(const char *dir, char *url, size_t cap)
+{
+    cr_assert_eq(mkdir(dir, 0777), 0, "mkdir %s", dir);
+    pid_t pid = lb_start(dir, (const char *const[]){"serve", "--variant", "evloop", "--listen",
+                         "127.0.0.1:0", NULL}, NULL);
+    char po[700];
+    snprintf(po, sizeof po, "%s/stdout.txt", dir);
+    char *line = NULL;
+    for (int i = 0; i < 1500; i++) {   /* 30 s at most */
+        free(line);
+        line = lb_slurp(po);
+        if (strchr(line, '\n'))
+            break;
+        usleep(20000);
+    }
+    cr_assert(strncmp(line, "127.0.0.1:", 10) == 0, "serve's first line: %s", line);
+    snprintf(url, cap, "ws://127.0.0.1:%d/", atoi(line + 10));
+    free(line);
+    return pid;
 }
 
 /* The one report.json matching pattern (a glob), loaded, or fail the test. */

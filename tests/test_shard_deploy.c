@@ -124,7 +124,7 @@ static void shims(char *bindir, size_t cap)
 
 Test(shard_deploy, ssh_recipe_runs_and_merges)
 {
-    char shim[600], scn[600], po[700], url[64], *out;
+    char shim[600], scn[600], url[64], *out;
     shims(shim, sizeof shim);
     snprintf(scn, sizeof scn, "%s/s.json", dir);
     FILE *f = fopen(scn, "w");
@@ -133,20 +133,7 @@ Test(shard_deploy, ssh_recipe_runs_and_merges)
     fclose(f);
     char sd[600];
     snprintf(sd, sizeof sd, "%s/serve", dir);
-    cr_assert_eq(mkdir(sd, 0777), 0);
-    pid_t srv = lb_start(sd, (const char *const[]){"serve", "--variant", "evloop", NULL}, NULL);
-    snprintf(po, sizeof po, "%s/stdout.txt", sd);
-    char *line = NULL;
-    for (int i = 0; i < 1500; i++) {
-        free(line);
-        line = lb_slurp(po);
-        if (strchr(line, '\n'))
-            break;
-        usleep(20000);
-    }
-    cr_assert(strncmp(line, "127.0.0.1:", 10) == 0, "serve: %s", line);
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", atoi(line + 10));
-    free(line);
+    pid_t srv = lb_serve(sd, url, sizeof url);
     const char *bin = getenv("LINKBENCH_BIN");
     /* three shards: host-a twice (two driver processes there) and host-b */
     int rc = sh(&out, "SSH='%s/ssh' SCP='%s/scp' LINKBENCH='%s' LINKBENCH_REMOTE='%s' '%s/deploy/ssh/run.sh' "

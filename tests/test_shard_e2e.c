@@ -36,24 +36,9 @@ static void write_scenario(char *path, size_t cap)
 /* `linkbench serve` on a free port: its pid, and ws://127.0.0.1:PORT/ in url. */
 static pid_t serve(char *url, size_t cap)
 {
-    char sub[600], po[700];
+    char sub[600];
     snprintf(sub, sizeof sub, "%s/serve", dir);
-    cr_assert_eq(mkdir(sub, 0777), 0);
-    pid_t pid = lb_start(sub, (const char *const[]){"serve", "--variant", "evloop", "--listen",
-                         "127.0.0.1:0", NULL}, NULL);
-    snprintf(po, sizeof po, "%s/stdout.txt", sub);
-    char *line = NULL;
-    for (int i = 0; i < 1500; i++) {
-        free(line);
-        line = lb_slurp(po);
-        if (strchr(line, '\n'))
-            break;
-        usleep(20000);
-    }
-    cr_assert(strncmp(line, "127.0.0.1:", 10) == 0, "serve's first line: %s", line);
-    snprintf(url, cap, "ws://127.0.0.1:%d/", atoi(line + 10));
-    free(line);
-    return pid;
+    return lb_serve(sub, url, cap);
 }
 
 static void stop(pid_t pid)
