@@ -1,6 +1,8 @@
 /* test_shard_e2e.c — sharded runs as a user makes them on one machine: N shard processes started together against one `linkbench serve`, merged, equal one unsharded run in every count; the command line's refusals. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +182,112 @@ Test(shard_e2e, three_shards_merged_equal_one_run)
     cr_assert_eq(rc, 2, "exit %d\n%s", rc, err);
     cr_assert(strstr(err, "shards 0, 2 of 3 missing (have 1)"), "%s", err);
     free(out), free(err);
+}
+
+/* ---------------------------------------------------------------- two network stacks */
+
+/* A driver host and a gateway host: two network namespaces joined by a veth pair
+ * (10.213.0.1 and 10.213.0.2), made here and removed after. The target is then not on
+ * the driver's own stack, as a remote gateway is not: a client bound to 127.0.0.x could
+ * not reach it (connect fails with EINVAL). */
+static char ns_a[32], ns_b[32];
+
+static void netns_cleanup(void)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_a, ns_b);
+    if (system(cmd) != 0) {}
+    teardown();
+}
+
+static pid_t spawn_in(const char *ns, const char *sub, const char *const *args)
+{
+    char *argv[40];
+    int n = 0;
+    argv[n++] = "ip", argv[n++] = "netns", argv[n++] = "exec", argv[n++] = (char *)ns;
+    argv[n++] = getenv("LINKBENCH_BIN");
+    for (; *args && n < 39; args++)
+        argv[n++] = (char *)*args;
+    argv[n] = NULL;
+    char po[700], pe[700];
+    snprintf(po, sizeof po, "%s/stdout.txt", sub);
+    snprintf(pe, sizeof pe, "%s/stderr.txt", sub);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    cr_assert_eq(posix_spawnp(&pid, "ip", &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+Test(shard_e2e, shards_reach_a_target_on_another_network_stack, .init = setup, .fini = netns_cleanup)
+{
+    snprintf(ns_a, sizeof ns_a, "lbsa%d", (int)getpid());
+    snprintf(ns_b, sizeof ns_b, "lbsb%d", (int)getpid());
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "set -e; ip netns add %1$s; ip netns add %2$s; "
+             "ip link add va%3$d type veth peer name vb%3$d; "
+             "ip link set va%3$d netns %1$s; ip link set vb%3$d netns %2$s; "
+             "ip -n %1$s addr add 10.213.0.1/24 dev va%3$d; ip -n %2$s addr add 10.213.0.2/24 dev vb%3$d; "
+             "ip -n %1$s link set va%3$d up; ip -n %2$s link set vb%3$d up; "
+             "ip -n %1$s link set lo up; ip -n %2$s link set lo up", ns_a, ns_b, (int)getpid() % 100000);
+    if (geteuid() != 0 || system(cmd) != 0)
+        cr_skip_test("network namespaces need root and iproute2 (scripts/packages.txt)");
+    char scn[600], sd[600], po[700], url[64], at[40], *out, *err;
+    write_scenario(scn, sizeof scn);
+    snprintf(sd, sizeof sd, "%s/serve", dir);
+    cr_assert_eq(mkdir(sd, 0777), 0);
+    pid_t srv = spawn_in(ns_b, sd, (const char *const[]){"serve", "--variant", "evloop", "--listen",
+                         "10.213.0.2:0", NULL});
+    snprintf(po, sizeof po, "%s/stdout.txt", sd);
+    char *line = NULL;
+    for (int i = 0; i < 1500; i++) {
+        free(line);
+        line = lb_slurp(po);
+        if (strchr(line, '\n'))
+            break;
+        usleep(20000);
+    }
+    cr_assert(strncmp(line, "10.213.0.2:", 11) == 0, "serve's first line: %s", line);
+    snprintf(url, sizeof url, "ws://10.213.0.2:%d/", atoi(line + 11));
+    free(line);
+    time_t t0 = time(NULL) + 3;
+    struct tm tm;
+    gmtime_r(&t0, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char res[600], sub[2][700];
+    snprintf(res, sizeof res, "%s/res", dir);
+    pid_t sh[2];
+    for (int k = 0; k < 2; k++) {
+        snprintf(sub[k], sizeof sub[k], "%s/shard%d", dir, k);
+        cr_assert_eq(mkdir(sub[k], 0777), 0);
+        sh[k] = spawn_in(ns_a, sub[k], (const char *const[]){"run", scn, "--target", url, "--shard",
+                         k ? "1/2" : "0/2", "--start-at", at, "--out", res, "--quiet", NULL});
+    }
+    for (int k = 0; k < 2; k++) {
+        int st;
+        cr_assert_eq(waitpid(sh[k], &st, 0), sh[k]);
+        cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "shard %d: status 0x%x", k, st);
+    }
+    kill(srv, SIGTERM);
+    waitpid(srv, NULL, 0);
+    char merged[700];
+    snprintf(merged, sizeof merged, "%s/merged", dir);
+    int rc = lb_run(dir, &out, &err, (const char *const[]){"merge", merged, res, NULL}, NULL);
+    cr_assert_eq(rc, 0, "merge: exit %d\n%s\n%s", rc, out, err);
+    free(out), free(err);
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s/report.json", merged);
+    json_t *rep = lb_report(pat);
+    json_t *m = lb_metrics(rep, 0);
+    /* every link made from the driver's stack to the gateway's, every message back */
+    cr_assert_eq(m_int(m, "driver.links_established"), LINKS);
+    cr_assert_eq(m_int(m, "driver.fail_connect"), 0);
+    cr_assert_eq(m_int(m, "msgs_delivered"), LINKS * MSGS);
+    cr_assert(json_is_true(json_object_get(rep, "valid")));
+    json_decref(rep);
 }
 
 Test(shard_e2e, command_line_refusals)
