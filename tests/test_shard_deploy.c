@@ -11,9 +11,27 @@ static char dir[512];
 
 static void setup(void) { lb_tmpdir_make(dir, sizeof dir, "lb_deploy"); }
 
-static void teardown(void) { lb_tmpdir_remove(dir); }
+/* the server a test started, stopped however the test ended */
+static pid_t srv_pid;
+
+static void teardown(void)
+{
+    if (srv_pid > 0) {
+        kill(srv_pid, SIGTERM);
+        waitpid(srv_pid, NULL, 0);
+        srv_pid = 0;
+    }
+    lb_tmpdir_remove(dir);
+}
 
 TestSuite(shard_deploy, .init = setup, .fini = teardown, .timeout = 300);
+
+static void teardown_server(void)
+{
+    kill(srv_pid, SIGTERM);
+    waitpid(srv_pid, NULL, 0);
+    srv_pid = 0;
+}
 
 static const char *src(void)
 {
@@ -133,14 +151,13 @@ Test(shard_deploy, ssh_recipe_runs_and_merges)
     fclose(f);
     char sd[600];
     snprintf(sd, sizeof sd, "%s/serve", dir);
-    pid_t srv = lb_serve(sd, url, sizeof url);
+    srv_pid = lb_serve(sd, url, sizeof url);
     const char *bin = getenv("LINKBENCH_BIN");
     /* three shards: host-a twice (two driver processes there) and host-b */
     int rc = sh(&out, "SSH='%s/ssh' SCP='%s/scp' LINKBENCH='%s' LINKBENCH_REMOTE='%s' '%s/deploy/ssh/run.sh' "
                 "-s '%s' -t '%s' -o '%s/res' -d 2 -r r1 host-a host-a host-b -- --duration 1", shim, shim,
                 bin, bin, src(), scn, url, dir);
-    kill(srv, SIGTERM);
-    waitpid(srv, NULL, 0);
+    teardown_server();
     cr_assert_eq(rc, 0, "run.sh: exit %d\n%s", rc, out);
     cr_assert(strstr(out, "3 shards of s.json"), "%s", out);
     cr_assert(strstr(out, "expect: 1 held, 0 failed"), "%s", out);

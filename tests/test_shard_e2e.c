@@ -16,7 +16,19 @@ static char dir[512];
 
 static void setup(void) { lb_tmpdir_make(dir, sizeof dir, "lb_shard"); }
 
-static void teardown(void) { lb_tmpdir_remove(dir); }
+/* the server a test started, stopped after it however it ended (a failed assertion
+ * returns from the test at once) */
+static pid_t srv_pid;
+
+static void teardown(void)
+{
+    if (srv_pid > 0) {
+        kill(srv_pid, SIGTERM);
+        waitpid(srv_pid, NULL, 0);
+        srv_pid = 0;
+    }
+    lb_tmpdir_remove(dir);
+}
 
 TestSuite(shard_e2e, .init = setup, .fini = teardown, .timeout = 300);
 
@@ -40,11 +52,12 @@ static pid_t serve(char *url, size_t cap)
 {
     char sub[600];
     snprintf(sub, sizeof sub, "%s/serve", dir);
-    return lb_serve(sub, url, cap);
+    return srv_pid = lb_serve(sub, url, cap);
 }
 
 static void stop(pid_t pid)
 {
+    srv_pid = 0;
     cr_assert_eq(kill(pid, SIGTERM), 0);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
@@ -194,10 +207,10 @@ static char ns_a[32], ns_b[32];
 
 static void netns_cleanup(void)
 {
+    teardown();   /* the server first: it lives in one of them */
     char cmd[200];
     snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_a, ns_b);
     if (system(cmd) != 0) {}
-    teardown();
 }
 
 static pid_t spawn_in(const char *ns, const char *sub, const char *const *args)
@@ -239,8 +252,8 @@ Test(shard_e2e, shards_reach_a_target_on_another_network_stack, .init = setup, .
     write_scenario(scn, sizeof scn);
     snprintf(sd, sizeof sd, "%s/serve", dir);
     cr_assert_eq(mkdir(sd, 0777), 0);
-    pid_t srv = spawn_in(ns_b, sd, (const char *const[]){"serve", "--variant", "evloop", "--listen",
-                         "10.213.0.2:0", NULL});
+    pid_t srv = srv_pid = spawn_in(ns_b, sd, (const char *const[]){"serve", "--variant", "evloop",
+                                   "--listen", "10.213.0.2:0", NULL});
     snprintf(po, sizeof po, "%s/stdout.txt", sd);
     char *line = NULL;
     for (int i = 0; i < 1500; i++) {
@@ -271,8 +284,7 @@ Test(shard_e2e, shards_reach_a_target_on_another_network_stack, .init = setup, .
         cr_assert_eq(waitpid(sh[k], &st, 0), sh[k]);
         cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "shard %d: status 0x%x", k, st);
     }
-    kill(srv, SIGTERM);
-    waitpid(srv, NULL, 0);
+    stop(srv);
     char merged[700];
     snprintf(merged, sizeof merged, "%s/merged", dir);
     int rc = lb_run(dir, &out, &err, (const char *const[]){"merge", merged, res, NULL}, NULL);
