@@ -122,3 +122,11 @@ void run_plan_driver(const struct scn *s, int64_t links, uint16_t port, struct d
     p->faults = nf ? faults : NULL;
     p->n_faults = nf;
 }
+
+int run_plan_order(int rep, int i, int n)
+{
+    if (n <= 0)
+        return 0;
+    int r = rep % n;
+    return (i + (r < 0 ? r + n : r)) % n;
+}

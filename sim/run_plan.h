@@ -33,4 +33,10 @@ json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t
 void run_plan_driver(const struct scn *s, int64_t links, uint16_t port, struct drv_params *p,
                      struct drv_fault *faults, int *nxf, run_xfault *xf);
 
+/* Which variant (index into the scenario's list of n) runs i-th within repetition rep:
+ * the order rotates by one each repetition (A B C, B C A, C A B), so no variant always
+ * runs first or last in a round (a warming machine, a neighbour's load that comes and
+ * goes, the previous run's TIME_WAIT sockets all favour a fixed position). */
+int run_plan_order(int rep, int i, int n);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "link_registry.h"
 #include "met_machine.h"
+#include "run_plan.h"
 #include "rep_plot.h"
 #include "rep_report.h"
 #include "rep_table.h"
@@ -188,7 +189,8 @@ static void print_notes(const json_t *rep)
     }
 }
 
-/* Every (variant, repetition) of one link count, interleaved: A B C A B C. */
+/* Every (variant, repetition) of one link count, interleaved and rotated:
+ * A B C, B C A, C A B (run_plan_order). */
 static int run_links(const run_opts *o, const char *file, const struct scn *s, int64_t links,
                      const char *dir)
 {
@@ -197,7 +199,8 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
     json_t *runs = json_array();
     int failed = 0, total = (int)s->repetitions * s->n_variants, k = 0;
     for (int rep = 0; rep < s->repetitions && !run_interrupted; rep++)
-        for (int v = 0; v < s->n_variants && !run_interrupted; v++) {
+        for (int i = 0; i < s->n_variants && !run_interrupted; i++) {
+            int v = run_plan_order(rep, i, s->n_variants);
             char label[256];
             snprintf(label, sizeof label, "%s  %s  rep %d/%d  (run %d/%d)", s->name,
                      s->variants[v], rep + 1, (int)s->repetitions, ++k, total);

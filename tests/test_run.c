@@ -391,3 +391,41 @@ Test(run, teardown_discards_are_in_flight_not_drops)
     free(out);
     free(err);
 }
+
+/* Repetitions are interleaved and the order rotates by one each repetition: A B C,
+ * B C A, C A B. The report's runs are in the order they ran. */
+Test(run, variant_order_rotates_each_repetition)
+{
+    write_file("order.json",
+               "{ \"name\": \"order\", \"links\": 2, \"duration_s\": 0.3, \"warmup_s\": 0.1,"
+               " \"repetitions\": 3, \"variants\": [\"dual\", \"batch\", \"evloop\"],"
+               " \"client\": { \"rate_per_s\": 20, \"payload_bytes\": 64 } }\n");
+    char scn[700], res[700], pat[800];
+    snprintf(scn, sizeof scn, "%s/order.json", dir);
+    snprintf(res, sizeof res, "%s/res", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--out", res, scn, NULL});
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    snprintf(pat, sizeof pat, "%s/order/*/report.json", res);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no report.json under %s", res);
+    json_t *rep = json_load_file(g.gl_pathv[0], 0, NULL);
+    cr_assert_not_null(rep);
+    json_t *runs = json_object_get(rep, "runs");
+    static const char *const want[9][2] = {
+        {"dual", "0"}, {"batch", "0"}, {"evloop", "0"},
+        {"batch", "1"}, {"evloop", "1"}, {"dual", "1"},
+        {"evloop", "2"}, {"dual", "2"}, {"batch", "2"}};
+    cr_assert_eq(json_array_size(runs), 9);
+    for (int i = 0; i < 9; i++) {
+        json_t *r = json_array_get(runs, (size_t)i);
+        const char *v = json_string_value(json_object_get(r, "variant"));
+        int rp = (int)json_integer_value(json_object_get(r, "rep"));
+        cr_expect_str_eq(v, want[i][0], "run %d: %s rep %d", i, v, rp);
+        cr_expect_eq(rp, atoi(want[i][1]), "run %d: %s rep %d", i, v, rp);
+    }
+    json_decref(rep);
+    globfree(&g);
+    free(out);
+    free(err);
+}
