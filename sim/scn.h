@@ -23,6 +23,7 @@
 #define SCN_EXPECT_MAX 64
 #define SCN_EXPECT_BYTES 256
 #define SCN_METRIC_BYTES 96
+#define SCN_VARIANT_BYTES 4096   /* a variant's name, or its module's path (PATH_MAX) */
 
 /* One server process holds at most this many links: the machines allow 20 000 open
  * files per process (hard, root cannot raise it), and the server also needs
@@ -146,7 +147,7 @@ struct scn {
     double connect_rate_per_s; /* links opened per second during ramp-up; 0 = at once */
     int64_t processes;         /* server processes (SO_REUSEPORT) */
     int n_variants;
-    char variants[SCN_VARIANTS_MAX][SCN_NAME_BYTES];
+    char variants[SCN_VARIANTS_MAX][SCN_VARIANT_BYTES];
     int n_vparams;
     struct scn_vparam vparams[SCN_VPARAMS_MAX];
     struct scn_client client;

@@ -459,7 +459,7 @@ static void parse_variants(struct ctx *c, const json_t *v, struct scn *s)
     json_t *x;
     char p[PATH_BYTES];
     json_array_foreach(v, i, x)
-        get_string(c, index_path(p, "variants", i), x, s->variants[s->n_variants++], SCN_NAME_BYTES);
+        get_string(c, index_path(p, "variants", i), x, s->variants[s->n_variants++], SCN_VARIANT_BYTES);
 }
 
 /* {variant: {param: int}}; names are checked against the catalog in scn_validate. */

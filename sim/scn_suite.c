@@ -30,29 +30,33 @@ void scn_override_repetitions(struct scn *s, int64_t repetitions)
 int scn_override_variants(struct scn *s, const char *names, struct scn_diag *d)
 {
     char got[300];
-    snprintf(got, sizeof got, "\"%s\"", names);
+    snprintf(got, sizeof got, "\"%.280s%s\"", names, strlen(names) > 280 ? "..." : "");
+    /* check every name first: on an error s keeps its own list */
     int n = 0;
-    char v[SCN_VARIANTS_MAX][SCN_NAME_BYTES];
-    const char *p = names;
-    for (;;) {
+    for (const char *p = names;; n++) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len == 0) {
             scn_diag_add(d, "--variant: empty variant name (got %s)", got);
             return -1;
         }
-        if (len >= SCN_NAME_BYTES || n == SCN_VARIANTS_MAX) {
-            scn_diag_add(d, "--variant: at most %d names of at most %d characters (got %s)",
-                         SCN_VARIANTS_MAX, SCN_NAME_BYTES - 1, got);
+        if (len >= SCN_VARIANT_BYTES || n == SCN_VARIANTS_MAX) {
+            scn_diag_add(d, "--variant: at most %d names or module paths of at most %d characters "
+                         "(got %s)", SCN_VARIANTS_MAX, SCN_VARIANT_BYTES - 1, got);
             return -1;
         }
-        memcpy(v[n], p, len);
-        v[n++][len] = '\0';
         if (!comma) break;
         p = comma + 1;
     }
-    memcpy(s->variants, v, sizeof v);
-    s->n_variants = n;
+    s->n_variants = 0;
+    for (const char *p = names;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        memcpy(s->variants[s->n_variants], p, len);
+        s->variants[s->n_variants++][len] = '\0';
+        if (!comma) break;
+        p = comma + 1;
+    }
     return 0;
 }
 

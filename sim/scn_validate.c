@@ -31,7 +31,7 @@ void scn_defaults(struct scn *s)
     s->processes = 1;
     s->n_variants = SCN_BUILTIN_N;
     for (int i = 0; i < SCN_BUILTIN_N; i++)
-        snprintf(s->variants[i], SCN_NAME_BYTES, "%s", scn__builtin_variants[i]);
+        snprintf(s->variants[i], SCN_VARIANT_BYTES, "%s", scn__builtin_variants[i]);
     s->client = (struct scn_client){
         .rate_per_s = 10,
         .pattern = SCN_PATTERN_CONSTANT,

@@ -1,5 +1,6 @@
 /* test_run.c — `linkbench run` end to end: the built binary on tiny scenarios, its report, its exit codes and messages. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
 #include <signal.h>
@@ -339,6 +340,44 @@ Test(run, variant_by_absolute_path_names_its_files_by_base_name)
     char mod[700], res[700], scn[700], pat[800];
     snprintf(mod, sizeof mod, "%s/evloop.so", vdir);
     cr_assert_eq(mod[0], '/', "LINKBENCH_VARIANT_DIR is not absolute: %s", vdir);
+    write_file("tiny.json", tiny);
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(scn, sizeof scn, "%s/tiny.json", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--variant", mod, "--out", res, scn, NULL});
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    snprintf(pat, sizeof pat, "%s/tiny/*/series_evloop_0.csv", res);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no %s\nstderr:\n%s", pat, err);
+    globfree(&g);
+    free(out);
+    free(err);
+}
+
+/* A module path is as long as the file system allows (a clone deep in a home directory):
+ * here a copy of evloop.so at a path of more than 300 characters. */
+Test(run, variant_by_a_long_path_runs)
+{
+    const char *vdir = getenv("LINKBENCH_VARIANT_DIR");
+    cr_assert_not_null(vdir);
+    char src[700], mod[1200], res[700], scn[700], pat[1300];
+    snprintf(src, sizeof src, "%s/evloop.so", vdir);
+    int off = snprintf(mod, sizeof mod, "%s", dir);
+    for (int i = 0; i < 6; i++) {
+        off += snprintf(mod + off, sizeof mod - (size_t)off,
+                        "/a-directory-name-of-fifty-characters-%02d-xxxxxxxxx", i);
+        cr_assert(mkdir(mod, 0700) == 0 || errno == EEXIST, "mkdir %s", mod);
+    }
+    snprintf(mod + off, sizeof mod - (size_t)off, "/evloop.so");
+    cr_assert_gt(strlen(mod), 300);
+    size_t n = 0;
+    FILE *in = fopen(src, "rb"), *out_f = fopen(mod, "wb");
+    cr_assert(in && out_f, "copy %s to %s", src, mod);
+    char buf[1 << 16];
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, out_f), n);
+    fclose(in);
+    fclose(out_f);
     write_file("tiny.json", tiny);
     snprintf(res, sizeof res, "%s/res", dir);
     snprintf(scn, sizeof scn, "%s/tiny.json", dir);
