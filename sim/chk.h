@@ -67,11 +67,18 @@ struct chk_tol {
     enum chk_dir dir;
     double factor;        /* >= 1 */
     double slack;         /* in the metric's unit */
+    const char *of;       /* a count out of this one (msgs_dropped of msgs_sent): a lower-
+                           * better band never reaches past half of what the baseline
+                           * left (base + (of - base) / 2, of as measured now), so it can
+                           * fail however much the baseline dropped; NULL: no cap */
 };
 /* The one tolerance table (chk_baseline.c; docs/reports.md explains each band),
  * terminated by an entry with metric NULL. Only these metrics are stored in and
  * compared with a baseline. */
 extern const struct chk_tol CHK_TOLERANCES[];
+/* A higher-better band whose floor is at or below 0 holds for any value (a throughput
+ * of 0 would mean "at least 0"): such a baseline is not stored, and skipped when found. */
+bool chk_tol_vacuous(const struct chk_tol *t, double base);
 
 /* Compare a report with baseline (the file's JSON). Each tolerated metric of each
  * variant the baseline holds for the report's key is one evaluation; a key or variant

@@ -124,6 +124,8 @@ static void eval_one(const json_t *report, const struct scn_expect *e, const cha
     }
     fprintf(o->f, "%s  %s: %s: %s expected %s %s%s, measured %s\n", ok ? "ok  " : "FAIL", key,
             e->text, lname, scn_cmp_str(e->op), b, how, a);
+    if (!ok && e->why[0])
+        fprintf(o->f, "      it is there to catch: %s\n", e->why);
 }
 
 void chk_expect_eval(const json_t *report, const struct scn_expect *e, const chk_out *o,
@@ -166,14 +168,20 @@ int chk_expect_report(const json_t *report, const chk_out *o, chk_counts *c, cha
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *t = json_string_value(json_array_get(lines, i));
+        /* a line, or {"line": ..., "why": ...} (scn_to_json writes the latter when the
+         * scenario said which bug the line catches) */
+        const json_t *x = json_array_get(lines, i);
+        const char *t = json_string_value(json_is_object(x) ? json_object_get(x, "line") : x);
+        const char *because = json_string_value(json_object_get(x, "why"));
         char why[256];
         if (!t || scn_expect_parse(t, &es[i], why, sizeof why) < 0) {
             snprintf(err, errlen, "config.expect[%zu]: %s (got \"%s\")", i,
-                     t ? why : "must be a string", t ? t : "");
+                     t ? why : "must be a string or {\"line\": string, \"why\": string}", t ? t : "");
             free(es);
             return -EINVAL;
         }
+        if (because)
+            snprintf(es[i].why, sizeof es[i].why, "%s", because);
     }
     for (size_t i = 0; i < n; i++)
         chk_expect_eval(report, &es[i], o, c);

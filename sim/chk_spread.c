@@ -98,6 +98,8 @@ static json_t *spread_entry(json_t *const *reps, int n, char *err, size_t errlen
                     k++;
             if (k < n)
                 continue;   /* a metric some run lacks is not gated */
+            if (chk_tol_vacuous(t, chk_median(vals, n)))
+                continue;   /* a rate of 0 would be a band that cannot fail */
             double lo = vals[0], hi = vals[0];
             for (int i = 1; i < n; i++)
                 lo = fmin(lo, vals[i]), hi = fmax(hi, vals[i]);

@@ -8,8 +8,10 @@
 #include "rt.h"
 #include "vsock.h"
 
-/* 2: the held operation (what a link holds, for the accounting at the end of a run). */
-#define LINK_ABI_VERSION 2
+/* 2: the held operation (what a link holds, for the accounting at the end of a run).
+ * 3: drop_reasons (the reasons a variant can drop for; expect lines are checked
+ *    against it). */
+#define LINK_ABI_VERSION 3
 
 struct link_server;   /* a variant's server state (opaque to the harness) */
 struct link;          /* a variant's per-link state (opaque to the harness) */
@@ -53,6 +55,11 @@ struct link_variant {
     const char *summary;        /* one line */
     double threads_per_link;    /* declared: 2, 1, 0.5, 0 */
     enum link_loss_policy loss_policy;
+    /* The drop reasons its code can produce: LINK_DROP_BIT(r) for every reason it ever
+     * passes to link_host_drop. An expect line about a reason outside this set could
+     * never fail, so the loader refuses it; a drop for a reason outside it is counted as
+     * a breach of the declaration (drops_undeclared in the server's report). */
+    unsigned drop_reasons;
     const struct link_param *params;
     int n_params;
 
@@ -113,6 +120,7 @@ enum link_drop_reason {
     LINK_DROP_COUNT
 };
 const char *link_drop_reason_name(enum link_drop_reason r);
+#define LINK_DROP_BIT(r) (1u << (r))
 
 enum link_close_cause {
     LINK_CLOSE_PEER,          /* the client closed or went away */

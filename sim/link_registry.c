@@ -97,6 +97,12 @@ int link_variant_check(const struct link_variant *v, char *err, size_t errlen)
         snprintf(err, errlen, "variant '%s': unknown loss policy %d", v->name, (int)v->loss_policy);
         return -EINVAL;
     }
+    if (v->drop_reasons & ~((1u << LINK_DROP_COUNT) - 1)) {
+        snprintf(err, errlen, "variant '%s': drop_reasons 0x%x names reasons this linkbench does "
+                 "not know (bits 0-%d are the link_drop_reason values)", v->name, v->drop_reasons,
+                 LINK_DROP_COUNT - 1);
+        return -EINVAL;
+    }
     if (!(v->threads_per_link >= 0)) {
         snprintf(err, errlen, "variant '%s': threads_per_link must be >= 0 (got %g)",
                  v->name, v->threads_per_link);

@@ -135,6 +135,7 @@ struct scn_expect {
     bool rhs_is_ref;
     double value;              /* the constant, or the factor of rhs */
     struct scn_ref rhs;
+    char why[SCN_EXPECT_BYTES];/* the bug it would catch ("" when the file gives none) */
 };
 
 struct scn {

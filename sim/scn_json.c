@@ -132,7 +132,11 @@ json_t *scn_to_json(const struct scn *s)
     set(o, "steps", st);
 
     json_t *ex = json_array();
-    for (int i = 0; i < s->n_expect; i++) json_array_append_new(ex, json_string(s->expect[i].text));
+    for (int i = 0; i < s->n_expect; i++) {
+        const struct scn_expect *e = &s->expect[i];
+        json_array_append_new(ex, e->why[0] ? json_pack("{s:s,s:s}", "line", e->text, "why", e->why)
+                                            : json_string(e->text));
+    }
     set(o, "expect", ex);
     return o;
 }

@@ -493,22 +493,49 @@ static void parse_variant_config(struct ctx *c, const json_t *v, struct scn *s)
     }
 }
 
+static const char *const expect_keys[] = {"line", "why"};
+
+/* An entry is a line ("evloop.msgs_dropped == 0"), or {"line": ..., "why": ...} where
+ * why says which bug the line would catch (docs/scenarios.md: a line that no plausible
+ * bug breaks is no check). */
 static void parse_expect(struct ctx *c, const json_t *v, struct scn *s)
 {
     if (!is_array(c, "expect", v, SCN_EXPECT_MAX)) return;
     size_t i;
     json_t *x;
-    char p[PATH_BYTES], why[256];
+    char p[PATH_BYTES], p2[PATH_BYTES], why[256];
     json_array_foreach(v, i, x) {
         index_path(p, "expect", i);
-        if (!json_is_string(x)) {
-            err(c, p, x, "must be a string like \"evloop.msgs_dropped == 0\"");
+        struct scn_expect *e = &s->expect[s->n_expect];
+        const json_t *line = x;
+        char because[SCN_EXPECT_BYTES] = "";
+        if (json_is_object(x)) {
+            const char *k;
+            json_t *y;
+            int bad = 0;
+            json_object_foreach((json_t *)x, k, y) {
+                if (!strcmp(k, "why")) get_string(c, join(p2, p, k), y, because, sizeof because);
+                else if (strcmp(k, "line")) unknown_key(c, join(p2, p, k), k, expect_keys, NKEYS(expect_keys)), bad++;
+            }
+            line = json_object_get(x, "line");
+            if (!line) {
+                err(c, p, x, "needs \"line\": the expectation, like \"evloop.msgs_dropped == 0\"");
+                continue;
+            }
+            join(p2, p, "line");
+            snprintf(p, sizeof p, "%s", p2);
+            if (bad) continue;
+        }
+        if (!json_is_string(line)) {
+            err(c, p, line, "must be a string like \"evloop.msgs_dropped == 0\" (or an object "
+                "with \"line\" and \"why\")");
             continue;
         }
-        if (scn_expect_parse(json_string_value(x), &s->expect[s->n_expect], why, sizeof why) < 0) {
-            err(c, p, x, why);
+        if (scn_expect_parse(json_string_value(line), e, why, sizeof why) < 0) {
+            err(c, p, line, why);
             continue;
         }
+        snprintf(e->why, sizeof e->why, "%s", because);
         s->n_expect++;
     }
 }

@@ -226,6 +226,35 @@ static bool known_variant(const struct scn_catalog *cat, bool builtins, const ch
     return false;
 }
 
+/* drops_by_reason.<reason> of a variant that cannot drop for that reason reads 0 by
+ * construction: an expectation that can never fail. Refused when the variant's module
+ * is loaded (its table declares its reasons); "*" names every variant of the scenario. */
+static void chk_drop_reason(struct vctx *c, const struct scn *s, const struct scn_catalog *cat,
+                            const char *path, const char *got, const struct scn_ref *ref)
+{
+    static const char pre[] = "drops_by_reason.";
+    if (strncmp(ref->metric, pre, sizeof pre - 1)) return;
+    int reason = link_drop_reason_parse(ref->metric + sizeof pre - 1);
+    if (reason < 0) return;   /* the parser refused it already */
+    bool all = !strcmp(ref->variant, "*");
+    for (int i = 0; i < (all ? s->n_variants : 1); i++) {
+        const char *name = all ? s->variants[i] : ref->variant;
+        const struct scn_variant_info *vi = lookup(cat, name);
+        const struct link_variant *v = vi ? vi->v : NULL;
+        if (!v || (v->drop_reasons & LINK_DROP_BIT(reason))) continue;
+        char rule[400], can[200] = "";
+        size_t o = 0;
+        for (int k = 0; k < LINK_DROP_COUNT && o < sizeof can; k++)
+            if (v->drop_reasons & LINK_DROP_BIT(k))
+                o += (size_t)snprintf(can + o, sizeof can - o, "%s%s", o ? ", " : "",
+                                      link_drop_reason_name((enum link_drop_reason)k));
+        snprintf(rule, sizeof rule, "%s cannot drop for reason %s (it declares: %s), so this "
+                 "line could never fail%s", v->name, link_drop_reason_name((enum link_drop_reason)reason),
+                 can[0] ? can : "none", all ? "; name the variants it is meant for" : "");
+        verr(c, path, got, rule);
+    }
+}
+
 static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_catalog *cat)
 {
     char p[PATH_BYTES], rule[400], got[96];
@@ -282,13 +311,15 @@ static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_c
     for (int i = 0; i < s->n_expect; i++) {
         const struct scn_ref *refs[2] = {&s->expect[i].lhs, s->expect[i].rhs_is_ref ? &s->expect[i].rhs : NULL};
         snprintf(p, sizeof p, "expect[%d]", i);
+        char g[SCN_EXPECT_BYTES + 2];
+        snprintf(g, sizeof g, "\"%s\"", s->expect[i].text);
         for (int r = 0; r < 2; r++) {
-            if (!refs[r] || !strcmp(refs[r]->variant, "*")) continue;
-            if (!known_variant(cat, true, refs[r]->variant, rule, sizeof rule)) {
-                char g[SCN_EXPECT_BYTES + 2];
-                snprintf(g, sizeof g, "\"%s\"", s->expect[i].text);
+            if (!refs[r]) continue;
+            if (strcmp(refs[r]->variant, "*") && !known_variant(cat, true, refs[r]->variant, rule, sizeof rule)) {
                 verr(c, p, g, rule);
+                continue;
             }
+            chk_drop_reason(c, s, cat, p, g, refs[r]);
         }
     }
 }

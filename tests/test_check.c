@@ -315,3 +315,60 @@ Test(check, baseline_update_refuses_a_saturated_report_unless_allowed)
                     path("sat.json")), 0, "%s", out);
     cr_expect_eq(access(path("b.json"), F_OK), 0);
 }
+
+/* A report of one variant that sent `sent`, dropped `dropped`, at `thr` msg/s. */
+static void drop_report(const char *name, double sent, double dropped, double thr)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+        "{\"format\": 1, \"scenario\": {\"name\": \"lossy\", \"links\": 10},"
+        " \"config\": {\"expect\": []}, \"valid\": true, \"flags\": {\"valid\": true},"
+        " \"summary\": {\"poll\": {\"links\": {\"median\": 10, \"min\": 10, \"max\": 10},"
+        "  \"msgs_sent\": {\"median\": %g, \"min\": %g, \"max\": %g},"
+        "  \"msgs_dropped\": {\"median\": %g, \"min\": %g, \"max\": %g},"
+        "  \"throughput_msgs_s\": {\"median\": %g, \"min\": %g, \"max\": %g}}}}",
+        sent, sent, sent, dropped, dropped, dropped, thr, thr, thr);
+    write_file(name, text);
+}
+
+/* A design that dropped 40 of 100 may not reach 4 × 40 + 10 = 170 (more than it sent:
+ * a band that could never fail): the band stops at half of what it did not drop. */
+Test(check, drop_band_stops_short_of_what_was_sent)
+{
+    drop_report("base.json", 100, 40, 50);
+    cr_assert_eq(lb("baseline update --baseline '%s' '%s'", path("b.json"), path("base.json")), 0, "%s", out);
+    drop_report("more.json", 100, 65, 50);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("more.json")), 0, "%s", out);
+    drop_report("most.json", 100, 75, 50);
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("b.json"), path("most.json")), 99, "%s", out);
+    cr_expect(strstr(out, "poll.msgs_dropped expected <= 70 (baseline 40 + half of the 100 msgs_sent "
+                          "that it leaves), measured 75"), "%s", out);
+}
+
+/* A rate of 0 in the baseline would mean ">= 0": not stored, and skipped when found. */
+Test(check, zero_rate_baseline_is_not_a_band)
+{
+    drop_report("quiet.json", 0, 0, 0);
+    cr_assert_eq(lb("baseline update --baseline '%s' '%s'", path("b.json"), path("quiet.json")), 0, "%s", out);
+    json_t *b = json_load_file(path("b.json"), 0, NULL);
+    json_t *pv = json_object_get(json_object_get(json_object_get(json_object_get(b, "entries"),
+                                 "lossy@10"), "variants"), "poll");
+    cr_assert_not_null(pv);
+    cr_expect_null(json_object_get(pv, "throughput_msgs_s"));
+    cr_expect_not_null(json_object_get(pv, "msgs_dropped"));
+    json_decref(b);
+    write_file("old.json", "{\"format\": 1, \"entries\": {\"lossy@10\": {\"variants\": {\"poll\": "
+                           "{\"throughput_msgs_s\": 0}}}}}");
+    cr_expect_eq(lb("check --baseline '%s' '%s'", path("old.json"), path("quiet.json")), 0, "%s", out);
+    cr_expect(strstr(out, "skip  lossy@10 baseline: poll.throughput_msgs_s: a baseline of 0 cannot fail"),
+              "%s", out);
+}
+
+/* An expect line may say which bug it is there to catch; a failure prints it. */
+Test(check, failing_line_says_what_it_catches)
+{
+    report("why.json", "{\"line\": \"evloop.msgs_dropped == 0\", \"why\": \"a lossless design that drops\"}",
+           3, 1000, 500, true);
+    cr_expect_eq(lb("check '%s'", path("why.json")), 99, "%s", out);
+    cr_expect(strstr(out, "it is there to catch: a lossless design that drops"), "%s", out);
+}

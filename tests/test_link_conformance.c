@@ -78,12 +78,21 @@ static int start_case(fx *f, const struct conf_case *c, const app_params *ap,
         cr_assert_eq(rc_, 0, "%s/%s: %s", (c)->variant, backend_name((c)->backend), (f)->err); \
     } while (0)
 
-/* After stop every thread the variant, the app and the acceptor made is gone. */
+/* After stop every thread the variant, the app and the acceptor made is gone, and every
+ * drop so far (the teardown's included) was for a reason the variant declares. */
 static void assert_no_thread_left(fx *f, const struct conf_case *c)
 {
     int64_t base[RT_GROUP_COUNT];
     memcpy(base, f->base_live, sizeof base);
+    unsigned declared = f->v->drop_reasons;
     fx_stop(f);
+    link_host_snapshot hs;
+    link_host_snapshot_get(&f->host, &hs);
+    for (int r = 0; r < LINK_DROP_COUNT; r++)
+        if (!(declared & LINK_DROP_BIT(r)))
+            cr_expect_eq(hs.drops[r], 0, "%s/%s: %lld drops for reason %s, which it does not declare",
+                         c->variant, backend_name(c->backend), (long long)hs.drops[r],
+                         link_drop_reason_name((enum link_drop_reason)r));
     for (int g = 0; g < RT_GROUP_COUNT; g++) {
         FX_WAIT(fx_live((rt_group)g) == base[g], 10 * RT_S);
         cr_expect_eq(fx_live((rt_group)g), base[g], "%s/%s: group %s: %lld threads live, %lld before",

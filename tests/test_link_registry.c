@@ -66,6 +66,10 @@ Test(link_registry, bad_tables_refused)
     snprintf(want, sizeof want, "expects ABI version %d", LINK_ABI_VERSION);
     cr_expect(strstr(err, "ABI version 7") && strstr(err, want), "%s", err);
     v = good();
+    v.drop_reasons = LINK_DROP_BIT(LINK_DROP_COUNT);
+    cr_expect_eq(link_variant_check(&v, err, sizeof err), -EINVAL);
+    cr_expect(strstr(err, "drop_reasons"), "%s", err);
+    v = good();
     v.summary = "";
     cr_expect_eq(link_variant_check(&v, err, sizeof err), -EINVAL);
     cr_expect(strstr(err, "no summary"), "%s", err);

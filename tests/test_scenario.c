@@ -23,19 +23,25 @@ static void to_source_dir(void)
 /* ---------------------------------------------------------------- catalogs */
 
 /* A fixed catalog for golden files, so their text does not change when a real
- * variant gains a param. */
+ * variant gains a param. Drop reasons as the real variants declare them. */
 static const struct link_param fake_params[] = {
     {"read_timeout_ms", 1000, 1, 86400000, "read deadline"},
     {"send_queue_len", 32, 1, 1 << 20, "send queue capacity"},
     {"send_batch", 16, 1, 1 << 20, "messages per batch"},
 };
 static const struct link_variant fake_variants[6] = {
-    {.abi_version = LINK_ABI_VERSION, .name = "dual", .params = fake_params, .n_params = 2},
-    {.abi_version = LINK_ABI_VERSION, .name = "batch", .params = fake_params, .n_params = 3},
-    {.abi_version = LINK_ABI_VERSION, .name = "poll", .params = fake_params, .n_params = 2},
-    {.abi_version = LINK_ABI_VERSION, .name = "hybrid", .params = fake_params, .n_params = 3},
-    {.abi_version = LINK_ABI_VERSION, .name = "pair", .params = fake_params, .n_params = 2},
-    {.abi_version = LINK_ABI_VERSION, .name = "evloop", .params = fake_params, .n_params = 1},
+    {.abi_version = LINK_ABI_VERSION, .name = "dual",
+     .drop_reasons = LINK_DROP_BIT(LINK_DROP_CANCELLED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE), .params = fake_params, .n_params = 2},
+    {.abi_version = LINK_ABI_VERSION, .name = "batch",
+     .drop_reasons = LINK_DROP_BIT(LINK_DROP_CANCELLED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE), .params = fake_params, .n_params = 3},
+    {.abi_version = LINK_ABI_VERSION, .name = "poll",
+     .drop_reasons = LINK_DROP_BIT(LINK_DROP_RECV_QUEUE_FULL) | LINK_DROP_BIT(LINK_DROP_RATE_LIMITED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE), .params = fake_params, .n_params = 2},
+    {.abi_version = LINK_ABI_VERSION, .name = "hybrid",
+     .drop_reasons = LINK_DROP_BIT(LINK_DROP_RECV_QUEUE_FULL) | LINK_DROP_BIT(LINK_DROP_CANCELLED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE), .params = fake_params, .n_params = 3},
+    {.abi_version = LINK_ABI_VERSION, .name = "pair",
+     .drop_reasons = LINK_DROP_BIT(LINK_DROP_RECV_QUEUE_FULL) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE), .params = fake_params, .n_params = 2},
+    {.abi_version = LINK_ABI_VERSION, .name = "evloop",
+     .drop_reasons = LINK_DROP_BIT(LINK_DROP_SEND_OVERFLOW) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE), .params = fake_params, .n_params = 1},
 };
 static const struct scn_variant_info fake_infos[6] = {
     {"dual", &fake_variants[0]}, {"batch", &fake_variants[1]}, {"poll", &fake_variants[2]},
@@ -126,6 +132,9 @@ Test(scenario, every_shipped_scenario_loads_and_fits_in_a_minute)
         cr_expect_eq(n, 0, "%s:\n%s", g.gl_pathv[i], d.text ? d.text : "");
         cr_expect_geq(strlen(s.description), 200, "%s: a description paragraph", g.gl_pathv[i]);
         cr_expect_geq(s.n_expect, 1, "%s: expectations", g.gl_pathv[i]);
+        for (int k = 0; k < s.n_expect; k++)
+            cr_expect_geq(strlen(s.expect[k].why), 20, "%s: %s: say which bug the line catches (\"why\")",
+                          g.gl_pathv[i], s.expect[k].text);
         /* scale_multi holds 30 000 links: beyond the thread-per-link designs' reach */
         if (strcmp(s.name, "scale_multi"))
             cr_expect_eq(s.n_variants, 6, "%s: runs all six variants", g.gl_pathv[i]);

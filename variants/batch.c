@@ -129,6 +129,9 @@ LINK_VARIANT_EXPORT = {
     .summary = "seed LinkV2: one thread, up to 16 sends then a 1 s read, blocking hand-off",
     .threads_per_link = 1,
     .loss_policy = LINK_LOSS_BLOCKS,
+    /* cancelled: a blocked hand-off ended by the close; broken_by_deadline: a read
+     * deadline inside a frame (the seed's Go reads) */
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_CANCELLED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .params = batch_params,
     .n_params = P_COUNT,
     .start = batch_start,

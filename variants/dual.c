@@ -133,6 +133,9 @@ LINK_VARIANT_EXPORT = {
                "LinkV3's const block (3 min read, 1 min write, buffers 256)",
     .threads_per_link = 2,
     .loss_policy = LINK_LOSS_BLOCKS,
+    /* cancelled: a blocked hand-off ended by the close; broken_by_deadline: a read
+     * deadline inside a frame (the seed's Go reads) */
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_CANCELLED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .params = dual_params,
     .n_params = P_COUNT,
     .start = dual_start,

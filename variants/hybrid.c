@@ -129,6 +129,8 @@ LINK_VARIANT_EXPORT = {
     .summary = "seed LinkV4: one thread, up to 8 sends then a 30 s read, drops when full",
     .threads_per_link = 1,
     .loss_policy = LINK_LOSS_DROPS,
+    /* a refused Allow() spins (`continue`), it never drops: no rate_limited */
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_RECV_QUEUE_FULL) | LINK_DROP_BIT(LINK_DROP_CANCELLED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .params = hybrid_params,
     .n_params = P_COUNT,
     .start = hybrid_start,

@@ -437,6 +437,8 @@ LINK_VARIANT_EXPORT = {
     .summary = "seed LinkV5: one thread per two links, 1 ms read polls, 20 ms idle tick, drops when full",
     .threads_per_link = 0.5,
     .loss_policy = LINK_LOSS_DROPS,
+    /* the limiter is never consulted (see try_read): no rate_limited */
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_RECV_QUEUE_FULL) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .params = pair_params,
     .n_params = P_COUNT,
     .start = pair_start,

@@ -125,6 +125,7 @@ LINK_VARIANT_EXPORT = {
     .summary = "seed LinkV3: one thread, write priority, 1 ms read polls, drops when full or limited",
     .threads_per_link = 1,
     .loss_policy = LINK_LOSS_DROPS,
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_RECV_QUEUE_FULL) | LINK_DROP_BIT(LINK_DROP_RATE_LIMITED) | LINK_DROP_BIT(LINK_DROP_BROKEN_BY_DEADLINE) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .params = poll_params,
     .n_params = P_COUNT,
     .start = poll_start,

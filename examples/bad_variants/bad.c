@@ -48,6 +48,7 @@ LINK_VARIANT_EXPORT = {
     .summary = "a variant the loader must refuse",
     .threads_per_link = 1,
     .loss_policy = LINK_LOSS_BLOCKS,
+    .drop_reasons = 0,
     .params = params,
     .n_params = sizeof params / sizeof params[0],
     .start = b_start,

@@ -308,6 +308,7 @@ LINK_VARIANT_EXPORT = {
     .summary = "example: one thread per link alternating writes and short reads",
     .threads_per_link = 1,
     .loss_policy = LINK_LOSS_BLOCKS,
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .params = params,
     .n_params = P_COUNT,
     .start = m_start,

@@ -323,6 +323,8 @@ LINK_VARIANT_EXPORT = {
                "backpressure both ways, O(1) timeout lists, stall and overflow policies",
     .threads_per_link = 0,
     .loss_policy = LINK_LOSS_LOSSLESS,
+    /* inbound never drops (reading pauses instead): no recv_queue_full, no rate_limited */
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_SEND_OVERFLOW) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) | LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .params = evl_params,
     .n_params = EVL_P_COUNT,
     .start = evl_start,
