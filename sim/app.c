@@ -380,38 +380,10 @@ static void worker_main(void *arg)
 
 /* ---------------------------------------------------------------- push and reaper */
 
-static void pusher_main(void *arg)
+/* The push generator is in app_push.c (each link on its own schedule). */
+bool app__offer_locked(app *a, slot *s, vsock_msg *m)
 {
-    app *a = arg;
-    rt_ticker t;
-    rt_ticker_init(&t, RT_S / a->p.push_per_s);
-    for (;;) {
-        rt_ns sched = t.next;   /* the tick these pushes belong to: their scheduled time */
-        if (rt_ticker_wait(&t, a->ctx) != 0) return;
-        if (!app_gate_enter(a)) continue;   /* paused for the census: no more pushes */
-        uint32_t n = atomic_load(&a->next_id);
-        for (uint32_t id = 0; id < n && id < a->p.max_links; id++) {
-            slot *s = slot_get(a, id);
-            if (!s || atomic_load(&s->state) != ST_OPEN || atomic_load(&s->closed)) continue;
-            vsock_msg *m = vsock_msg_new(a->p.push_bytes);
-            if (!m) { app_gate_leave(a); return; }
-            memset(m->data, WIRE_PUSH_FILL, a->p.push_bytes);
-            m->len = a->p.push_bytes;
-            m->opcode = VSOCK_BINARY;
-            m->link_id = id;
-            m->t_decoded = 0;
-            pthread_mutex_lock(&s->mu);
-            struct wire_hdr h = {.magic = WIRE_MAGIC, .kind = WIRE_PUSH, .link_id = id,
-                                 .len = a->p.push_bytes, .seq = (uint64_t)s->push_seq++,
-                                 .t_sched = sched, .t_sent = 0, .t_app = rt_now()};
-            wire_put(m->data, &h);
-            ADD(pushed, 1);
-            if (s->push_t) s->push_t[h.seq % APP_PUSH_RING] = h.t_app;
-            offer_locked(a, s, m);
-            pthread_mutex_unlock(&s->mu);
-        }
-        app_gate_leave(a);
-    }
+    return offer_locked(a, s, m);
 }
 
 static void reaper_main(void *arg)
@@ -479,7 +451,7 @@ int app_start(app *a, struct link_server *srv)
         if (rc == 0) a->n_workers++;
     }
     if (rc == 0 && a->p.push_per_s > 0)
-        rc = rt_thread_spawn(&a->pusher, RT_GROUP_APP, "app-push", pusher_main, a);
+        rc = rt_thread_spawn(&a->pusher, RT_GROUP_APP, "app-push", app__push_main, a);
     if (rc == 0 && a->p.idle_timeout_ns > 0)
         rc = rt_thread_spawn(&a->reaper, RT_GROUP_APP, "app-reaper", reaper_main, a);
     if (rc < 0) app_stop(a);

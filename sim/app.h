@@ -21,13 +21,19 @@ enum app_service {
     APP_SERVICE_SLEEP    /* rt_sleep for service_ns (a slow app waiting on something) */
 };
 
+/* Each link pushes on its own schedule (app_push.c): constant ticks at a phase drawn
+ * per link, or Poisson arrivals; late pushes are sent late, never skipped. */
+enum app_push_pattern { APP_PUSH_CONSTANT, APP_PUSH_POISSON };
+
 typedef struct app_params {
     int workers;                    /* consumer threads in group app (default 2) */
     enum app_mode mode;             /* default echo */
     int recv_batch;                 /* messages taken from one link per turn (default 64) */
     rt_ns service_ns;               /* per message service time (default 0) */
     enum app_service service_kind;  /* default busy */
-    int64_t push_per_s;             /* server push per link; 0 = off (default) */
+    double push_per_s;              /* server push per link per second; 0 = off (default) */
+    enum app_push_pattern push_pattern; /* spacing of each link's pushes (default constant) */
+    uint64_t push_seed;             /* seeds each link's phase / arrivals (default 1) */
     uint32_t push_bytes;            /* push payload, >= WIRE_HDR_BYTES (default 64) */
     rt_ns idle_timeout_ns;          /* reaper's TryCloseIfIdle argument; 0 = no reaper */
     rt_ns reap_period_ns;           /* how often the reaper runs (default 1 s) */
@@ -35,6 +41,19 @@ typedef struct app_params {
 } app_params;
 
 void app_params_default(app_params *p);
+
+/* The push schedule (app_push.c), pure so it can be tested without a clock. */
+/* One link's push schedule: its next scheduled time and its generator. */
+typedef struct app_push_sched {
+    rt_ns next;
+    uint64_t rng;
+} app_push_sched;
+/* Pure: the first push of link id (seeded by p->push_seed and id) not before now; the
+ * constant pattern's ticks are t0 + phase + k / push_per_s. */
+void app_push_first(const app_params *p, uint32_t id, rt_ns t0, rt_ns now, app_push_sched *out);
+/* Pure: move s to its next push; returns it. */
+rt_ns app_push_advance(const app_params *p, app_push_sched *s);
+
 /* Pure check: 0 or -EINVAL with "key: rule (got value)" in err. */
 int app_params_check(const app_params *p, char *err, size_t errlen);
 
@@ -57,6 +76,9 @@ typedef struct app_stats {
     int64_t variant_drops;     /* seen by the drop hook */
     int64_t idle_closed, reaper_runs;
     int64_t reaper_busy_ns;    /* wall time of the reaper's sweeps (its closes included) */
+    int64_t pushes_late;       /* made when the link's next tick was due already (the
+                                * generator a whole interval behind); sent all the same */
+    int64_t push_lag_max_ns;   /* the latest a push was made after its scheduled tick */
     int64_t lat_in_overflow;   /* latency samples out of the histogram's range */
 } app_stats;
 

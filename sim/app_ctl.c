@@ -14,6 +14,8 @@ void app_params_default(app_params *p)
     p->recv_batch = 64;
     p->service_kind = APP_SERVICE_BUSY;
     p->push_bytes = 64;
+    p->push_pattern = APP_PUSH_CONSTANT;
+    p->push_seed = 1;
     p->reap_period_ns = RT_S;
     p->max_links = 65536;
 }
@@ -26,8 +28,12 @@ int app_params_check(const app_params *p, char *err, size_t errlen)
     RULE(p->mode == APP_ECHO || p->mode == APP_SINK, "mode", "must be echo or sink", p->mode);
     RULE(p->recv_batch >= 1, "recv_batch", "must be >= 1", p->recv_batch);
     RULE(p->service_ns >= 0, "service_ns", "must be >= 0", p->service_ns);
-    RULE(p->push_per_s >= 0 && p->push_per_s <= 1000000, "push_per_s", "must be in [0, 1000000]",
-         p->push_per_s);
+    if (!(p->push_per_s >= 0 && p->push_per_s <= 1000000)) {
+        snprintf(err, errlen, "push_per_s: must be in [0, 1000000] (got %g)", p->push_per_s);
+        return -EINVAL;
+    }
+    RULE(p->push_pattern == APP_PUSH_CONSTANT || p->push_pattern == APP_PUSH_POISSON, "push_pattern",
+         "must be constant or poisson", p->push_pattern);
     RULE(p->push_per_s == 0 || p->push_bytes >= WIRE_HDR_BYTES, "push_bytes",
          "must be >= 48 (the wire header)", p->push_bytes);
     RULE(p->idle_timeout_ns >= 0, "idle_timeout_ns", "must be >= 0", p->idle_timeout_ns);
@@ -93,6 +99,7 @@ void app_stats_get(app *a, app_stats *o)
     GET(sent); GET(echoed); GET(pushed); GET(sink_freed); GET(send_eagain);
     GET(held_now); GET(held_peak); GET(unsent_at_close); GET(variant_drops);
     GET(idle_closed); GET(reaper_runs); GET(reaper_busy_ns);
+    GET(pushes_late); GET(push_lag_max_ns);
 #undef GET
     o->lat_in_overflow = atomic_load(&a->st.lat_overflow);
 }

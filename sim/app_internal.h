@@ -81,6 +81,7 @@ struct app {
         _Atomic int64_t sent, echoed, pushed, sink_freed, send_eagain, held_now, held_peak;
         _Atomic int64_t unsent_at_close, variant_drops, idle_closed, reaper_runs, lat_overflow;
         _Atomic int64_t reaper_busy_ns;
+        _Atomic int64_t pushes_late, push_lag_max_ns;
     } st;
 };
 
@@ -105,5 +106,13 @@ static inline slot *slot_get(app *a, uint32_t id)
 {
     return id < a->p.max_links ? atomic_load(&a->slots[id]) : NULL;
 }
+
+/* app.c: offer m to link s, holding it when the variant answers -EAGAIN (s->mu held). */
+bool app__offer_locked(app *a, slot *s, vsock_msg *m);
+
+/* ---- server push (app_push.c) */
+
+/* The push thread (app_start spawns it when push_per_s > 0). */
+void app__push_main(void *arg);
 
 #endif

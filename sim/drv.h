@@ -196,7 +196,8 @@ struct drv_result {
     /* Histograms in ns, measured window only; owned by the drv, valid until drv_destroy. */
     const met_hist *lat_rtt;             /* t_recv - t_sched */
     const met_hist *lat_rtt_uncorrected; /* t_recv - t_sent */
-    const met_hist *lat_out;             /* t_recv - t_app (echoes and pushes) */
+    const met_hist *lat_out;             /* echoes: t_recv - t_app; pushes: t_recv - t_sched
+                                          * (the app's scheduled tick) */
     const met_hist *lag;                 /* t_sent - t_sched */
     const met_hist *lag_own;             /* the same less backpressure waits (drv_sat_in) */
     const met_hist *bp_wait;             /* the backpressure part of it (slots that waited) */

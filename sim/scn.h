@@ -91,6 +91,7 @@ struct scn_app {
     int64_t workers;           /* consumer threads of the app model */
     int64_t service_time_us;   /* busy time per message taken */
     double push_rate_per_s;    /* server push per link; 0 = off */
+    enum scn_pattern push_pattern; /* spacing of each link's pushes (own phase / arrivals) */
     struct scn_payload push_payload;
     int64_t idle_timeout_ms;   /* reaper closes links idle this long; 0 = no reaper */
     int64_t idle_period_ms;    /* how often the reaper scans */

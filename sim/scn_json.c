@@ -105,6 +105,7 @@ json_t *scn_to_json(const struct scn *s)
     set(app, "workers", json_integer(a->workers));
     set(app, "service_time_us", json_integer(a->service_time_us));
     set(push, "rate_per_s", json_real(a->push_rate_per_s));
+    set(push, "pattern", json_string(scn__pattern_names[a->push_pattern]));
     set(push, "payload_bytes", payload_json(&a->push_payload));
     set(app, "push", push);
     set(idle, "timeout_ms", json_integer(a->idle_timeout_ms));

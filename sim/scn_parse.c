@@ -285,7 +285,7 @@ static void parse_groups(struct ctx *c, const json_t *v, struct scn *s)
     }
 }
 
-static const char *const push_keys[] = {"rate_per_s", "payload_bytes"};
+static const char *const push_keys[] = {"rate_per_s", "pattern", "payload_bytes"};
 static const char *const idle_keys[] = {"timeout_ms", "period_ms"};
 static const char *const app_keys[] = {"mode", "workers", "service_time_us", "push", "idle",
                                        "auto_close"};
@@ -310,6 +310,11 @@ static void parse_app(struct ctx *c, const json_t *v, struct scn_app *a)
             json_object_foreach(x, k2, y) {
                 join(p2, p, k2);
                 if (!strcmp(k2, "rate_per_s")) get_double(c, p2, y, &a->push_rate_per_s);
+                else if (!strcmp(k2, "pattern")) {
+                    int e = (int)a->push_pattern;
+                    get_enum(c, p2, y, scn__pattern_names, 2, &e);
+                    a->push_pattern = (enum scn_pattern)e;
+                }
                 else if (!strcmp(k2, "payload_bytes")) parse_payload(c, p2, y, &a->push_payload);
                 else unknown_key(c, p2, k2, push_keys, NKEYS(push_keys));
             }

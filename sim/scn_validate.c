@@ -46,6 +46,7 @@ void scn_defaults(struct scn *s)
         .workers = 2,
         .service_time_us = 0,
         .push_rate_per_s = 0,
+        .push_pattern = SCN_PATTERN_CONSTANT,
         .push_payload = {.dist = SCN_DIST_FIXED, .min_bytes = 64, .max_bytes = 64},
         .idle_timeout_ms = 0,
         .idle_period_ms = 1000,

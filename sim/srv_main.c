@@ -155,7 +155,13 @@ static int configure(server *sv, const json_t *cfg, struct link_common *common, 
     sv->ap.mode = mode && !strcmp(mode, "sink") ? APP_SINK : APP_ECHO;
     sv->ap.recv_batch = (int)jint(a, "recv_batch", sv->ap.recv_batch);
     sv->ap.service_ns = jint(a, "service_ns", sv->ap.service_ns);
-    sv->ap.push_per_s = jint(a, "push_per_s", sv->ap.push_per_s);
+    const json_t *pr = json_object_get(a, "push_per_s");
+    if (json_is_number(pr))
+        sv->ap.push_per_s = json_number_value(pr);
+    const char *pat = json_string_value(json_object_get(a, "push_pattern"));
+    if (pat)
+        sv->ap.push_pattern = !strcmp(pat, "poisson") ? APP_PUSH_POISSON : APP_PUSH_CONSTANT;
+    sv->ap.push_seed = (uint64_t)jint(a, "push_seed", (int64_t)sv->ap.push_seed);
     sv->ap.push_bytes = (uint32_t)jint(a, "push_bytes", sv->ap.push_bytes);
     sv->ap.idle_timeout_ns = jint(a, "idle_timeout_ns", sv->ap.idle_timeout_ns);
     sv->ap.reap_period_ns = jint(a, "reap_period_ns", sv->ap.reap_period_ns);

@@ -109,7 +109,8 @@ static json_t *app_json(const app_stats *s)
                           F(closed_twice), F(recv_msgs), F(recv_bytes), F(recv_no_hdr),
                           F(seq_gaps), F(seq_backwards), F(sent), F(echoed), F(pushed),
                           F(sink_freed));
-    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(seq_missing),
+    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(seq_missing),
+                          F(pushes_late), F(push_lag_max_ns),
                           F(seq_late), F(seq_dup),
                           F(send_eagain), F(held_peak),
                           F(variant_drops), F(idle_closed), F(reaper_runs), F(reaper_busy_ns),

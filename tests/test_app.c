@@ -398,6 +398,86 @@ Test(app, pushes_numbered_messages_to_every_link)
     teardown();
 }
 
+/* The whole header of the next message sent on l. */
+static struct wire_hdr take_hdr(struct link *l)
+{
+    void *m;
+    int rc = -EAGAIN;
+    FX_WAIT((rc = rt_queue_try_pop(l->outbox, &m)) == 0, 10 * RT_S);
+    cr_assert_eq(rc, 0, "nothing sent on link %u", l->id);
+    struct wire_hdr h;
+    cr_assert_eq(wire_get(((vsock_msg *)m)->data, ((vsock_msg *)m)->len, &h), 0);
+    vsock_msg_free(m);
+    return h;
+}
+
+/* Constant pushes: each link on its own phase, one period apart, the scheduled tick in
+ * the header (latency runs from it), every tick sent (seq never skips). */
+Test(app, constant_pushes_carry_their_tick_one_period_apart)
+{
+    app_params p;
+    app_params_default(&p);
+    p.push_per_s = 50;
+    setup(&p);
+    uint32_t a, b;
+    struct link *la = new_link(&a), *lb = new_link(&b);
+    struct wire_hdr ha[4], hb[4];
+    for (int i = 0; i < 4; i++) {
+        ha[i] = take_hdr(la);
+        hb[i] = take_hdr(lb);
+    }
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(ha[i].seq, (uint64_t)i);
+        cr_expect_eq(hb[i].seq, (uint64_t)i);
+        cr_expect_geq(ha[i].t_app, ha[i].t_sched, "made before its tick");
+        if (i) {
+            cr_expect_eq(ha[i].t_sched - ha[i - 1].t_sched, 20 * RT_MS);
+            cr_expect_eq(hb[i].t_sched - hb[i - 1].t_sched, 20 * RT_MS);
+        }
+    }
+    cr_expect_neq((ha[0].t_sched - hb[0].t_sched) % (20 * RT_MS), 0, "two links share a phase");
+    teardown();
+}
+
+/* The schedule itself, pure: phases spread over the period and repeat with the seed;
+ * Poisson intervals average the period. */
+Test(app, push_schedule_is_spread_seeded_and_reproducible)
+{
+    app_params p;
+    app_params_default(&p);
+    p.push_per_s = 1;
+    const rt_ns t0 = 1000 * RT_S;
+    int buckets[10] = {0};
+    for (uint32_t id = 0; id < 1000; id++) {
+        app_push_sched s, again;
+        app_push_first(&p, id, t0, t0, &s);
+        app_push_first(&p, id, t0, t0, &again);
+        cr_assert_eq(s.next, again.next, "link %u: same seed, same phase", id);
+        cr_assert(s.next >= t0 && s.next < t0 + RT_S, "link %u: first tick %lld", id, (long long)(s.next - t0));
+        buckets[(s.next - t0) / (100 * RT_MS)]++;
+        /* a link seen late starts on its own lattice, not before now */
+        app_push_first(&p, id, t0, t0 + 2500 * RT_MS, &again);
+        cr_assert(again.next >= t0 + 2500 * RT_MS && again.next < t0 + 3500 * RT_MS);
+        cr_assert_eq((again.next - s.next) % RT_S, 0);
+    }
+    for (int i = 0; i < 10; i++)
+        cr_expect(buckets[i] > 50 && buckets[i] < 150, "tenth %d of the period holds %d of 1000 phases", i, buckets[i]);
+    app_push_sched x, y;
+    p.push_seed = 2;
+    app_push_first(&p, 7, t0, t0, &x);
+    p.push_seed = 1;
+    app_push_first(&p, 7, t0, t0, &y);
+    cr_expect_neq(x.next, y.next, "another seed, another phase");
+
+    p.push_pattern = APP_PUSH_POISSON;
+    p.push_per_s = 10;
+    app_push_first(&p, 3, t0, t0, &x);
+    rt_ns first = x.next;
+    for (int i = 0; i < 20000; i++) app_push_advance(&p, &x);
+    double mean_ms = (double)(x.next - first) / 20000 / 1e6;
+    cr_expect(mean_ms > 95 && mean_ms < 105, "mean interval %.2f ms, want 100", mean_ms);
+}
+
 Test(app, params_checked_with_key_and_value)
 {
     app_params p;
