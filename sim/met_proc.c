@@ -14,11 +14,13 @@ typedef struct task {
     pid_t tid;
     int group;
     int64_t cpu_ns, vol, invol;
+    int64_t switches;   /* vol + invol (CTXSW), or schedstat's run count (RUNS) */
 } task;
 
 struct met_proc {
     pid_t pid;
     int ngroups;
+    bool autogroups;               /* groups are name classes, made as they appear */
     char prefix[MET_PROC_GROUPS_MAX][MET_PROC_PREFIX_MAX];
     size_t prefix_len[MET_PROC_GROUPS_MAX];
     /* The previous walk and the current one, each sorted by tid. Threads present before
@@ -26,15 +28,18 @@ struct met_proc {
      * Two arrays that only grow keep the steady state free of allocation. */
     task *prev, *cur;
     size_t nprev, ncur, cap;
-    int64_t gone_cpu[MET_PROC_GROUPS_MAX + 1];
+    int64_t gone_cpu[MET_PROC_GROUPS_MAX + 1], gone_ctxsw[MET_PROC_GROUPS_MAX + 1];
     int64_t gone_vol, gone_invol;
-    int threads_seen;
+    int threads_seen, threads_exited;
     int peak[MET_PROC_GROUPS_MAX + 1];
     met_proc_reading last;
 };
 
 met_proc *met_proc_create(pid_t pid, const char *const *prefixes, int ngroups)
 {
+    bool autogroups = ngroups == MET_PROC_AUTO;
+    if (autogroups)
+        ngroups = 0;
     if (ngroups < 0 || ngroups > MET_PROC_GROUPS_MAX || (ngroups > 0 && !prefixes))
         return NULL;
     met_proc *p = calloc(1, sizeof *p);
@@ -42,6 +47,7 @@ met_proc *met_proc_create(pid_t pid, const char *const *prefixes, int ngroups)
         return NULL;
     p->pid = pid ? pid : getpid();
     p->ngroups = ngroups;
+    p->autogroups = autogroups;
     for (int g = 0; g < ngroups; g++) {
         snprintf(p->prefix[g], sizeof p->prefix[g], "%s", prefixes[g] ? prefixes[g] : "");
         p->prefix_len[g] = strlen(p->prefix[g]);
@@ -66,6 +72,16 @@ int met_proc_groups(const met_proc *p)
 const char *met_proc_group_name(const met_proc *p, int g)
 {
     return g >= 0 && g < p->ngroups ? p->prefix[g] : "other";
+}
+
+int met_proc_other(const met_proc *p)
+{
+    return p->autogroups ? MET_PROC_GROUPS_MAX : p->ngroups;
+}
+
+static int other_index(const met_proc *p)
+{
+    return met_proc_other(p);
 }
 
 /* Read a small /proc file relative to dirfd into buf (NUL-terminated). Length or -errno. */
@@ -103,8 +119,33 @@ static int64_t status_field(const char *text, const char *key)
     return strtoll(at + strlen(key), NULL, 10);
 }
 
-static int group_of(const met_proc *p, const char *comm, size_t len)
+void met_proc_name_class(const char *comm, size_t len, char *out)
 {
+    if (len > MET_PROC_PREFIX_MAX - 1)
+        len = MET_PROC_PREFIX_MAX - 1;
+    while (len > 1 && comm[len - 1] >= '0' && comm[len - 1] <= '9')
+        len--;
+    memcpy(out, comm, len);
+    out[len] = '\0';
+}
+
+/* With fixed groups: the first prefix that matches, else "other". With name classes:
+ * the class's group, made at its first sight; "other" once the table is full (the
+ * last slot stays "other": indices must not move once readings hold them). */
+static int group_of(met_proc *p, const char *comm, size_t len)
+{
+    if (p->autogroups) {
+        char cls[MET_PROC_PREFIX_MAX];
+        met_proc_name_class(comm, len, cls);
+        for (int g = 0; g < p->ngroups; g++)
+            if (!strcmp(p->prefix[g], cls))
+                return g;
+        if (p->ngroups == MET_PROC_GROUPS_MAX)
+            return MET_PROC_GROUPS_MAX;
+        memcpy(p->prefix[p->ngroups], cls, sizeof cls);
+        p->prefix_len[p->ngroups] = strlen(cls);
+        return p->ngroups++;
+    }
     for (int g = 0; g < p->ngroups; g++)
         if (p->prefix_len[g] <= len && memcmp(comm, p->prefix[g], p->prefix_len[g]) == 0)
             return g;
@@ -113,7 +154,7 @@ static int group_of(const met_proc *p, const char *comm, size_t len)
 
 /* Parse /proc/.../stat: comm between the first '(' and the last ')' (a name may hold
  * both), then field 39 (processor) is the 37th token after the ')'. */
-static int parse_stat(const met_proc *p, char *text, int *group, int *cpu)
+static int parse_stat(met_proc *p, char *text, int *group, int *cpu)
 {
     char *open = strchr(text, '('), *close = strrchr(text, ')');
     if (!open || !close || close < open)
@@ -160,18 +201,43 @@ static int reserve(met_proc *p, size_t n)
     return 0;
 }
 
+/* The previous walk's record of tid (prev is sorted by tid), or NULL. */
+static const task *find_prev(const met_proc *p, pid_t tid)
+{
+    size_t lo = 0, hi = p->nprev;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (p->prev[mid].tid < tid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->nprev && p->prev[lo].tid == tid ? &p->prev[lo] : NULL;
+}
+
 /* Read one thread into t; -errno when it vanished meanwhile (then it is skipped). */
 static int read_task(met_proc *p, int taskfd, pid_t tid, unsigned what, task *t, cpu_set_t *cpus)
 {
     char name[64], buf[4096];
-    int group = p->ngroups, cpu = -1;
-    snprintf(name, sizeof name, "%d/stat", (int)tid);
-    if (slurp(taskfd, name, buf, sizeof buf) < 0 || parse_stat(p, buf, &group, &cpu) < 0)
-        return -ESRCH;
+    int group = other_index(p), cpu = -1;
+    const task *known = (what & MET_PROC_NAMES_ONCE) ? find_prev(p, tid) : NULL;
+    if (known) {
+        group = known->group;
+    } else {
+        snprintf(name, sizeof name, "%d/stat", (int)tid);
+        if (slurp(taskfd, name, buf, sizeof buf) < 0 || parse_stat(p, buf, &group, &cpu) < 0)
+            return -ESRCH;
+    }
     snprintf(name, sizeof name, "%d/schedstat", (int)tid);
     if (slurp(taskfd, name, buf, sizeof buf) < 0)
         return -ESRCH;
-    *t = (task){.tid = tid, .group = group, .cpu_ns = strtoll(buf, NULL, 10)};
+    /* "run ns, wait ns, timeslices": the last counts the times it was given a CPU */
+    char *end;
+    *t = (task){.tid = tid, .group = group, .cpu_ns = strtoll(buf, &end, 10)};
+    if (what & MET_PROC_RUNS) {
+        strtoll(end, &end, 10);
+        t->switches = strtoll(end, NULL, 10);
+    }
     if (what & MET_PROC_CTXSW) {
         snprintf(name, sizeof name, "%d/status", (int)tid);
         if (slurp(taskfd, name, buf, sizeof buf) < 0)
@@ -180,6 +246,8 @@ static int read_task(met_proc *p, int taskfd, pid_t tid, unsigned what, task *t,
         t->invol = status_field(buf, "\nnonvoluntary_ctxt_switches:");
         if (t->vol < 0 || t->invol < 0)
             t->vol = t->invol = 0;
+        if (!(what & MET_PROC_RUNS))
+            t->switches = t->vol + t->invol;
     }
     if (cpu >= 0 && cpu < CPU_SETSIZE)
         CPU_SET(cpu, cpus);
@@ -198,8 +266,10 @@ static void retire_exited(met_proc *p)
         bool same = j < p->ncur && p->cur[j].tid == o->tid && p->cur[j].cpu_ns >= o->cpu_ns;
         if (!same) {
             p->gone_cpu[o->group] += o->cpu_ns;
+            p->gone_ctxsw[o->group] += o->switches;
             p->gone_vol += o->vol;
             p->gone_invol += o->invol;
+            p->threads_exited++;
         }
         i++;
     }
@@ -246,9 +316,10 @@ static int walk_threads(met_proc *p, unsigned what, met_proc_reading *r)
     p->cur = t;
     p->nprev = p->ncur;
 
-    int ng = p->ngroups;
+    int ng = other_index(p);
     for (int g = 0; g <= ng; g++) {
         r->group_cpu_ns[g] = p->gone_cpu[g];
+        r->group_ctxsw[g] = p->gone_ctxsw[g];
         r->group_threads[g] = 0;
     }
     r->ctxsw_voluntary = p->gone_vol;
@@ -256,10 +327,12 @@ static int walk_threads(met_proc *p, unsigned what, met_proc_reading *r)
     for (size_t i = 0; i < p->nprev; i++) {
         const task *k = &p->prev[i];
         r->group_cpu_ns[k->group] += k->cpu_ns;
+        r->group_ctxsw[k->group] += k->switches;
         r->group_threads[k->group]++;
         r->ctxsw_voluntary += k->vol;
         r->ctxsw_involuntary += k->invol;
     }
+    r->threads_exited = p->threads_exited;
     r->cpu_ns = 0;
     for (int g = 0; g <= ng; g++) {
         r->cpu_ns += r->group_cpu_ns[g];

@@ -10,9 +10,12 @@
 /* Thread groups are chosen by thread-name prefix (the kernel's comm, 15 bytes), so the
  * same reader works for our server, the driver, and external servers we did not build.
  * A thread matching no prefix counts in group `ngroups` ("other"). The first matching
- * prefix wins. */
-#define MET_PROC_GROUPS_MAX 8
+ * prefix wins. With ngroups = MET_PROC_AUTO the groups are the name classes found
+ * (met_proc_name_class: "pair-17" and "pair-3" are "pair-"), made as threads appear,
+ * up to MET_PROC_GROUPS_MAX; a class beyond that counts as "other". */
+#define MET_PROC_GROUPS_MAX 24
 #define MET_PROC_PREFIX_MAX 16
+#define MET_PROC_AUTO (-1)
 
 /* What to read on each met_proc_read. Walking the tasks costs one open/read/close per
  * file per thread, and on these VMs an open under /proc/PID/task costs 20-60 us once a
@@ -27,6 +30,13 @@ enum met_proc_what {
     MET_PROC_MEM = 1 << 2,       /* VmRSS, VmHWM, Threads from /proc/PID/status */
     MET_PROC_TOTAL = 1 << 3,     /* process CPU from /proc/PID/stat (utime + stime) */
     MET_PROC_ALL = 15,
+    /* Cheaper walks, one file per thread (schedstat) where a full one reads three:
+     * RUNS takes each thread's switches from schedstat's count of times it was given a
+     * CPU (= voluntary + involuntary switches, within one: group_ctxsw, no split);
+     * NAMES_ONCE reads a thread's name (stat) only the first time it is seen, so it
+     * gives no placement for the threads already known. */
+    MET_PROC_RUNS = 1 << 4,
+    MET_PROC_NAMES_ONCE = 1 << 5,
 };
 
 typedef struct met_proc_reading {
@@ -40,20 +50,30 @@ typedef struct met_proc_reading {
     int group_threads_peak[MET_PROC_GROUPS_MAX + 1]; /* peak of the above over reads */
     int64_t rss_bytes, rss_peak_bytes;               /* VmRSS, VmHWM */
     int64_t ctxsw_voluntary, ctxsw_involuntary;      /* summed like cpu_ns */
+    int64_t group_ctxsw[MET_PROC_GROUPS_MAX + 1];    /* voluntary + involuntary, per group */
+    int threads_exited;        /* threads seen by an earlier walk and gone since (their
+                                * figures after that walk are not in the totals) */
     cpu_set_t cpus;            /* CPUs the live threads last ran on (stat field 39) */
     bool exited;               /* the process is gone (the reading holds the last values) */
 } met_proc_reading;
 
 typedef struct met_proc met_proc;
 
-/* Watch `pid` (0 = this process). `prefixes` (may be NULL when ngroups is 0) name the
- * thread groups; they are copied. Returns NULL on ENOMEM or bad arguments
- * (ngroups > MET_PROC_GROUPS_MAX). Opening nothing yet: a pid that does not exist shows
- * as `exited` on the first read. */
+/* Watch `pid` (0 = this process). `prefixes` (may be NULL when ngroups is 0 or
+ * MET_PROC_AUTO) name the thread groups; they are copied. Returns NULL on ENOMEM or bad
+ * arguments (ngroups > MET_PROC_GROUPS_MAX). Opening nothing yet: a pid that does not
+ * exist shows as `exited` on the first read. */
 met_proc *met_proc_create(pid_t pid, const char *const *prefixes, int ngroups);
 void met_proc_destroy(met_proc *p);   /* NULL is a no-op */
+/* Groups so far (with MET_PROC_AUTO: the classes seen by the walks until now). */
 int met_proc_groups(const met_proc *p);
-const char *met_proc_group_name(const met_proc *p, int g);   /* g == ngroups: "other" */
+/* A thread name's class: the name without its trailing digits ("evl-0" -> "evl-",
+ * "app-worker" stays). out holds MET_PROC_PREFIX_MAX bytes. */
+void met_proc_name_class(const char *comm, size_t len, char *out);
+const char *met_proc_group_name(const met_proc *p, int g);   /* g >= groups: "other" */
+/* The index of "other" in a reading's group arrays: groups (fixed prefixes), or
+ * MET_PROC_GROUPS_MAX (name classes, whose count grows). */
+int met_proc_other(const met_proc *p);
 
 /* Take a reading. Totals are cumulative since met_proc_create: a thread that exits
  * between reads keeps the CPU and switches of its last reading (what it used after that,

@@ -85,6 +85,11 @@ typedef struct rt_group_stats {
 } rt_group_stats;
 void rt_group_get(rt_group g, rt_group_stats *out);
 void rt_group_reset_peak(rt_group g);   /* peak := live (after warm-up) */
+/* The thread-name classes spawned in group g so far (names without their trailing
+ * digits, met_proc_name_class: "pair-17" is "pair-"), so that the kernel's per-thread
+ * figures, found by name, can be told by group. Copies up to max into names (16 bytes
+ * each) and returns how many there are (more than max: some were not copied). */
+int rt_group_names(rt_group g, char (*names)[16], int max);
 
 /* Count a wake-up for the calling thread (event loops call it once per loop iteration). */
 void rt_count_wakeup(void);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "met_proc.h"
 #include "rt_internal.h"
 
 struct rt_thread {
@@ -25,8 +26,11 @@ struct rt_thread {
  * rare next to waits, so one lock is enough; the wake-up hot path never takes it. */
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static rt_thread *live_list;
+#define NAMES_MAX 16
 static struct {
     int64_t live, peak, spawned, spawn_failed, cpu_ns_exited, wakeups_exited;
+    int nnames;                    /* may exceed NAMES_MAX: only the first are kept */
+    char names[NAMES_MAX][16];     /* thread-name classes spawned in the group */
 } groups[RT_GROUP_COUNT];
 /* Wake-ups of threads rt did not spawn (main, test runners): RT_GROUP_OTHER. */
 static atomic_int_fast64_t foreign_wakeups;
@@ -179,6 +183,13 @@ int rt_thread_spawn(rt_thread **out, rt_group g, const char *name,
     if (rc == 0)
         rc = pthread_create(&t->th, &attr, trampoline, t);
     if (rc == 0) {
+        char cls[16];
+        met_proc_name_class(t->name, strlen(t->name), cls);
+        bool known = false;
+        for (int i = 0; i < groups[g].nnames && i < NAMES_MAX && !known; i++)
+            known = !strcmp(groups[g].names[i], cls);
+        if (!known && groups[g].nnames++ < NAMES_MAX)
+            memcpy(groups[g].names[groups[g].nnames - 1], cls, sizeof cls);
         t->next = live_list;
         if (live_list)
             live_list->prev = t;
@@ -242,6 +253,18 @@ void rt_group_get(rt_group g, rt_group_stats *out)
     pthread_mutex_unlock(&reg_mu);
     if (g == RT_GROUP_OTHER)
         out->wakeups += atomic_load_explicit(&foreign_wakeups, memory_order_relaxed);
+}
+
+int rt_group_names(rt_group g, char (*names)[16], int max)
+{
+    if ((unsigned)g >= RT_GROUP_COUNT)
+        return 0;
+    pthread_mutex_lock(&reg_mu);
+    int n = groups[g].nnames;
+    for (int i = 0; i < n && i < max && i < NAMES_MAX; i++)
+        memcpy(names[i], groups[g].names[i], 16);
+    pthread_mutex_unlock(&reg_mu);
+    return n;
 }
 
 void rt_group_reset_peak(rt_group g)

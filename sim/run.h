@@ -42,6 +42,7 @@ typedef struct run_inputs {
     int64_t links_wanted;
     const struct drv_result *dr;   /* NULL: the driver did not run */
     const json_t *srv;             /* the server's report document, or NULL */
+    const json_t *kern;            /* the servers as the kernel saw them (run_watch_json), or NULL */
     const char *failure;           /* why the run failed (server died, could not start), or NULL */
     bool partial;                  /* interrupted */
     bool sink;                     /* app.mode sink: a client message is delivered when the
@@ -56,6 +57,10 @@ typedef struct run_inputs {
 /* The run object (rep_report.h's input): metrics with the contract's names, flags,
  * per-direction detail. New reference, NULL on ENOMEM. */
 json_t *run_object(const run_inputs *in);
+
+/* Every contract metric (rep_report.h) that metrics m lacks or holds as null, in
+ * contract order: what a run could not measure here. New reference. */
+json_t *run_absent_metrics(const json_t *m);
 
 /* Run one (variant, repetition) of s with `links` links; series CSV into run_dir.
  * label (for the progress line) e.g. "echo dual 2/3". Appends one run object to runs.

@@ -89,6 +89,8 @@ int run_child_spawn_prog(run_child *c, const char *exe, const char *prog, const 
         c->pid = -1;
         return -rc;
     }
+    if (!cfg)
+        return 0;   /* the caller sends it (run_child_send) */
     char *s = json_dumps(cfg, JSON_COMPACT);
     if (!s || run_child_send(c, s) < 0) {
         snprintf(err, errlen, "server process: could not send its configuration");

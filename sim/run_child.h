@@ -22,7 +22,8 @@ typedef struct run_child {
 
 /* Start this executable (exe names it in messages) as `run --server-child` with the pipes on SRV_CTRL_FD/SRV_REPORT_FD, its
  * stdout on our stderr (the parent's stdout carries only the table), and send cfg as
- * the first line. 0, or a negative errno with a message in err. */
+ * the first line (cfg NULL: the caller sends it; the child makes no thread before).
+ * 0, or a negative errno with a message in err. */
 int run_child_spawn(run_child *c, const char *exe, const json_t *cfg, char *err, size_t errlen);
 /* The same with another program speaking the srv_main.h protocol (prog, started with no
  * arguments; NULL: this executable as above). */

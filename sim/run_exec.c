@@ -19,6 +19,8 @@
 #include "run_progress.h"
 #include "run_scale.h"
 #include "run_srvs.h"
+#include "met_kern.h"
+#include "run_watch.h"
 
 volatile sig_atomic_t run_interrupted;
 static struct drv *volatile cur_drv;   /* the driver running now, for the signal handler */
@@ -55,6 +57,7 @@ typedef struct one {
     int dead;                          /* index of the first server seen dead; -1 */
     run_kmem k0, k1;                   /* kernel socket memory: before the servers, at window end */
     struct drv *d;
+    run_watch *watch;                  /* the servers as the kernel sees them */
     bool measure_sent, window_sent, end_sent, server_gone, stop_requested;
     int64_t t_load0;                   /* progress t_ns when the ramp was seen done; -1 */
     run_xfault xf[SCN_FAULTS_MAX];     /* kill_server / pause_app: done here */
@@ -100,10 +103,15 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
         snprintf(cmd, sizeof cmd, "window %lld %lld", (long long)p->t_measure_start,
                  (long long)p->t_measure_end);
         run_srvs_send(&x->srvs, cmd);
+        /* and the kernel's readings of them at the same instants */
+        run_watch_mark_at(x->watch, RUN_WATCH_START, p->t_measure_start);
+        if (p->t_measure_end)
+            run_watch_mark_at(x->watch, RUN_WATCH_END, p->t_measure_end);
         x->window_sent = x->measure_sent = true;
     }
     if (p->phase >= DRV_PHASE_MEASURE && !x->measure_sent) {
         run_srvs_send(&x->srvs, "measure");
+        run_watch_mark_at(x->watch, RUN_WATCH_START, 0);
         x->measure_sent = true;
     }
     if (p->phase == DRV_PHASE_MEASURE) {
@@ -113,6 +121,7 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
     if (p->phase >= DRV_PHASE_DRAIN && !x->end_sent) {
         run_kmem_read(&x->k1);
         run_srvs_send(&x->srvs, "end");
+        run_watch_mark_at(x->watch, RUN_WATCH_END, 0);
         x->end_sent = true;
     }
     for (int i = 0; x->t_load0 >= 0 && i < x->nxf; i++) {
@@ -238,6 +247,32 @@ static void file_label(const char *variant, char *out, size_t cap)
     out[i] = 0;
 }
 
+/* The kernel's readings beside the run's metrics, where each figure comes from, and
+ * what could not be measured on this machine (a metric absent, never a partial
+ * count: no system-call count without the tracepoint). */
+static void kernel_record(json_t *run, const json_t *kern)
+{
+    const json_t *sc = json_object_get(kern, "syscalls");
+    json_object_set_new(run, "sources", json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}",
+        "wakeups_per_link_s", "proc:task/*/schedstat timeslices (times given a CPU = voluntary + "
+                              "involuntary context switches), every server thread, read by the parent "
+                              "at the window's marks",
+        "wakeups_per_link_s_self", "rt: returns from blocking waits of the link and loop groups",
+        "threads_per_link", "proc:task: live threads at the window's end minus those before the links",
+        "threads_peak", "proc:task: the most live threads at the run's marks",
+        "cpu_link_s", "proc:task/*/schedstat by thread name, names to groups by rt's registry",
+        "cpu_server_s", "CLOCK_PROCESS_CPUTIME_ID in the server: every thread, exited ones too",
+        "syscalls_per_msg", json_is_integer(sc) ? json_string(MET_KERN_SYSCALLS_SOURCE) : json_null(),
+        "syscalls_per_msg_self", "vsock: its own read, write and poll calls"));
+    json_t *absent = run_absent_metrics(json_object_get(run, "metrics"));
+    json_object_set_new(run, "absent_metrics", absent);
+    if (!json_is_integer(sc))
+        json_object_set_new(run, "absent_why", json_pack("{s:O?}", "syscalls_per_msg",
+                            json_object_get(kern, "syscalls_why")));
+    if (kern)
+        json_object_set_new(run, "kernel", json_deep_copy(kern));
+}
+
 int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *variant,
             int rep, const char *run_dir, const char *label, json_t *runs)
 {
@@ -261,14 +296,17 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
 
     run_kmem_read(&x.k0);
     json_t *cfg = run_plan_server_config(s, variant, links);
-    int src = cfg ? run_srvs_start(&x.srvs, o->exe, cfg, nproc, rt_now() + 30 * RT_S, err,
-                                   sizeof err) : -1;
+    x.watch = run_watch_create(false);
+    int src = cfg && x.watch ? run_srvs_start(&x.srvs, o->exe, cfg, nproc, rt_now() + 30 * RT_S,
+                                              x.watch, err, sizeof err) : -1;
     json_decref(cfg);
     if (src < 0) {
         snprintf(failure, sizeof failure, "%s: %s", variant, err[0] ? err : "out of memory");
         goto out;
     }
     uint16_t port = x.srvs.port;
+    /* the servers ready, no link yet: the threads a server has without links */
+    run_watch_mark(x.watch, RUN_WATCH_BASE);
 
     struct drv_params dp;
     struct drv_fault faults[2 * SCN_FAULTS_MAX];
@@ -300,6 +338,7 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     if (!x.end_sent) {
         run_kmem_read(&x.k1);
         run_srvs_send(&x.srvs, "end");
+        run_watch_mark_at(x.watch, RUN_WATCH_END, 0);
     }
     sampler_stop(&x);
     /* keep the driver's histograms, then close its links before the server stops, so
@@ -321,6 +360,8 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     /* Every driver has stopped. The servers stop their apps, let their links settle
      * and take their census (srv_main.h "acct"); the sync says it is done. Nothing
      * moves after that, so the drivers' census (their sockets) is of the same moment. */
+    /* the window's last kernel reading done before anything moves on */
+    run_watch_sync(x.watch);
     run_srvs_send(&x.srvs, "acct");
     run_srvs_sync(&x.srvs, rt_now() + 10 * RT_S);   /* "end" and "acct" taken before links close */
     census = run_drvs_census(&x.drvs, rt_now() + 10 * RT_S);
@@ -361,8 +402,13 @@ stop_server:
 out:
     if (o->progress)
         run_progress_clear(stderr);
+    run_watch_sync(x.watch);
+    json_t *kern = x.watch && srv ? run_watch_json(x.watch) : NULL;
+    run_watch_destroy(x.watch);
+    x.watch = NULL;
     in.dr = have_r ? &r : NULL;
     in.srv = srv;
+    in.kern = kern;
     in.failure = failure[0] ? failure : NULL;
     in.partial = run_interrupted || (have_r && r.stopped && !x.server_gone);
     in.in_flight_mean = x.inflight_n ? x.inflight_sum / (double)x.inflight_n : 0;
@@ -373,6 +419,8 @@ out:
     json_t *run = run_object(&in);
     if (run)
         run_scale_add(run, in.dr, &x.k0, &x.k1, x.srvs.n, x.drvs.n + 1);
+    if (run && srv)
+        kernel_record(run, kern);
     if (run && x.killed_by_fault)
         json_object_set_new(json_object_get(run, "flags"), "server_killed_by_fault", json_true());
     if (run)
@@ -385,5 +433,6 @@ out:
         met_hist_destroy(hc[k]);
     json_decref(census);
     json_decref(srv);
+    json_decref(kern);
     return in.failure ? 1 : 0;
 }

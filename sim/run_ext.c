@@ -178,8 +178,7 @@ json_t *run_ext_run_object(const run_inputs *in)
     return run;
 }
 
-/* Every contract metric the run object lacks, in contract order. */
-static json_t *absent_list(const json_t *m)
+json_t *run_absent_metrics(const json_t *m)
 {
     json_t *a = json_array();
     for (int i = 0; REP_SCALAR_METRICS[i]; i++)
@@ -195,7 +194,7 @@ static json_t *absent_list(const json_t *m)
 
 void run_ext_set_absent(json_t *run)
 {
-    json_object_set_new(run, "absent_metrics", absent_list(json_object_get(run, "metrics")));
+    json_object_set_new(run, "absent_metrics", run_absent_metrics(json_object_get(run, "metrics")));
 }
 
 static int ext_one(const run_opts *o, const run_target *t, const run_url *u, const struct scn *s,
@@ -270,9 +269,18 @@ out:
                      .partial = run_interrupted || (have_r && r.stopped && !x.target_gone)};
     json_t *run = run_ext_run_object(&in);
     json_t *m = json_object_get(run, "metrics");
-    if (x.tp)
-        run_tproc_metrics(x.tp, m, have_r ? r.links_established : 0, have_r ? r.measure_ns : 0, scpus,
-                          sizeof scpus);
+    if (x.tp) {
+        run_tproc_metrics(x.tp, m, run, have_r ? r.links_established : 0, scpus, sizeof scpus);
+        /* every system call of the target over what it read and wrote in the window */
+        json_t *sc = json_object_get(m, "syscalls_window");
+        int64_t msgs = have_r ? r.measured.echo.sent + r.measured.echo.delivered + r.measured.push.delivered : 0;
+        if (json_is_integer(sc) && msgs > 0)
+            json_object_set_new(m, "syscalls_per_msg", json_real((double)json_integer_value(sc) / (double)msgs));
+        json_object_del(m, "syscalls_window");
+        json_t *kern = json_object_get(run, "kernel");
+        if (kern)
+            json_object_set(run, "sources", json_object_get(kern, "sources"));
+    }
     run_ext_set_absent(run);
     if (sx && sx->ranges)
         json_object_set_new(run, "shard", run_shard_object(o->shard, sx, have_r ? &r : NULL, census,
@@ -304,8 +312,8 @@ static void keep_answerable_expects(struct scn *s, bool have_pid, const char *fi
 {
     static const char *const driver_side[] = {"msgs_sent", "msgs_delivered", "msgs_in_flight",
         "msgs_lost", "throughput_msgs_s", "lat_rtt_us", "cpu_driver_util", "links", NULL};
-    static const char *const proc_side[] = {"cpu_server_s", "threads_peak", "rss_peak_bytes",
-        "rss_per_link_bytes", NULL};
+    static const char *const proc_side[] = {"cpu_server_s", "threads_peak", "threads_per_link",
+        "wakeups_per_link_s", "syscalls_per_msg", "rss_peak_bytes", "rss_per_link_bytes", NULL};
     int k = 0;
     for (int i = 0; i < s->n_expect; i++) {
         const struct scn_expect *e = &s->expect[i];

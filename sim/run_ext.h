@@ -73,9 +73,11 @@ void run_tproc_mark_async(run_tproc *p, int slot);
 void run_tproc_sync(run_tproc *p);
 /* The process is gone (checked without blocking). */
 bool run_tproc_exited(run_tproc *p);
-/* Server metrics with the contract's names into m, for links held (what /proc tells:
- * CPU, CPU by thread name, threads, RSS, context switches); placement into cpus. */
-void run_tproc_metrics(run_tproc *p, json_t *m, int64_t links, int64_t window_ns, char *cpus, size_t cpulen);
+/* Server metrics with the contract's names into m, for links held, from what the
+ * kernel tells (run_watch.h: CPU, CPU by thread name, threads and threads per link,
+ * wake-ups, RSS, context switches; syscalls_window for syscalls_per_msg); the readings
+ * themselves as run.kernel; placement into cpus. */
+void run_tproc_metrics(run_tproc *p, json_t *m, json_t *run, int64_t links, char *cpus, size_t cpulen);
 /* Stop a started command (SIGTERM to its process group, SIGKILL after 10 s) and free.
  * how gets "exited with status 0" or the like when it was started here. NULL: no-op. */
 void run_tproc_stop(run_tproc *p, char *how, size_t howlen);

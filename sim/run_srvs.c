@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include "met_hist.h"
 #include "run_go.h"
+#include "run_watch.h"
 
 /* Wait for child i's "ready"; 0, or -1 with err. */
 static int await_ready(run_srvs *g, int i, rt_ns deadline, char *err, size_t errlen)
@@ -29,7 +31,7 @@ static int await_ready(run_srvs *g, int i, rt_ns deadline, char *err, size_t err
 }
 
 int run_srvs_start(run_srvs *g, const char *exe, const json_t *cfg, int n, rt_ns deadline,
-                   char *err, size_t errlen)
+                   struct run_watch *watch, char *err, size_t errlen)
 {
     memset(g, 0, sizeof *g);
     if (n < 1 || n > RUN_SRVS_MAX) {
@@ -56,7 +58,7 @@ int run_srvs_start(run_srvs *g, const char *exe, const json_t *cfg, int n, rt_ns
             json_object_set_new(c, "port", json_integer(g->port));
         char e[512] = "";
         g->c[i].pid = -1;
-        if (run_child_spawn_prog(&g->c[i], exe, run_go_is(variant) ? prog : NULL, c, e, sizeof e) < 0) {
+        if (run_child_spawn_prog(&g->c[i], exe, run_go_is(variant) ? prog : NULL, NULL, e, sizeof e) < 0) {
             snprintf(err, errlen, "server %d/%d: %s", i + 1, n, e);
             rc = -1;
             /* run_child_spawn leaves pipes open only when the process started */
@@ -64,6 +66,19 @@ int run_srvs_start(run_srvs *g, const char *exe, const json_t *cfg, int n, rt_ns
             break;
         }
         g->n = i + 1;
+        /* watched from its first thread on: our server waits for its configuration
+         * before it makes any (srv_main); the Go reference server's runtime has a few
+         * already, each counted from here with what it makes later */
+        if (watch)
+            run_watch_add(watch, g->c[i].pid);
+        char *s = json_dumps(c, JSON_COMPACT);
+        if (!s || run_child_send(&g->c[i], s) < 0) {
+            snprintf(err, errlen, "server %d/%d: could not send its configuration", i + 1, n);
+            free(s);
+            rc = -1;
+            break;
+        }
+        free(s);
         rc = await_ready(g, i, deadline, err, errlen);
     }
     json_decref(c);

@@ -10,6 +10,8 @@
 #include "rt.h"
 #include "run_child.h"
 
+struct run_watch;
+
 /* Why several processes: these machines allow 20 000 open files per process, a hard
  * limit root cannot raise, so one server holds at most ~19 990 links. N children each
  * listen on the same port with SO_REUSEPORT (one process per event loop, as nginx and
@@ -25,10 +27,11 @@ typedef struct run_srvs {
 
 /* Start n (1..RUN_SRVS_MAX) children from cfg (srv_main.h): the first on cfg's port (0:
  * any), with SO_REUSEPORT when n > 1; once it is ready, the others on its port. Each
- * must be ready before deadline. 0, or -1 with "server k/n: why" in err (every child
+ * must be ready before deadline. watch (may be NULL) is given each child as it starts,
+ * before its configuration, so its system-call counter sees every thread it makes. 0, or -1 with "server k/n: why" in err (every child
  * started is then stopped and reaped). */
 int run_srvs_start(run_srvs *g, const char *exe, const json_t *cfg, int n, rt_ns deadline,
-                   char *err, size_t errlen);
+                   struct run_watch *watch, char *err, size_t errlen);
 
 /* Send one command line to every child still listening (errors of dead ones ignored). */
 void run_srvs_send(run_srvs *g, const char *cmd);

@@ -232,5 +232,17 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
     json_object_set_new(r, "rss_peak_bytes", json_integer(m1->rss_peak_bytes));
     json_t *h = lat_in ? met_hist_to_json(lat_in) : json_null();
     json_object_set_new(r, "lat_in", h ? h : json_null());
+    /* which thread names belong to which group: the parent reads the kernel's figures
+     * per thread name (run_watch.h) and tells the groups by these */
+    json_t *names = json_object();
+    for (int g = 0; g < RT_GROUP_COUNT; g++) {
+        char nm[16][16];
+        int n = rt_group_names((rt_group)g, nm, 16);
+        json_t *a = json_array();
+        for (int i = 0; i < n && i < 16; i++)
+            json_array_append_new(a, json_string(nm[i]));
+        json_object_set_new(names, rt_group_name((rt_group)g), a);
+    }
+    json_object_set_new(r, "thread_names", names);
     return r;
 }

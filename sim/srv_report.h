@@ -49,7 +49,8 @@ void srv_snap_take(srv_snap *s, app *a, link_host_impl *h, srv_acceptor *acc);
  *   unsent_at_close, as app_destroy would); seq anomalies in app.seq_gaps/seq_backwards;
  *   links.{held, attached, attach_failed, thread_limit, refused, fd_limit_pauses,
  *   handshakes_failed, limit_errno}; rss_peak_bytes, rss_steady_bytes, rss_base_bytes;
- *   lat_in: met_hist JSON of the window (ns).
+ *   lat_in: met_hist JSON of the window (ns);
+ *   thread_names.<group>: the thread-name classes spawned in each rt group.
  * New reference, or NULL on ENOMEM. */
 json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap *m1,
                         const srv_snap *acct, const srv_snap *fin, const met_hist *lat_in);

@@ -273,6 +273,16 @@ Test(external, serve_listen_and_target_pid)
     json_t *run, *rep = load_report(&run);
     cr_assert_eq(metric(run, "msgs_lost"), 0);
     cr_assert_gt(metric(run, "threads_peak"), 1);
+    /* the kernel's figures of the target and its server child, as for a built-in run:
+     * wake-ups of every thread, threads the links added (evloop: none) */
+    cr_expect_gt(metric(run, "wakeups_per_link_s"), 0);
+    cr_expect_eq(metric(run, "threads_per_link"), 0);
+    json_t *src = json_object_get(run, "sources");
+    cr_expect(json_is_string(json_object_get(src, "wakeups")), "sources name the wake-ups' source");
+    if (json_is_string(json_object_get(src, "syscalls")))
+        cr_expect_gt(metric(run, "syscalls_per_msg"), 1, "epoll_wait and futexes beside each read and write");
+    else
+        cr_expect(absent(run, "syscalls_per_msg"), "no count: absent, not partial");
     json_decref(rep);
     cr_assert_eq(kill(srv, SIGTERM), 0);
     int st;

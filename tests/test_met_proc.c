@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,5 +168,50 @@ Test(met_proc, cheap_total_cpu_follows_a_busy_thread)
     pthread_join(b, NULL);
     cr_assert_gt(r1.cpu_total_ns, r0.cpu_total_ns);
     cr_assert_geq(r1.threads, 1);
+    met_proc_destroy(p);
+}
+
+/* Name classes as groups, switches from schedstat, names read once: what the run's
+ * watch of a server uses (run_watch.c). */
+Test(met_proc, name_classes_runs_and_names_once)
+{
+    atomic_store(&stop_idle, false);
+    met_proc *p = met_proc_create(0, NULL, MET_PROC_AUTO);
+    cr_assert_not_null(p);
+    pthread_t w[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&w[i], NULL, idle, NULL), 0);
+    nap_ms(50);
+    met_proc_reading r0, r1;
+    cr_assert_eq(met_proc_read(p, MET_PROC_THREADS | MET_PROC_RUNS | MET_PROC_CTXSW, &r0), 0);
+    int g = -1;
+    for (int k = 0; k < met_proc_groups(p); k++)
+        if (!strcmp(met_proc_group_name(p, k), "idle-w"))
+            g = k;
+    cr_assert_geq(g, 0, "no group for the class idle-w");
+    cr_expect_eq(r0.group_threads[g], 3);
+    nap_ms(100);
+    /* rename one: a walk that reads names once keeps it where it was */
+    pthread_setname_np(w[0], "renamed-7");
+    cr_assert_eq(met_proc_read(p, MET_PROC_THREADS | MET_PROC_RUNS | MET_PROC_CTXSW | MET_PROC_NAMES_ONCE, &r1), 0);
+    cr_expect_eq(r1.group_threads[g], 3);
+    /* 2 ms naps: switches grow, and schedstat's count is status's two counts */
+    int64_t runs = 0, status = 0;
+    for (int k = 0; k <= met_proc_other(p); k++)
+        runs += r1.group_ctxsw[k];
+    status = r1.ctxsw_voluntary + r1.ctxsw_involuntary;
+    cr_expect_gt(r1.group_ctxsw[g], r0.group_ctxsw[g] + 30);
+    cr_expect(runs >= status - 20 && runs <= status + 20, "schedstat %lld vs status %lld",
+              (long long)runs, (long long)status);
+    atomic_store(&stop_idle, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(w[i], NULL);
+    char cls[16];
+    met_proc_name_class("pair-17", 7, cls);
+    cr_expect_str_eq(cls, "pair-");
+    met_proc_name_class("app-worker", 10, cls);
+    cr_expect_str_eq(cls, "app-worker");
+    met_proc_name_class("7", 1, cls);
+    cr_expect_str_eq(cls, "7");
     met_proc_destroy(p);
 }
