@@ -31,6 +31,7 @@ struct met_proc {
     int64_t gone_cpu[MET_PROC_GROUPS_MAX + 1], gone_ctxsw[MET_PROC_GROUPS_MAX + 1];
     int64_t gone_vol, gone_invol;
     int threads_seen, threads_exited;
+    int main_group;                /* the group of the main thread (tid == pid), or -1 */
     int peak[MET_PROC_GROUPS_MAX + 1];
     met_proc_reading last;
 };
@@ -48,6 +49,7 @@ met_proc *met_proc_create(pid_t pid, const char *const *prefixes, int ngroups)
     p->pid = pid ? pid : getpid();
     p->ngroups = ngroups;
     p->autogroups = autogroups;
+    p->main_group = -1;
     for (int g = 0; g < ngroups; g++) {
         snprintf(p->prefix[g], sizeof p->prefix[g], "%s", prefixes[g] ? prefixes[g] : "");
         p->prefix_len[g] = strlen(p->prefix[g]);
@@ -220,13 +222,17 @@ static int read_task(met_proc *p, int taskfd, pid_t tid, unsigned what, task *t,
 {
     char name[64], buf[4096];
     int group = other_index(p), cpu = -1;
+    /* a name is kept once read, unless it was the main thread's: a thread starts with
+     * its maker's name and may not have renamed itself yet when first seen */
     const task *known = (what & MET_PROC_NAMES_ONCE) ? find_prev(p, tid) : NULL;
-    if (known) {
+    if (known && tid != p->pid && known->group != p->main_group) {
         group = known->group;
     } else {
         snprintf(name, sizeof name, "%d/stat", (int)tid);
         if (slurp(taskfd, name, buf, sizeof buf) < 0 || parse_stat(p, buf, &group, &cpu) < 0)
             return -ESRCH;
+        if (tid == p->pid)
+            p->main_group = group;
     }
     snprintf(name, sizeof name, "%d/schedstat", (int)tid);
     if (slurp(taskfd, name, buf, sizeof buf) < 0)

@@ -182,6 +182,10 @@ int rt_thread_spawn(rt_thread **out, rt_group g, const char *name,
     pthread_mutex_lock(&reg_mu);
     if (rc == 0)
         rc = pthread_create(&t->th, &attr, trampoline, t);
+    /* named by its maker too, so that a reader of /proc never finds it under the
+     * maker's name once this returns (the thread names itself again: harmless) */
+    if (rc == 0)
+        pthread_setname_np(t->th, t->name);
     if (rc == 0) {
         char cls[16];
         met_proc_name_class(t->name, strlen(t->name), cls);

@@ -27,7 +27,10 @@ typedef struct wproc {
 
 struct run_watch {
     bool follow;
-    pthread_mutex_t mu;                 /* guards the job fields and procs[] */
+    pthread_mutex_t mu;                 /* guards procs[] and the readings */
+    pthread_mutex_t jmu;                /* guards the job fields: never held during a walk,
+                                         * so the driver's thread asking for a mark never
+                                         * waits for one */
     pthread_cond_t cv;
     pthread_t helper;
     bool helper_on, quit;
@@ -53,6 +56,7 @@ run_watch *run_watch_create(bool follow)
     w->sys_ok = true;
     w->stop = rt_ctx_create(NULL);
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->jmu, NULL);
     pthread_cond_init(&w->cv, NULL);
     w->helper_on = w->stop && pthread_create(&w->helper, NULL, helper_main, w) == 0;
     return w;
@@ -167,24 +171,24 @@ void run_watch_mark(run_watch *w, int slot)
 static void *helper_main(void *arg)
 {
     run_watch *w = arg;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->jmu);
     for (;;) {
         while (!w->quit && !(w->want & ~w->done))
-            pthread_cond_wait(&w->cv, &w->mu);
+            pthread_cond_wait(&w->cv, &w->jmu);
         unsigned todo = w->want & ~w->done;
         if (!todo)
             break;
         int slot = __builtin_ctz(todo);
         rt_ns at = w->at[slot];
-        pthread_mutex_unlock(&w->mu);
+        pthread_mutex_unlock(&w->jmu);
         if (at > rt_now())
             rt_sleep_until(at, w->stop);
         take(w, slot);
-        pthread_mutex_lock(&w->mu);
+        pthread_mutex_lock(&w->jmu);
         w->done |= 1u << slot;
         pthread_cond_broadcast(&w->cv);
     }
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->jmu);
     return NULL;
 }
 
@@ -198,23 +202,23 @@ void run_watch_mark_at(run_watch *w, int slot, rt_ns at)
         take(w, slot);
         return;
     }
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->jmu);
     if (!(w->want & (1u << slot))) {
         w->at[slot] = at;
         w->want |= 1u << slot;
         pthread_cond_broadcast(&w->cv);
     }
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->jmu);
 }
 
 void run_watch_sync(run_watch *w)
 {
     if (!w || !w->helper_on)
         return;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->jmu);
     while ((w->want & ~w->done) != 0)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
+        pthread_cond_wait(&w->cv, &w->jmu);
+    pthread_mutex_unlock(&w->jmu);
 }
 
 void run_watch_destroy(run_watch *w)
@@ -222,10 +226,10 @@ void run_watch_destroy(run_watch *w)
     if (!w)
         return;
     if (w->helper_on) {
-        pthread_mutex_lock(&w->mu);
+        pthread_mutex_lock(&w->jmu);
         w->quit = true;
         pthread_cond_broadcast(&w->cv);
-        pthread_mutex_unlock(&w->mu);
+        pthread_mutex_unlock(&w->jmu);
         rt_ctx_cancel(w->stop);
         pthread_join(w->helper, NULL);
     }
@@ -235,6 +239,7 @@ void run_watch_destroy(run_watch *w)
     }
     rt_ctx_destroy(w->stop);
     pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->jmu);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }
@@ -264,6 +269,9 @@ json_t *run_watch_json(run_watch *w)
         return NULL;
     }
     pthread_mutex_lock(&w->mu);
+    /* a run whose window never started (the driver never reported the measuring phase:
+     * the server then counts the whole run) starts at the mark before the links */
+    int s0 = w->t_sys[RUN_WATCH_START] ? RUN_WATCH_START : RUN_WATCH_BASE;
     int64_t th[RUN_WATCH_SLOTS] = {0}, th_max = 0, exited = 0, cpu = 0, switches = 0;
     int64_t rss0 = 0, rss = 0, hwm = 0, sys = 0;
     int nproc = 0;
@@ -277,8 +285,8 @@ json_t *run_watch_json(run_watch *w)
             continue;
         nproc++;
         /* a process first seen after the window started lived all of its life in it */
-        const met_proc_reading *a = p->have[RUN_WATCH_START] ? &p->r[RUN_WATCH_START]
-                                  : p->have[RUN_WATCH_BASE]  ? &p->r[RUN_WATCH_BASE] : NULL;
+        const met_proc_reading *a = p->have[s0] ? &p->r[s0]
+                                  : p->have[RUN_WATCH_BASE] ? &p->r[RUN_WATCH_BASE] : NULL;
         if (a == b && !p->have[RUN_WATCH_END])
             a = b;   /* cut short before the end: an empty window, not a whole life */
         for (int s = 0; s < RUN_WATCH_SLOTS; s++) {
@@ -305,11 +313,14 @@ json_t *run_watch_json(run_watch *w)
         rss0 += r0 ? r0->rss_bytes : b->rss_bytes;
         rss += b->rss_bytes;
         hwm += b->rss_peak_bytes;
-        CPU_OR(&where, &where, &b->cpus);
+        /* placement: walks that read names once see it only for threads new to them */
+        for (int s = 0; s < RUN_WATCH_SLOTS; s++)
+            if (p->have[s])
+                CPU_OR(&where, &where, &p->r[s].cpus);
         if (p->inherited)
             continue;   /* counted by its parent's inherited counter */
-        if (p->have_sys[RUN_WATCH_START] && p->have_sys[RUN_WATCH_END])
-            sys += p->sys[RUN_WATCH_END] - p->sys[RUN_WATCH_START];
+        if (p->have_sys[s0] && p->have_sys[RUN_WATCH_END])
+            sys += p->sys[RUN_WATCH_END] - p->sys[s0];
         else
             sys_have = false;
     }
@@ -330,9 +341,10 @@ json_t *run_watch_json(run_watch *w)
     json_object_set_new(j, "threads_end", json_integer(th[RUN_WATCH_END]));
     json_object_set_new(j, "threads_max", json_integer(th_max));
     json_object_set_new(j, "threads_exited", json_integer(exited));
-    json_object_set_new(j, "window_ns", json_integer(w->t_sys[RUN_WATCH_END] && w->t_sys[RUN_WATCH_START]
-                                                     ? w->t_sys[RUN_WATCH_END] - w->t_sys[RUN_WATCH_START] : 0));
-    json_object_set_new(j, "t_start_ns", json_integer(w->t_sys[RUN_WATCH_START]));
+    json_object_set_new(j, "window_ns", json_integer(w->t_sys[RUN_WATCH_END] && w->t_sys[s0]
+                                                     ? w->t_sys[RUN_WATCH_END] - w->t_sys[s0] : 0));
+    json_object_set_new(j, "window_from", json_string(s0 == RUN_WATCH_START ? "window start" : "before the links"));
+    json_object_set_new(j, "t_start_ns", json_integer(w->t_sys[s0]));
     json_object_set_new(j, "t_end_ns", json_integer(w->t_sys[RUN_WATCH_END]));
     json_object_set_new(j, "cpu_ns", json_integer(cpu));
     json_object_set_new(j, "ctxsw", json_integer(switches));

@@ -53,7 +53,8 @@ void run_watch_sync(run_watch *w);
  *     name classes), rss_base_bytes, rss_end_bytes, rss_peak_bytes, processes,
  *   walk_ms: [per mark], cpus: "0,1" where the threads last ran;
  *   sources: {wakeups, threads, cpu, syscalls}: where each figure comes from.
- * A slot never taken reads as the nearest earlier one (a run cut short). */
+ * A slot never taken reads as the nearest earlier one (a run cut short); a window whose
+ * start was never marked runs from the mark before the links (window_from says which). */
 json_t *run_watch_json(run_watch *w);
 
 /* Stop the watch's thread and free (NULL: no-op). */
