@@ -1,4 +1,4 @@
-/* met_kern.c — count a process's system calls with perf_event_open on the raw_syscalls:sys_enter tracepoint, one inherited counter per thread present. */
+/* met_kern.c — count a process's system calls (raw_syscalls:sys_enter tracepoint) and context switches (software event) with perf_event_open, one inherited counter per thread present. */
 #include "met_kern.h"
 
 #include <dirent.h>
@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 struct met_kern {
-    int n;
-    int fd[];
+    int n, cap;
+    bool on[MET_KERN_COUNT];    /* this count opened for every thread */
+    int (*fd)[MET_KERN_COUNT];  /* per thread; -1 where not counted */
 };
 
 /* The tracepoint's id, from tracefs where it is mounted (the id file is usually
@@ -55,13 +56,13 @@ static int paranoid(void)
     return v;
 }
 
-static int open_one(uint64_t id, pid_t tid)
+static int open_one(uint32_t type, uint64_t config, pid_t tid)
 {
     struct perf_event_attr a;
     memset(&a, 0, sizeof a);
     a.size = sizeof a;
-    a.type = PERF_TYPE_TRACEPOINT;
-    a.config = id;
+    a.type = type;
+    a.config = config;
     a.inherit = 1;   /* threads and children made from now on count too */
     /* counting only: no sample, no ring buffer, no read_format group (inherit forbids
      * PERF_FORMAT_GROUP reads); read() then sums this task and its inherited children */
@@ -69,59 +70,105 @@ static int open_one(uint64_t id, pid_t tid)
     return fd < 0 ? -errno : (int)fd;
 }
 
-int met_kern_open(pid_t pid, met_kern **out, char *why, size_t whylen)
+static void why_set(char (*why)[MET_KERN_WHY_BYTES], int k, const char *fmt, const char *what,
+                    int pid, int err)
+{
+    if (why && !why[k][0])
+        snprintf(why[k], MET_KERN_WHY_BYTES, fmt, what, pid, strerror(err), paranoid());
+}
+
+/* Give up count k on every thread (one thread could not be counted: the sum would
+ * be partial). */
+static void drop(met_kern *k, int w)
+{
+    k->on[w] = false;
+    for (int i = 0; i < k->n; i++)
+        if (k->fd[i][w] >= 0) {
+            close(k->fd[i][w]);
+            k->fd[i][w] = -1;
+        }
+}
+
+int met_kern_open(pid_t pid, met_kern **out, char (*why)[MET_KERN_WHY_BYTES])
 {
     *out = NULL;
-    uint64_t id = 0;
-    int rc = tracepoint_id(&id);
-    if (rc < 0) {
-        snprintf(why, whylen, "raw_syscalls/sys_enter not found in tracefs (/sys/kernel/tracing "
-                 "or /sys/kernel/debug/tracing): %s", strerror(-rc));
-        return rc;
-    }
+    if (why)
+        for (int w = 0; w < MET_KERN_COUNT; w++)
+            why[w][0] = '\0';
+    met_kern *k = calloc(1, sizeof *k);
+    if (!k)
+        return -ENOMEM;
+    uint64_t tp = 0;
+    int rc = tracepoint_id(&tp);
+    k->on[MET_KERN_SYSCALLS] = rc == 0;
+    if (rc < 0 && why)
+        snprintf(why[MET_KERN_SYSCALLS], MET_KERN_WHY_BYTES, "raw_syscalls/sys_enter not found in "
+                 "tracefs (/sys/kernel/tracing or /sys/kernel/debug/tracing): %s", strerror(-rc));
+    k->on[MET_KERN_SWITCHES] = true;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
     if (!d) {
         rc = -errno;
-        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        for (int w = 0; w < MET_KERN_COUNT && why; w++)
+            snprintf(why[w], MET_KERN_WHY_BYTES, "%s: %s", path, strerror(-rc));
+        free(k);
         return rc;
     }
-    int cap = 16;
-    met_kern *k = calloc(1, sizeof *k + (size_t)cap * sizeof(int));
+    static const char *const names[MET_KERN_COUNT] = {"raw_syscalls:sys_enter", "context-switches"};
     struct dirent *e;
-    rc = k ? 0 : -ENOMEM;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
+    rc = 0;
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        if (k->n == cap) {
-            cap *= 2;
-            met_kern *n = realloc(k, sizeof *k + (size_t)cap * sizeof(int));
+        if (k->n == k->cap) {
+            int cap = k->cap ? 2 * k->cap : 16;
+            void *n = realloc(k->fd, (size_t)cap * sizeof *k->fd);
             if (!n) {
                 rc = -ENOMEM;
                 break;
             }
-            k = n;
+            k->fd = n;
+            k->cap = cap;
         }
-        int fd = open_one(id, (pid_t)strtol(e->d_name, NULL, 10));
-        if (fd == -ESRCH)
-            continue;   /* the thread ended meanwhile: what it made is counted by its maker */
-        if (fd < 0) {
-            rc = fd;
-            snprintf(why, whylen, "perf_event_open(raw_syscalls:sys_enter, pid %d): %s "
-                     "(kernel.perf_event_paranoid = %d)", (int)pid, strerror(-fd), paranoid());
-            break;
+        pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
+        int fd[MET_KERN_COUNT];
+        bool gone = false;
+        for (int w = 0; w < MET_KERN_COUNT; w++) {
+            fd[w] = -1;
+            if (!k->on[w] || gone)
+                continue;
+            fd[w] = w == MET_KERN_SYSCALLS ? open_one(PERF_TYPE_TRACEPOINT, tp, tid)
+                                           : open_one(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES, tid);
+            if (fd[w] == -ESRCH) {
+                gone = true;   /* ended meanwhile: what it made is counted by its maker */
+            } else if (fd[w] < 0) {
+                why_set(why, w, "perf_event_open(%s, pid %d): %s (kernel.perf_event_paranoid = %d)",
+                        names[w], (int)pid, -fd[w]);
+                drop(k, w);
+            }
         }
-        k->fd[k->n++] = fd;
+        if (gone) {
+            for (int w = 0; w < MET_KERN_COUNT; w++)
+                if (fd[w] >= 0)
+                    close(fd[w]);
+            continue;
+        }
+        for (int w = 0; w < MET_KERN_COUNT; w++)
+            k->fd[k->n][w] = fd[w] >= 0 ? fd[w] : -1;
+        k->n++;
     }
     closedir(d);
-    if (rc == 0 && (!k || k->n == 0)) {
-        rc = -ESRCH;
-        snprintf(why, whylen, "pid %d has no thread to count", (int)pid);
+    bool any = false;
+    for (int w = 0; w < MET_KERN_COUNT; w++)
+        any = any || k->on[w];
+    if (rc == 0 && (k->n == 0 || !any)) {
+        rc = k->n == 0 ? -ESRCH : -EACCES;
+        if (k->n == 0)
+            for (int w = 0; w < MET_KERN_COUNT && why; w++)
+                snprintf(why[w], MET_KERN_WHY_BYTES, "pid %d has no thread to count", (int)pid);
     }
     if (rc < 0) {
-        if (rc == -ENOMEM)
-            snprintf(why, whylen, "out of memory");
         met_kern_close(k);
         return rc;
     }
@@ -129,18 +176,29 @@ int met_kern_open(pid_t pid, met_kern **out, char *why, size_t whylen)
     return 0;
 }
 
-int met_kern_read(const met_kern *k, int64_t *syscalls)
+int met_kern_read(const met_kern *k, met_kern_reading *out)
 {
-    int64_t sum = 0;
-    for (int i = 0; i < k->n; i++) {
-        uint64_t v;
-        ssize_t r = read(k->fd[i], &v, sizeof v);
-        if (r != (ssize_t)sizeof v)
-            return r < 0 ? -errno : -EIO;
-        sum += (int64_t)v;
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    for (int w = 0; w < MET_KERN_COUNT; w++) {
+        if (!k->on[w])
+            continue;
+        int64_t sum = 0;
+        bool ok = true;
+        for (int i = 0; i < k->n && ok; i++) {
+            uint64_t v;
+            ssize_t r = read(k->fd[i][w], &v, sizeof v);
+            if (r != (ssize_t)sizeof v) {
+                ok = false;
+                rc = r < 0 ? -errno : -EIO;
+            } else {
+                sum += (int64_t)v;
+            }
+        }
+        out->v[w] = sum;
+        out->have[w] = ok;
     }
-    *syscalls = sum;
-    return 0;
+    return rc;
 }
 
 int met_kern_counters(const met_kern *k)
@@ -153,6 +211,9 @@ void met_kern_close(met_kern *k)
     if (!k)
         return;
     for (int i = 0; i < k->n; i++)
-        close(k->fd[i]);
+        for (int w = 0; w < MET_KERN_COUNT; w++)
+            if (k->fd[i][w] >= 0)
+                close(k->fd[i][w]);
+    free(k->fd);
     free(k);
 }

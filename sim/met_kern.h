@@ -1,7 +1,8 @@
-/* met_kern.h — the kernel's own count of a process's system calls (perf_event_open on the raw_syscalls:sys_enter tracepoint, inherited by every thread it makes). */
+/* met_kern.h — the kernel's own count of a process's system calls and context switches (perf_event_open, inherited by every thread it makes). */
 #ifndef LINKBENCH_MET_KERN_H
 #define LINKBENCH_MET_KERN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -19,21 +20,34 @@
  * it will ever have, exited ones included. */
 
 #define MET_KERN_SYSCALLS_SOURCE "perf:raw_syscalls:sys_enter"
+#define MET_KERN_SWITCHES_SOURCE "perf:context-switches"
+
+/* What met_kern counts. Context switches (the software event, voluntary and involuntary
+ * alike: the number /proc's status gives per thread) are counted the same way, so that
+ * a thread that ends inside the measured window still counts whole: /proc forgets it. */
+enum met_kern_what { MET_KERN_SYSCALLS, MET_KERN_SWITCHES, MET_KERN_COUNT };
 
 typedef struct met_kern met_kern;
 
-/* Start counting the system calls of pid (and of every thread it and its threads make
- * from now on). Returns 0 with *out, or a negated errno with why ("perf_event_open:
- * Permission denied (kernel.perf_event_paranoid = 2)", "no tracefs with
- * raw_syscalls/sys_enter") and *out NULL: then there is no count on this machine, and
- * the caller must report the figure as absent, never as a partial count. */
-int met_kern_open(pid_t pid, met_kern **out, char *why, size_t whylen);
+typedef struct met_kern_reading {
+    int64_t v[MET_KERN_COUNT];
+    bool have[MET_KERN_COUNT];   /* counted on this machine and read */
+} met_kern_reading;
 
-/* System calls counted so far (threads that exited included). 0, or a negated errno
- * (a counter could not be read: the figure is unknown). */
-int met_kern_read(const met_kern *k, int64_t *syscalls);
+/* Start counting the system calls and context switches of pid (and of every thread it
+ * and its threads make from now on). Returns 0 with *out when at least one of them can
+ * be counted; why[k] (each MET_KERN_WHY_BYTES, may be NULL) says why a count is not
+ * there ("perf_event_open: Permission denied (kernel.perf_event_paranoid = 2)", "no
+ * tracefs with raw_syscalls/sys_enter"). A negated errno and *out NULL when neither
+ * can: the caller reports the figures as absent, never as a partial count. */
+#define MET_KERN_WHY_BYTES 256
+int met_kern_open(pid_t pid, met_kern **out, char (*why)[MET_KERN_WHY_BYTES]);
 
-/* Counters opened (one per thread present at met_kern_open). */
+/* The counts so far (threads that exited included). 0, or a negated errno (a counter
+ * could not be read: out->have says which figures are unknown). */
+int met_kern_read(const met_kern *k, met_kern_reading *out);
+
+/* Threads counted from (one per thread present at met_kern_open). */
 int met_kern_counters(const met_kern *k);
 
 void met_kern_close(met_kern *k);   /* NULL is a no-op */

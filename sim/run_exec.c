@@ -253,10 +253,10 @@ static void file_label(const char *variant, char *out, size_t cap)
 static void kernel_record(json_t *run, const json_t *kern)
 {
     const json_t *sc = json_object_get(kern, "syscalls");
-    json_object_set_new(run, "sources", json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:s}",
-        "wakeups_per_link_s", "proc:task/*/schedstat timeslices (times given a CPU = voluntary + "
-                              "involuntary context switches), every server thread, read by the parent "
-                              "at the window's marks",
+    const char *wk = json_string_value(json_object_get(json_object_get(kern, "sources"), "wakeups"));
+    json_object_set_new(run, "sources", json_pack("{s:s+,s:s,s:s,s:s,s:s,s:s,s:o,s:s}",
+        "wakeups_per_link_s", wk ? wk : "(not read)", ", every server thread, read by the parent at the "
+                              "window's marks",
         "wakeups_per_link_s_self", "rt: returns from blocking waits of the link and loop groups",
         "threads_per_link", "proc:task: live threads at the window's end minus those before the links",
         "threads_peak", "proc:task: the most live threads at the run's marks",

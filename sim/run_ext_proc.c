@@ -201,13 +201,13 @@ void run_tproc_metrics(run_tproc *p, json_t *m, json_t *run, int64_t links, char
         json_object_set_new(m, "threads_per_link", json_real((double)added / (double)links));
         if (win_s > 0)
             json_object_set_new(m, "wakeups_per_link_s", json_real(
-                (double)json_integer_value(json_object_get(k, "ctxsw")) / (double)links / win_s));
+                (double)json_integer_value(json_object_get(k, "wakeups")) / (double)links / win_s));
         json_object_set_new(m, "rss_per_link_bytes", json_real(
             (double)(json_integer_value(json_object_get(k, "rss_end_bytes")) -
                      json_integer_value(json_object_get(k, "rss_base_bytes"))) / (double)links));
     }
     json_object_set_new(m, "rss_peak_bytes", json_integer(json_integer_value(json_object_get(k, "rss_peak_bytes"))));
-    json_object_set_new(m, "ctxsw", json_integer(json_integer_value(json_object_get(k, "ctxsw"))));
+    json_object_set_new(m, "ctxsw", json_integer(json_integer_value(json_object_get(k, "wakeups"))));
     json_object_set_new(m, "server_processes", json_integer(json_integer_value(json_object_get(k, "processes"))));
     json_object_set_new(m, "syscalls_window", json_deep_copy(json_object_get(k, "syscalls")));
     snprintf(cpus, cpulen, "%s", json_string_value(json_object_get(k, "cpus")));

@@ -162,7 +162,7 @@ static void kernel_metrics(json_t *m, const json_t *srv, const json_t *kern, int
     if (links > 0)
         set_num(m, "threads_per_link", (double)(end - base) / (double)links);
     if (links > 0 && kwin_s > 0)
-        set_num(m, "wakeups_per_link_s", (double)kget(kern, "ctxsw") / (double)links / kwin_s);
+        set_num(m, "wakeups_per_link_s", (double)kget(kern, "wakeups") / (double)links / kwin_s);
 
     /* A server that does not say which thread names are whose (the Go reference server:
      * its goroutines move between threads) gets no split, rather than all of it as "other" */

@@ -20,8 +20,7 @@ typedef struct wproc {
     bool inherited;                     /* found later: its parent's counter counts it */
     met_proc_reading r[RUN_WATCH_SLOTS];
     bool have[RUN_WATCH_SLOTS];
-    int64_t sys[RUN_WATCH_SLOTS];
-    bool have_sys[RUN_WATCH_SLOTS];
+    met_kern_reading k[RUN_WATCH_SLOTS];
     int threads_max;
 } wproc;
 
@@ -37,8 +36,8 @@ struct run_watch {
     unsigned want, done;                /* bit per slot */
     rt_ns at[RUN_WATCH_SLOTS];
     rt_ctx *stop;
-    bool sys_ok;                        /* every process has a counter */
-    char sys_why[256];
+    bool kern_ok[MET_KERN_COUNT];       /* every process has this count */
+    char kern_why[MET_KERN_COUNT][MET_KERN_WHY_BYTES];
     rt_ns t_sys[RUN_WATCH_SLOTS];       /* when each mark read the counters */
     rt_ns walk_ns[RUN_WATCH_SLOTS];
     int n;
@@ -53,7 +52,8 @@ run_watch *run_watch_create(bool follow)
     if (!w)
         return NULL;
     w->follow = follow;
-    w->sys_ok = true;
+    for (int k = 0; k < MET_KERN_COUNT; k++)
+        w->kern_ok[k] = true;
     w->stop = rt_ctx_create(NULL);
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->jmu, NULL);
@@ -76,11 +76,13 @@ static int add_locked(run_watch *w, pid_t pid, bool count)
     wproc *p = &w->procs[w->n++];
     *p = (wproc){.pid = pid, .mp = mp, .inherited = !count};
     if (count) {
-        char why[256];
-        if (met_kern_open(pid, &p->mk, why, sizeof why) < 0 && w->sys_ok) {
-            w->sys_ok = false;
-            snprintf(w->sys_why, sizeof w->sys_why, "%s", why);
-        }
+        char why[MET_KERN_COUNT][MET_KERN_WHY_BYTES];
+        met_kern_open(pid, &p->mk, why);
+        for (int k = 0; k < MET_KERN_COUNT; k++)
+            if (why[k][0] && w->kern_ok[k]) {
+                w->kern_ok[k] = false;
+                memcpy(w->kern_why[k], why[k], MET_KERN_WHY_BYTES);
+            }
     }
     return 0;
 }
@@ -135,7 +137,9 @@ static void take(run_watch *w, int slot)
     w->t_sys[slot] = rt_now();
     for (int i = 0; i < w->n; i++) {
         wproc *p = &w->procs[i];
-        p->have_sys[slot] = p->mk && met_kern_read(p->mk, &p->sys[slot]) == 0;
+        memset(&p->k[slot], 0, sizeof p->k[slot]);
+        if (p->mk)
+            met_kern_read(p->mk, &p->k[slot]);
     }
     if (w->follow) {
         int n = w->n;
@@ -273,9 +277,11 @@ json_t *run_watch_json(run_watch *w)
      * the server then counts the whole run) starts at the mark before the links */
     int s0 = w->t_sys[RUN_WATCH_START] ? RUN_WATCH_START : RUN_WATCH_BASE;
     int64_t th[RUN_WATCH_SLOTS] = {0}, th_max = 0, exited = 0, cpu = 0, switches = 0;
-    int64_t rss0 = 0, rss = 0, hwm = 0, sys = 0;
+    int64_t rss0 = 0, rss = 0, hwm = 0, kv[MET_KERN_COUNT] = {0};
     int nproc = 0;
-    bool sys_have = w->sys_ok;
+    bool kv_have[MET_KERN_COUNT];
+    for (int c = 0; c < MET_KERN_COUNT; c++)
+        kv_have[c] = w->kern_ok[c];
     cpu_set_t where;
     CPU_ZERO(&where);
     for (int i = 0; i < w->n; i++) {
@@ -319,10 +325,12 @@ json_t *run_watch_json(run_watch *w)
                 CPU_OR(&where, &where, &p->r[s].cpus);
         if (p->inherited)
             continue;   /* counted by its parent's inherited counter */
-        if (p->have_sys[s0] && p->have_sys[RUN_WATCH_END])
-            sys += p->sys[RUN_WATCH_END] - p->sys[s0];
-        else
-            sys_have = false;
+        for (int c = 0; c < MET_KERN_COUNT; c++) {
+            if (p->k[s0].have[c] && p->k[RUN_WATCH_END].have[c])
+                kv[c] += p->k[RUN_WATCH_END].v[c] - p->k[s0].v[c];
+            else
+                kv_have[c] = false;
+        }
     }
     /* names that neither ran nor live: a reader wants the threads that exist or worked */
     const char *k;
@@ -348,13 +356,18 @@ json_t *run_watch_json(run_watch *w)
     json_object_set_new(j, "t_end_ns", json_integer(w->t_sys[RUN_WATCH_END]));
     json_object_set_new(j, "cpu_ns", json_integer(cpu));
     json_object_set_new(j, "ctxsw", json_integer(switches));
-    if (sys_have && nproc > 0) {
-        json_object_set_new(j, "syscalls", json_integer(sys));
-    } else {
-        json_object_set_new(j, "syscalls", json_null());
-        json_object_set_new(j, "syscalls_why", json_string(!w->sys_ok ? w->sys_why
-                            : nproc == 0 ? "no process was read"
-                                         : "a counter could not be read at both window marks"));
+    static const char *const kn[MET_KERN_COUNT] = {"syscalls", "switches"};
+    for (int c = 0; c < MET_KERN_COUNT; c++) {
+        char why[40];
+        snprintf(why, sizeof why, "%s_why", kn[c]);
+        if (kv_have[c] && nproc > 0) {
+            json_object_set_new(j, kn[c], json_integer(kv[c]));
+        } else {
+            json_object_set_new(j, kn[c], json_null());
+            json_object_set_new(j, why, json_string(!w->kern_ok[c] ? w->kern_why[c]
+                                : nproc == 0 ? "no process was read"
+                                             : "a counter could not be read at both window marks"));
+        }
     }
     json_object_set_new(j, "by_name", by);
     json_object_set_new(j, "rss_base_bytes", json_integer(rss0));
@@ -363,11 +376,17 @@ json_t *run_watch_json(run_watch *w)
     json_object_set_new(j, "walk_ms", json_pack("[f,f,f]", w->walk_ns[0] / 1e6, w->walk_ns[1] / 1e6,
                                                 w->walk_ns[2] / 1e6));
     json_object_set_new(j, "cpus", json_string(cpus));
-    json_object_set_new(j, "sources", json_pack("{s:s,s:s,s:s,s:o}",
-        "wakeups", "proc:task/*/schedstat timeslices (times given a CPU: voluntary + involuntary switches)",
+    bool sw = kv_have[MET_KERN_SWITCHES] && nproc > 0;
+    /* the wake-ups: perf's exact count where there is one, else the walks' sum */
+    json_object_set_new(j, "wakeups", json_integer(sw ? kv[MET_KERN_SWITCHES] : switches));
+    json_object_set_new(j, "sources", json_pack("{s:s,s:s,s:s,s:s,s:o}",
+        "wakeups", sw ? MET_KERN_SWITCHES_SOURCE " (inherited: every thread, exited ones too)"
+                      : "proc:task/*/schedstat timeslices (times given a CPU: voluntary + involuntary "
+                        "switches; a thread that ended in the window counts to its last reading)",
+        "wakeups_by_group", "proc:task/*/schedstat timeslices by thread name",
         "threads", "proc:task",
         "cpu", "proc:task/*/schedstat",
-        "syscalls", sys_have && nproc > 0 ? json_string(MET_KERN_SYSCALLS_SOURCE) : json_null()));
+        "syscalls", kv_have[MET_KERN_SYSCALLS] && nproc > 0 ? json_string(MET_KERN_SYSCALLS_SOURCE) : json_null()));
     pthread_mutex_unlock(&w->mu);
     return j;
 }

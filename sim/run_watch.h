@@ -48,7 +48,10 @@ void run_watch_sync(run_watch *w);
  *     those reads (CLOCK_MONOTONIC, as rt_now);
  *   cpu_ns, ctxsw (voluntary + involuntary switches: schedstat's count of times each
  *     thread was given a CPU): the window's, every thread of every process;
- *   syscalls: the window's (null when not counted), syscalls_why (when null);
+ *   wakeups: the window's context switches of every thread: `switches` where counted,
+ *     else `ctxsw` (sources.wakeups says which);
+ *   syscalls, switches: the window's system calls and context switches counted by perf
+ *     (met_kern.h: exact, exited threads too; null when not counted, with *_why);
  *   by_name: {class: {threads, cpu_ns, ctxsw}} (threads at the end mark; met_proc.h's
  *     name classes), rss_base_bytes, rss_end_bytes, rss_peak_bytes, processes,
  *   walk_ms: [per mark], cpus: "0,1" where the threads last ran;
