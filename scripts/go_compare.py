@@ -26,6 +26,13 @@ def med(summary, metric, sub=None):
     return m if isinstance(m, (int, float)) else None
 
 
+def own(s, key):
+    """The server's own count: `<key>_self` in reports whose `<key>` is the kernel's
+    (docs/reports.md, "Counted by the kernel"), `<key>` in older ones."""
+    v = med(s, key + "_self")
+    return v if v is not None else med(s, key)
+
+
 def ctxsw_per_link_s(report, variant):
     """Kernel context switches of the server process per link-second (median of runs)."""
     vals = []
@@ -84,7 +91,7 @@ def metrics_for(report):
     cols = [
         ("links", "links held", lambda s, v: med(s, "links"), ""),
         ("threads_peak", "OS threads", lambda s, v: med(s, "threads_peak"), ""),
-        ("threads_per_link", "threads (C) / goroutines (Go) per link", lambda s, v: med(s, "threads_per_link"), ""),
+        ("threads_per_link", "threads (C) / goroutines (Go) per link", lambda s, v: own(s, "threads_per_link"), ""),
         ("rss_per_link_bytes", "RSS per link", lambda s, v: med(s, "rss_per_link_bytes"), " B"),
     ]
     if idle:
@@ -94,7 +101,7 @@ def metrics_for(report):
         cols.append(("cpu_ms_per_1k_msgs", "CPU ms per 1k msgs", lambda s, v: med(s, "cpu_ms_per_1k_msgs"), ""))
         cols.append(("throughput_msgs_s", "delivered/s", lambda s, v: med(s, "throughput_msgs_s"), ""))
     cols.append(("wakeups_per_link_s", "wake-ups per link-s (C: thread wake-ups; Go: goroutine stops)",
-                 lambda s, v: med(s, "wakeups_per_link_s"), ""))
+                 lambda s, v: own(s, "wakeups_per_link_s"), ""))
     cols.append(("ctxsw", "kernel context switches per link-s", None, ""))
     if not idle:
         sink = cfg.get("app", {}).get("mode") == "sink"

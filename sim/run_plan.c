@@ -21,14 +21,17 @@ json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t
         json_array_append_new(pin, json_integer(s->pin_server[i]));
     /* reconnecting clients take new link ids: leave room for churn */
     int64_t max_links = links * 4 > 65536 ? links * 4 : 65536;
-    return json_pack("{s:s,s:o,s:{s:I,s:b,s:I},s:{s:I,s:s,s:I,s:f,s:s,s:I,s:I,s:I,s:I,s:I},s:o}",
+    /* a whole rate as an integer: the Go reference server reads push_per_s as one */
+    double rate = s->app.push_rate_per_s;
+    json_t *push_rate = rate == floor(rate) && rate < 9e15 ? json_integer((json_int_t)rate) : json_real(rate);
+    return json_pack("{s:s,s:o,s:{s:I,s:b,s:I},s:{s:I,s:s,s:I,s:o,s:s,s:I,s:I,s:I,s:I,s:I},s:o}",
         "variant", variant, "params", params,
         "common", "rate_limit_per_s", (json_int_t)s->limits.rate_limit_per_s,
         "auto_close", s->app.auto_close, "max_msg_bytes", (json_int_t)s->limits.max_msg_bytes,
         "app", "workers", (json_int_t)s->app.workers,
         "mode", s->app.mode == SCN_APP_SINK ? "sink" : "echo",
         "service_ns", (json_int_t)(s->app.service_time_us * 1000),
-        "push_per_s", s->app.push_rate_per_s,
+        "push_per_s", push_rate,
         "push_pattern", s->app.push_pattern == SCN_PATTERN_POISSON ? "poisson" : "constant",
         "push_seed", (json_int_t)1,
         "push_bytes", (json_int_t)s->app.push_payload.min_bytes,
