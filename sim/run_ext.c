@@ -136,12 +136,20 @@ static void progress(struct drv *d, const struct drv_progress *p, void *arg)
         x->target_gone = true;
         drv_request_stop(d);
     }
+    /* the target's readings at the driver's window instants, as a built-in server
+     * takes its own; a run that stops before its planned end ends them then */
+    if (p->t_measure_start && !x->marked1) {
+        run_tproc_mark_async(x->tp, 1, p->t_measure_start);
+        if (p->t_measure_end)
+            run_tproc_mark_async(x->tp, 2, p->t_measure_end);
+        x->marked1 = true;
+    }
     if (p->phase >= DRV_PHASE_MEASURE && !x->marked1) {
-        run_tproc_mark_async(x->tp, 1);
+        run_tproc_mark_async(x->tp, 1, 0);
         x->marked1 = true;
     }
     if (p->phase >= DRV_PHASE_DRAIN && !x->marked2) {
-        run_tproc_mark_async(x->tp, 2);
+        run_tproc_mark_async(x->tp, 2, 0);
         x->marked2 = true;
     }
     if (x->o->progress && p->t_ns - x->prev_print >= 200 * RT_MS) {
@@ -244,7 +252,7 @@ static int ext_one(const run_opts *o, const run_target *t, const run_url *u, con
     drv_run(d, &r);
     have_r = true;
     if (!x.marked2)
-        run_tproc_mark_async(x.tp, 2);
+        run_tproc_mark_async(x.tp, 2, 0);
     run_tproc_sync(x.tp);
     if (x.target_gone)
         snprintf(failure, sizeof failure, "the target process ended during the run");

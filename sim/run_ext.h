@@ -67,8 +67,9 @@ int run_tproc_start(const run_target *t, const char *out_file, const int *cpus, 
  * measured window starts, 2 = it ends. Cheap enough for the driver thread at few
  * threads (one /proc walk per thread). */
 void run_tproc_mark(run_tproc *p, int slot);
-/* The same on a helper thread, for the driver thread: returns at once. */
-void run_tproc_mark_async(run_tproc *p, int slot);
+/* The same at time at (rt_now clock; 0: now) on a helper thread, for the driver
+ * thread: returns at once. */
+void run_tproc_mark_async(run_tproc *p, int slot, rt_ns at);
 /* Wait until every mark asked is taken. */
 void run_tproc_sync(run_tproc *p);
 /* The process is gone (checked without blocking). */

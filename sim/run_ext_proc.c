@@ -98,10 +98,10 @@ bool run_tproc_exited(run_tproc *p)
     return kill(p->root, 0) < 0 && errno == ESRCH;
 }
 
-void run_tproc_mark_async(run_tproc *p, int slot)
+void run_tproc_mark_async(run_tproc *p, int slot, rt_ns at)
 {
     if (p)
-        run_watch_mark_at(p->w, slot, 0);
+        run_watch_mark_at(p->w, slot, at);
 }
 
 void run_tproc_sync(run_tproc *p)

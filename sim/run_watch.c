@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "met_kern.h"
 #include "met_proc.h"
@@ -35,7 +36,6 @@ struct run_watch {
     bool helper_on, quit;
     unsigned want, done;                /* bit per slot */
     rt_ns at[RUN_WATCH_SLOTS];
-    rt_ctx *stop;
     bool kern_ok[MET_KERN_COUNT];       /* every process has this count */
     char kern_why[MET_KERN_COUNT][MET_KERN_WHY_BYTES];
     rt_ns t_sys[RUN_WATCH_SLOTS];       /* when each mark read the counters */
@@ -54,11 +54,15 @@ run_watch *run_watch_create(bool follow)
     w->follow = follow;
     for (int k = 0; k < MET_KERN_COUNT; k++)
         w->kern_ok[k] = true;
-    w->stop = rt_ctx_create(NULL);
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->jmu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    w->helper_on = w->stop && pthread_create(&w->helper, NULL, helper_main, w) == 0;
+    /* timed waits on the clock of the marks' times (rt_now: CLOCK_MONOTONIC) */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    w->helper_on = pthread_create(&w->helper, NULL, helper_main, w) == 0;
     return w;
 }
 
@@ -180,13 +184,17 @@ static void *helper_main(void *arg)
         while (!w->quit && !(w->want & ~w->done))
             pthread_cond_wait(&w->cv, &w->jmu);
         unsigned todo = w->want & ~w->done;
-        if (!todo)
-            break;
+        if (!todo || w->quit)
+            break;   /* a mark still pending at the end is not taken: nothing waits for it */
         int slot = __builtin_ctz(todo);
-        rt_ns at = w->at[slot];
+        /* wait for the mark's time; a later request may bring it forward (a run
+         * stopped before its planned end ends its window then) */
+        if (w->at[slot] > rt_now()) {
+            struct timespec ts = {.tv_sec = w->at[slot] / RT_S, .tv_nsec = w->at[slot] % RT_S};
+            pthread_cond_timedwait(&w->cv, &w->jmu, &ts);
+            continue;
+        }
         pthread_mutex_unlock(&w->jmu);
-        if (at > rt_now())
-            rt_sleep_until(at, w->stop);
         take(w, slot);
         pthread_mutex_lock(&w->jmu);
         w->done |= 1u << slot;
@@ -210,8 +218,10 @@ void run_watch_mark_at(run_watch *w, int slot, rt_ns at)
     if (!(w->want & (1u << slot))) {
         w->at[slot] = at;
         w->want |= 1u << slot;
-        pthread_cond_broadcast(&w->cv);
+    } else if (!(w->done & (1u << slot)) && at < w->at[slot]) {
+        w->at[slot] = at;   /* asked again, sooner: the earlier time holds */
     }
+    pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->jmu);
 }
 
@@ -234,14 +244,12 @@ void run_watch_destroy(run_watch *w)
         w->quit = true;
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->jmu);
-        rt_ctx_cancel(w->stop);
         pthread_join(w->helper, NULL);
     }
     for (int i = 0; i < w->n; i++) {
         met_proc_destroy(w->procs[i].mp);
         met_kern_close(w->procs[i].mk);
     }
-    rt_ctx_destroy(w->stop);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->jmu);
     pthread_mutex_destroy(&w->mu);

@@ -15,6 +15,17 @@ static inline void lb_tmpdir_make(char *dir, size_t cap, const char *prefix)
     cr_assert_not_null(mkdtemp(dir), "mkdtemp %s", dir);
 }
 
+/* Write text into dir/name, or fail the test. */
+static inline void lb_tmpdir_write(const char *dir, const char *name, const char *text)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "cannot write %s", p);
+    fputs(text, f);
+    fclose(f);
+}
+
 /* Remove dir and everything below it; a failure is logged, not fatal. */
 static inline void lb_tmpdir_remove(const char *dir)
 {

@@ -1,9 +1,6 @@
 /* test_kernel.c — the report's kernel figures against the kernel read independently: wake-ups and threads of a running server from /proc, system calls a plug-in makes behind the harness's back. */
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <fcntl.h>
-#include <glob.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +10,8 @@
 
 #include <jansson.h>
 
+#include "lb_run.h"
 #include "lb_tmpdir.h"
-
-extern char **environ;
 
 static char dir[512];
 
@@ -24,38 +20,7 @@ static void teardown(void) { lb_tmpdir_remove(dir); }
 
 TestSuite(kernel, .init = setup, .fini = teardown, .timeout = 300);
 
-static void write_file(const char *name, const char *text)
-{
-    char p[700];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static pid_t start(const char *const *args)
-{
-    const char *bin = getenv("LINKBENCH_BIN");
-    cr_assert_not_null(bin);
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (; *args && n < 31; args++)
-        argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    char po[700], pe[700];
-    snprintf(po, sizeof po, "%s/stdout.txt", dir);
-    snprintf(pe, sizeof pe, "%s/stderr.txt", dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
+static void write_file(const char *name, const char *text) { lb_tmpdir_write(dir, name, text); }
 
 static int finish(pid_t pid)
 {
@@ -68,13 +33,7 @@ static json_t *load_report(const char *scenario)
 {
     char pat[800];
     snprintf(pat, sizeof pat, "%s/res/%s/*/report.json", dir, scenario);
-    glob_t g;
-    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no report under %s/res", dir);
-    json_error_t je;
-    json_t *rep = json_load_file(g.gl_pathv[0], 0, &je);
-    globfree(&g);
-    cr_assert_not_null(rep, "%s", je.text);
-    return rep;
+    return lb_report(pat);
 }
 
 static int64_t now_ns(void)
@@ -185,7 +144,7 @@ Test(kernel, wakeups_and_threads_match_an_independent_proc_read)
     char scn[700], res[700];
     snprintf(scn, sizeof scn, "%s/k.json", dir);
     snprintf(res, sizeof res, "%s/res", dir);
-    pid_t run = start((const char *const[]){"run", "--quiet", "--out", res, scn, NULL});
+    pid_t run = lb_start(dir, (const char *const[]){"run", "--quiet", "--out", res, scn, NULL}, NULL);
     pid_t srv = server_of(run);
     cr_assert_gt(srv, 0, "no server child found");
     static sample s[400];
@@ -237,8 +196,8 @@ Test(kernel, syscalls_a_plugin_hides_are_counted)
                          " \"client\": { \"rate_per_s\": 200, \"payload_bytes\": 64 } }\n");
     snprintf(scn, sizeof scn, "%s/n.json", dir);
     snprintf(res, sizeof res, "%s/res", dir);
-    cr_assert_eq(finish(start((const char *const[]){"run", "--quiet", "--variant", vars, "--out", res,
-                                                     scn, NULL})), 0);
+    cr_assert_eq(finish(lb_start(dir, (const char *const[]){"run", "--quiet", "--variant", vars, "--out",
+                                                              res, scn, NULL}, NULL)), 0);
     json_t *rep = load_report("n");
     json_t *runs = json_object_get(rep, "runs");
     json_t *ev = json_array_get(runs, 0), *no = json_array_get(runs, 1);

@@ -26,15 +26,7 @@ static void teardown(void) { lb_tmpdir_remove(dir); }
 
 TestSuite(run, .init = setup, .fini = teardown, .timeout = 300);
 
-static void write_file(const char *name, const char *text)
-{
-    char p[700];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-}
+static void write_file(const char *name, const char *text) { lb_tmpdir_write(dir, name, text); }
 
 static char *slurp(const char *path) { return lb_slurp(path); }
 

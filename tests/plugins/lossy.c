@@ -265,6 +265,9 @@ LINK_VARIANT_EXPORT = {
     .summary = "test only: loses messages on purpose, which the accounting must find",
     .threads_per_link = 1,
     .loss_policy = LINK_LOSS_BLOCKS,
+    /* what it names (the losses it keeps quiet about are the point of it) */
+    .drop_reasons = LINK_DROP_BIT(LINK_DROP_RECV_QUEUE_FULL) | LINK_DROP_BIT(LINK_DROP_SEND_FAILED) |
+                    LINK_DROP_BIT(LINK_DROP_UNSENT_AT_CLOSE),
     .start = x_start,
     .attach = x_attach,
     .send = x_send,
