@@ -13,18 +13,26 @@
 /* How it works, in one paragraph. Links connect at connect_rate_per_s, spread over
  * source addresses 127.0.0.1..x. Each open link owns a schedule of slots (constant
  * interval or Poisson); slot k carries seq k and leaves at its scheduled time whatever
- * the server does. When the link cannot take it (bytes queued above a bound, or
+ * the server does. When the link cannot take it (the kernel refused bytes, or
  * in_flight_max reached) the slot waits in the schedule and its latency still runs
- * from t_sched (no coordinated omission). One timerfd wakes the thread for the
- * earliest due slot across all links; each wake-up sends everything due and flushes
- * each socket once. Echoes and pushes are matched by per-link sequence numbers.
+ * from t_sched (no coordinated omission). The links are split over `threads` threads,
+ * each with its own epoll loop and its share of every group; each loop wakes for the
+ * earliest due slot, sends everything due in one pass (one send per link) and reads
+ * every readable link, but never wakes twice within one pacing tick (tick_ns): at high
+ * rates one wake-up serves a tick's worth of messages, and a slot's lateness (lag) is
+ * at most about a tick, charged to its latency, which still runs from its own t_sched.
+ * An echo's arrival (t_recv) is the kernel's receive stamp of the segment that
+ * completed it (SO_TIMESTAMPING), so reading it on the next tick does not add to its
+ * round trip; the wait for the read is driver_rx_delay. Echoes and pushes are matched
+ * by per-link sequence numbers.
  *
- * Load time 0 is the moment the ramp is done (every link open or failed): faults and
- * stop_reading_at_ns count from there. The measured window starts warmup_ns later and
- * lasts duration_ns; only slots scheduled inside it are measured, but every message of
- * the run is accounted for in drv_result.all. */
+ * Load time 0 is the moment the ramp is done (every link of every thread open or
+ * failed): faults and stop_reading_at_ns count from there. The measured window starts
+ * warmup_ns later and lasts duration_ns; only slots scheduled inside it are measured,
+ * but every message of the run is accounted for in drv_result.all. */
 
 #define DRV_MAX_GROUPS 8
+#define DRV_THREADS_MAX 64
 
 enum drv_pattern { DRV_CONSTANT = 0, DRV_POISSON = 1 };
 enum drv_size_dist { DRV_SIZE_FIXED = 0, DRV_SIZE_UNIFORM = 1, DRV_SIZE_EXPONENTIAL = 2 };
@@ -65,7 +73,7 @@ struct drv_progress {
     int64_t links_open, links_failed;
     int64_t sent, delivered, pushes_received, in_flight;
     int64_t backlog_links;          /* links with due slots they could not send */
-    int64_t cpu_ns;                 /* driver thread CPU since drv_run started */
+    int64_t cpu_ns;                 /* the driver threads' CPU since drv_run started */
     int64_t lag_max_ns;             /* worst t_sent - t_sched since the previous call */
     /* The measured window (CLOCK_MONOTONIC ns) once the ramp is done: its start, and its
      * planned end (0 when only a stop or the last slot will end it). The progress
@@ -95,11 +103,14 @@ struct drv_params {
     uint32_t src_addrs_min;         /* use at least this many of 127.0.0.1.. (default 1) */
     uint32_t links_per_src_max;     /* at most this many links per source address (default 10 000) */
     size_t pending_out_max_bytes;   /* a link with more queued bytes waits (default 256 KiB) */
-    int64_t wake_grid_ns;           /* 0: wake exactly at each slot; > 0: round wake-ups up to a
-                                     * grid, batching slots (their lag is measured, latency still
-                                     * runs from t_sched) — trades precision for CPU at low rates */
+    int64_t tick_ns;                /* pacing tick: a thread never wakes twice within it
+                                     * (default 50 us; 1 us .. 10 ms) */
+    int threads;                    /* loops, each on its own thread with its share of every
+                                     * group's links (default 1; 1..DRV_THREADS_MAX) */
     size_t read_budget_bytes;       /* bytes read per readiness event per link (default 256 KiB) */
-    int cpu;                        /* pin the driver thread to this CPU; -1 = no pinning */
+    int cpu;                        /* pin every thread to this CPU; -1 = no pinning */
+    int cpus[DRV_THREADS_MAX];      /* when n_cpus > 0: thread i on cpus[i % n_cpus] instead */
+    int n_cpus;
     uint64_t seed;                  /* PRNG seed for schedules and sizes (default 1) */
 
     double saturated_cpu_frac;      /* driver_saturated above this share of a core (default 0.8) */
@@ -107,10 +118,10 @@ struct drv_params {
                                      * late) passes this (default 1 ms) and distorted the run
                                      * (drv_saturated) */
 
-    bool cpu_split;                 /* time the send and receive paths apart with the thread CPU
-                                     * clock (two system calls per event: for `bench driver`) */
     int64_t progress_interval_ns;   /* default 250 ms */
-    drv_progress_fn progress;       /* may be NULL; called on the driver thread */
+    drv_progress_fn progress;       /* may be NULL; called on thread 0 (drv_run's caller) with
+                                     * every thread's figures (each at most one progress
+                                     * interval old) */
     void *progress_arg;
 
     const struct drv_fault *faults; /* caller-owned, any order; may be NULL */
@@ -128,8 +139,8 @@ struct drv_sat_in {
                                      * less the time the link could not take the slot (socket
                                      * not writable, in_flight_max): the server's backpressure
                                      * is the server's, not the driver's */
-    int64_t rx_delay_p99_ns;        /* p99 of the receive-side delay: from the loop waking
-                                     * with the socket readable to reading it */
+    int64_t rx_delay_p99_ns;        /* p99 of the receive-side delay: from the kernel's
+                                     * receive stamp to the driver's read */
     int64_t rtt_p99_ns;             /* round trip p99 (0: no round trips) */
 };
 
@@ -201,43 +212,66 @@ struct drv_result {
     const met_hist *lag;                 /* t_sent - t_sched */
     const met_hist *lag_own;             /* the same less backpressure waits (drv_sat_in) */
     const met_hist *bp_wait;             /* the backpressure part of it (slots that waited) */
-    const met_hist *rx_delay;            /* loop woken readable -> socket read */
+    const met_hist *rx_delay;            /* kernel's receive stamp -> the driver's read */
     /* Censored latency: the age at t_end (t_end - t_sched, a lower bound of its latency)
      * of every window echo sent on a link open at the end and not back by then, and of
      * every window slot still unsent at the end (never left the driver). */
     const met_hist *rtt_undelivered, *unsent_age;
 
-    /* Self-check over the measured window (whole run when the window is empty). */
+    /* Self-check over the measured window (whole run when the window is empty). With
+     * several threads: CPU and wake-ups summed, utilisation, lag and delays the worst
+     * thread's (each thread is a core's worth of driver). */
     int64_t cpu_ns, wall_ns;
-    double cpu_util;                /* cpu_ns / wall_ns, 0..1 */
+    int64_t cpu_user_ns, cpu_sys_ns;   /* the same CPU, user and system apart (getrusage) */
+    double cpu_util;                /* cpu_ns / wall_ns of the busiest thread, 0..1 */
     int64_t lag_max_ns, lag_p99_ns;
     int64_t lag_own_p99_ns, rx_delay_p99_ns;
     bool driver_saturated;
     const char *saturated_why;      /* "", "cpu", "lag", "rx" or a combination (drv_saturated) */
     int64_t runq_wait_ns;           /* runnable but not running (whole run): others took the core;
                                      * reported, not a saturation reason by itself */
-    int64_t cpu_tx_ns, cpu_rx_ns;   /* CPU in the send and the receive paths (whole run, cpu_split;
-                                     * the thread clock's own cost, calibrated, taken out) */
-    int64_t wakeups;                /* loop iterations */
+    int64_t wakeups;                /* the loops' wake-ups (returns from epoll) in the window */
+    int64_t wakeups_kernel;         /* the threads' voluntary context switches in it: the
+                                     * kernel's count of their sleeps (wait or tick) */
+    int64_t syscalls;               /* the threads' system calls in it, counted by the kernel
+                                     * (perf raw_syscalls:sys_enter); -1 where it will not count */
+    int64_t tick_ns;                /* the pacing tick it ran with */
+    int64_t threads;                /* threads (summed over merged results) */
+    int64_t rx_reads, rx_stamped;   /* reads that returned data; of them with the kernel's stamp
+                                     * (the rest are stamped with the read's time) */
 };
+
+/* Fold b into r (several threads' or processes' results): counts summed, establish
+ * the latest, utilisation, lag and delays the worst, saturation if any (its reason
+ * copied into why, which r->saturated_why then points to). Times and histograms are
+ * left to the caller. */
+void drv_result_merge(struct drv_result *r, const struct drv_result *b, char *why, size_t why_len);
+
+/* Share k of n of p: every group split link by link (the first links % n shares take
+ * one more; close_rate_per_s and connect_rate_per_s in proportion), faults mapped onto
+ * the share's own link indices (at most cap, in faults), and first_id[g] (when not
+ * NULL) the index among p's links of the share's first link of its group g. 0, or
+ * -EINVAL when the share holds no link. */
+int drv_share(const struct drv_params *p, int k, int n, struct drv_params *out, struct drv_fault *faults,
+              int cap, uint32_t *first_id);
 
 /* Create a driver: validates params (-EINVAL, message in err), allocates links,
  * creates the loop. 0 and *out, or a negative errno. */
 int drv_create(const struct drv_params *p, struct drv **out, char *err, size_t errlen);
-/* Run to the end on the calling thread (pinned to p->cpu while it runs), then fill *r.
- * Links stay connected until drv_destroy. Returns 0; connect failures are counted in
- * *r, never fatal. */
+/* Run to the end: thread 0 on the calling thread (pinned while it runs), the others
+ * on threads of their own; then fill *r with their results merged (histograms
+ * exactly, bucket by bucket). The threads share one load time 0, one window start
+ * and one end (t_end: after every thread has drained). Links stay connected until
+ * drv_destroy. Returns 0; connect failures are counted in *r, never fatal; -EALREADY
+ * when it ran before, -EAGAIN when a thread could not start. */
 int drv_run(struct drv *d, struct drv_result *r);
 /* Close every link (close frame, then RST) and free. NULL is a no-op. */
 void drv_destroy(struct drv *d);
 
-/* Ask the run to stop: async-signal-safe, any thread. Sending stops; echoes drain for
- * at most drain_max_ns; a second request ends the drain at once. */
+/* Ask the run to stop: async-signal-safe, any thread. Sending stops (each thread's
+ * window ends when it notices, the result's at the latest); echoes drain for at most
+ * drain_max_ns; a second request ends the drain at once. */
 void drv_request_stop(struct drv *d);
-
-/* Fault hook, on the driver thread only (from the progress callback, or before
- * drv_run): applies `kind` to links [first, first+count). Returns links affected. */
-int drv_fault(struct drv *d, enum drv_fault_kind kind, uint32_t first, uint32_t count);
 
 /* Local address of link i while it is open (for tests and reports): 0 or -ENOTCONN. */
 int drv_link_local_addr(const struct drv *d, uint32_t i, uint32_t *ip_host_order, uint16_t *port);
@@ -248,8 +282,9 @@ int drv_link_local_addr(const struct drv *d, uint32_t i, uint32_t *ip_host_order
  * messages not yet back; "t_end" (the driver's end) beside them. New reference. */
 json_t *drv_census(struct drv *d);
 
-/* `linkbench bench driver` (argv[0] is "driver"): CPU per message at increasing offered
- * rates against an in-process echo thread. Exit code 0, 1 (failed), 2 (usage). */
+/* `linkbench bench driver` (argv[0] is "driver"): the driver's CPU per message over a
+ * matrix of schedules beside the floor's (drv_floor.h), against an echo process on the
+ * other core. Exit code 0, 1 (failed), 2 (usage). */
 int drv_bench(int argc, char **argv);
 
 #endif

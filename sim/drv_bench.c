@@ -1,191 +1,358 @@
-/* drv_bench.c — `linkbench bench driver`: the driver's own CPU per message against an in-process echo thread. */
+/* drv_bench.c — `linkbench bench driver`: the driver's CPU per message over a matrix of schedules, beside the floor's, against an echo process on the other core. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "drv.h"
 #include "drv_echo.h"
+#include "drv_floor.h"
 #include "rt.h"
 
-/* Knobs of the bench, tcpkali style: units in the names, defaults in one place. */
+#define MAXV 8
+
+/* Knobs of the bench, units in the names, defaults in one place. */
 struct bench_params {
-    uint32_t links;                 /* default 100 */
+    enum drv_pattern patterns[2];
+    int n_patterns;
+    double links[MAXV], rates[MAXV];   /* rates: offered totals over the links */
+    int n_links, n_rates;
     uint32_t size_bytes;            /* default 64 */
-    double rates_per_s[32];         /* offered totals, in increasing order */
-    int n_rates;
-    double seconds, warmup_s;       /* measured window and warm-up per rate (2 s, 0.5 s) */
+    double seconds, warmup_s;       /* measured window and warm-up per run (2 s, 0.5 s) */
     int driver_cpu, server_cpu;     /* 0 and 1; -1 = no pinning */
-    uint32_t in_flight_max;         /* per link; 0 = open loop */
-    bool split;                     /* a second run timing send and receive apart (default on) */
-    int64_t wake_grid_ns;           /* drv_params.wake_grid_ns (default 0: exact wake-ups) */
+    int64_t tick_ns;                /* drv_params.tick_ns */
+    int threads;                    /* driver threads (all on driver_cpu) */
+    bool driver, floor;             /* which rows run (both by default) */
 };
 
 static void bench_defaults(struct bench_params *b)
 {
-    static const double rates[] = {20e3, 50e3, 100e3, 200e3, 400e3, 800e3, 1.6e6, 2.4e6};
     memset(b, 0, sizeof *b);
-    b->links = 100;
+    b->patterns[0] = DRV_CONSTANT;
+    b->patterns[1] = DRV_POISSON;
+    b->n_patterns = 2;
+    b->links[0] = 100;
+    b->links[1] = 10000;
+    b->n_links = 2;
+    b->rates[0] = 10e3;
+    b->rates[1] = 100e3;
+    b->rates[2] = 1e6;
+    b->n_rates = 3;
     b->size_bytes = 64;
-    b->n_rates = (int)(sizeof rates / sizeof rates[0]);
-    memcpy(b->rates_per_s, rates, sizeof rates);
     b->seconds = 2;
     b->warmup_s = 0.5;
     b->driver_cpu = 0;
     b->server_cpu = 1;
-    b->split = true;
+    b->tick_ns = 50 * RT_US;
+    b->threads = 1;
+    b->driver = b->floor = true;
 }
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: linkbench bench driver [options]\n"
-            "  The driver's CPU per message (sends and receives apart) at increasing offered\n"
-            "  rates, against a plain libev + vsock echo thread on another core.\n"
-            "  --links N          links (default 100)\n"
-            "  --size BYTES       payload bytes, >= 48 (default 64)\n"
-            "  --rates R,R,...    offered msg/s, total over links (default 20k..2.4M)\n"
-            "  --seconds S        measured seconds per rate (default 2)\n"
-            "  --warmup S         warm-up seconds per rate (default 0.5)\n"
+            "  The driver's CPU per message (sent + received; user and system apart) over a\n"
+            "  matrix of patterns x links x offered rates, beside the floor's: a minimal client\n"
+            "  with the same schedule, connections and pacing that makes only the system calls\n"
+            "  they require (no header, accounting or histograms). Each run against a plain\n"
+            "  libev + vsock echo process on the other core.\n"
+            "  --patterns P,P     constant, poisson (default both)\n"
+            "  --links N,N        links (default 100,10000)\n"
+            "  --rates R,R        offered msg/s over all links (default 10k,100k,1M)\n"
+            "  --size BYTES       payload bytes, 48..65535 (default 64)\n"
+            "  --seconds S        measured seconds per run (default 2)\n"
+            "  --warmup S         warm-up seconds per run (default 0.5)\n"
+            "  --tick-us N        the pacing tick (default 50)\n"
+            "  --threads N        driver threads, all on the driver's CPU (default 1)\n"
             "  --driver-cpu N     pin the driver (default 0; -1 none)\n"
-            "  --server-cpu N     pin the echo thread (default 1; -1 none)\n"
-            "  --in-flight N      echoes outstanding per link (default 0 = open loop)\n"
-            "  --grid-us N        round the driver's wake-ups to an N us grid (default 0: exact)\n"
-            "  --no-split         skip the second run that times send and receive apart\n");
+            "  --server-cpu N     pin the echo process (default 1; -1 none)\n"
+            "  --floor            the floor only;  --no-floor  the driver only\n");
 }
 
-static int parse_rates(const char *s, struct bench_params *b)
+static int parse_list(const char *s, double *v, int *n)
 {
-    b->n_rates = 0;
+    *n = 0;
     char *end;
-    while (*s && b->n_rates < 32) {
-        double v = strtod(s, &end);
-        if (end == s || v <= 0)
+    while (*s && *n < MAXV) {
+        double x = strtod(s, &end);
+        if (end == s || x <= 0)
             return -1;
-        if (*end == 'k' || *end == 'K') { v *= 1e3; end++; }
-        else if (*end == 'm' || *end == 'M') { v *= 1e6; end++; }
-        b->rates_per_s[b->n_rates++] = v;
-        s = *end == ',' ? end + 1 : end;
+        if (*end == 'k' || *end == 'K') { x *= 1e3; end++; }
+        else if (*end == 'm' || *end == 'M') { x *= 1e6; end++; }
+        v[(*n)++] = x;
         if (*end && *end != ',')
             return -1;
+        s = *end ? end + 1 : end;
     }
-    return b->n_rates ? 0 : -1;
+    return *n ? 0 : -1;
 }
 
 static int parse(int argc, char **argv, struct bench_params *b)
 {
     static const struct option opts[] = {
-        {"links", 1, 0, 'l'}, {"size", 1, 0, 's'}, {"rates", 1, 0, 'r'}, {"seconds", 1, 0, 't'},
-        {"warmup", 1, 0, 'w'}, {"driver-cpu", 1, 0, 'd'}, {"server-cpu", 1, 0, 'c'},
-        {"in-flight", 1, 0, 'i'}, {"no-split", 0, 0, 'n'}, {"grid-us", 1, 0, 'g'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"patterns", 1, 0, 'p'}, {"links", 1, 0, 'l'}, {"rates", 1, 0, 'r'}, {"size", 1, 0, 's'},
+        {"seconds", 1, 0, 't'}, {"warmup", 1, 0, 'w'}, {"tick-us", 1, 0, 'k'}, {"threads", 1, 0, 'T'},
+        {"driver-cpu", 1, 0, 'd'}, {"server-cpu", 1, 0, 'c'}, {"floor", 0, 0, 'f'},
+        {"no-floor", 0, 0, 'F'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': b->links = (uint32_t)atoi(optarg); break;
-        case 's': b->size_bytes = (uint32_t)atoi(optarg); break;
+        case 'p':
+            b->n_patterns = 0;
+            for (char *s = optarg; *s;) {
+                size_t n = strcspn(s, ",");
+                if (n == 8 && !strncmp(s, "constant", 8)) b->patterns[b->n_patterns++] = DRV_CONSTANT;
+                else if (n == 7 && !strncmp(s, "poisson", 7)) b->patterns[b->n_patterns++] = DRV_POISSON;
+                else {
+                    fprintf(stderr, "bench driver: --patterns: constant or poisson (got '%s')\n", optarg);
+                    return 2;
+                }
+                s += n + (s[n] == ',');
+                if (b->n_patterns == 2)
+                    break;
+            }
+            break;
+        case 'l':
         case 'r':
-            if (parse_rates(optarg, b) < 0) {
-                fprintf(stderr, "bench driver: --rates: a list of positive numbers like 100k,1M (got '%s')\n", optarg);
+            if (parse_list(optarg, c == 'l' ? b->links : b->rates, c == 'l' ? &b->n_links : &b->n_rates) < 0) {
+                fprintf(stderr, "bench driver: --%s: a list of positive numbers like 100,10k (got '%s')\n",
+                        c == 'l' ? "links" : "rates", optarg);
                 return 2;
             }
             break;
+        case 's': b->size_bytes = (uint32_t)atoi(optarg); break;
         case 't': b->seconds = atof(optarg); break;
         case 'w': b->warmup_s = atof(optarg); break;
+        case 'k': b->tick_ns = (int64_t)(atof(optarg) * 1e3); break;
+        case 'T': b->threads = atoi(optarg); break;
         case 'd': b->driver_cpu = atoi(optarg); break;
         case 'c': b->server_cpu = atoi(optarg); break;
-        case 'i': b->in_flight_max = (uint32_t)atoi(optarg); break;
-        case 'n': b->split = false; break;
-        case 'g': b->wake_grid_ns = (int64_t)(atof(optarg) * 1e3); break;
+        case 'f': b->driver = false; break;
+        case 'F': b->floor = false; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
     }
-    if (b->links < 1 || b->size_bytes < 48 || b->seconds <= 0 || b->warmup_s < 0) {
-        fprintf(stderr, "bench driver: --links >= 1, --size >= 48, --seconds > 0, --warmup >= 0\n");
+    if (b->size_bytes < 48 || b->size_bytes > 65535 || b->seconds <= 0 || b->warmup_s < 0 ||
+        b->tick_ns < RT_US || b->threads < 1 || b->threads > DRV_THREADS_MAX || b->n_patterns == 0 ||
+        (!b->driver && !b->floor)) {
+        fprintf(stderr, "bench driver: --size 48..65535, --seconds > 0, --warmup >= 0, --tick-us >= 1,\n"
+                        "  --threads 1..%d, a pattern, and not both --floor and --no-floor\n", DRV_THREADS_MAX);
         return 2;
     }
     return 0;
 }
 
-/* One run at one offered rate: fresh echo thread, fresh driver, one measured window. */
-static int run_once(const struct bench_params *b, double rate, bool split, struct drv_result *r,
-                    double *srv_util, struct drv **out)
-{
-    struct drv_echo_params ep;
-    drv_echo_params_default(&ep);
-    ep.cpu = b->server_cpu;
-    struct drv_echo *e;
+/* ---------------------------------------------------------------- the echo process */
+
+/* An echo server in a child process of its own (its sockets are not the driver's open
+ * files: 10 000 links on each side fit the limit), pinned to the server's CPU. */
+struct echo_proc {
+    pid_t pid;
+    int fd;
     uint16_t port;
-    int rc = drv_echo_start(&ep, &e, &port);
-    if (rc) {
-        fprintf(stderr, "bench driver: echo server: %s\n", strerror(-rc));
-        return rc;
+};
+
+static int echo_start(const struct bench_params *b, struct echo_proc *e)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -errno;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(sv[0]);
+        struct drv_echo_params ep;
+        drv_echo_params_default(&ep);
+        ep.cpu = b->server_cpu;
+        struct drv_echo *s;
+        uint16_t port = 0;
+        if (drv_echo_start(&ep, &s, &port) != 0)
+            _exit(1);
+        if (write(sv[1], &port, sizeof port) != sizeof port)
+            _exit(1);
+        char c;
+        while (read(sv[1], &c, 1) == 1 && c == 'c') {
+            int64_t ns = drv_echo_cpu_ns(s);
+            if (write(sv[1], &ns, sizeof ns) != sizeof ns)
+                break;
+        }
+        drv_echo_stop(s, NULL);
+        _exit(0);
+    }
+    close(sv[1]);
+    e->pid = pid;
+    e->fd = sv[0];
+    if (read(e->fd, &e->port, sizeof e->port) != sizeof e->port) {
+        close(e->fd);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -EPIPE;
+    }
+    return 0;
+}
+
+static int64_t echo_cpu(struct echo_proc *e)
+{
+    int64_t ns = 0;
+    if (write(e->fd, "c", 1) != 1 || read(e->fd, &ns, sizeof ns) != sizeof ns)
+        return 0;
+    return ns;
+}
+
+static void echo_stop(struct echo_proc *e)
+{
+    close(e->fd);   /* EOF: it stops and exits */
+    waitpid(e->pid, NULL, 0);
+}
+
+/* ---------------------------------------------------------------- one row */
+
+struct figures {
+    bool ok;
+    double sent_s, recv_s, ns_msg, usr_msg, sys_msg, wake_s, loop_s, lag50_us, lag99_us, echo_util, sc_msg;
+    bool kept_up;
+    char note[300];
+};
+
+static void per_msg(struct figures *f, int64_t msgs, int64_t cpu, int64_t usr, int64_t sys)
+{
+    double n = msgs > 0 ? (double)msgs : 1;
+    f->ns_msg = (double)cpu / n;
+    f->usr_msg = (double)usr / n;
+    f->sys_msg = (double)sys / n;
+}
+
+static void run_driver(const struct bench_params *b, enum drv_pattern pat, double links, double rate,
+                       struct figures *f)
+{
+    struct echo_proc e;
+    memset(f, 0, sizeof *f);
+    if (echo_start(b, &e) < 0) {
+        snprintf(f->note, sizeof f->note, "echo process did not start");
+        return;
     }
     struct drv_params p;
     drv_params_default(&p);
-    p.port = port;
-    p.connect_rate_per_s = 0;
+    p.port = e.port;
+    p.connect_rate_per_s = 20000;
     p.cpu = b->driver_cpu;
-    p.cpu_split = split;
-    p.wake_grid_ns = b->wake_grid_ns;
-    p.groups[0].links = b->links;
-    p.groups[0].rate_per_s = rate / b->links;
+    p.tick_ns = b->tick_ns;
+    p.threads = b->threads;
+    p.groups[0].links = (uint32_t)links;
+    p.groups[0].rate_per_s = rate / links;
+    p.groups[0].pattern = pat;
     p.groups[0].payload_min_bytes = p.groups[0].payload_max_bytes = b->size_bytes;
-    p.groups[0].in_flight_max = b->in_flight_max;
     p.warmup_ns = (int64_t)(b->warmup_s * 1e9);
     p.duration_ns = (int64_t)(b->seconds * 1e9);
     p.drain_max_ns = RT_S;
     char err[256];
-    if ((rc = drv_create(&p, out, err, sizeof err)) < 0) {
-        fprintf(stderr, "bench driver: %s\n", err);
-        drv_echo_stop(e, NULL);
-        return rc;
+    struct drv *d;
+    if (drv_create(&p, &d, err, sizeof err) < 0) {
+        snprintf(f->note, sizeof f->note, "%s", err);
+        echo_stop(&e);
+        return;
     }
-    int64_t scpu0 = drv_echo_cpu_ns(e);
-    drv_run(*out, r);
-    *srv_util = (double)(drv_echo_cpu_ns(e) - scpu0) / (double)(r->t_end - r->t_start);
-    drv_echo_stop(e, NULL);
-    return 0;
-}
-
-/* Two runs per rate: a plain one for throughput, CPU and latency, and one with the
- * send and receive paths timed apart (that timing costs system calls of its own). */
-static int bench_rate(const struct bench_params *b, double rate)
-{
-    struct drv_result r, rs;
-    struct drv *d, *ds = NULL;
-    double srv, srv_s;
-    int rc = run_once(b, rate, false, &r, &srv, &d);
-    if (rc)
-        return rc;
-    if (b->split && (rc = run_once(b, rate, true, &rs, &srv_s, &ds)) != 0) {
-        drv_destroy(d);
-        return rc;
-    }
+    struct drv_result r;
+    int64_t c0 = echo_cpu(&e);
+    drv_run(d, &r);
+    int64_t c1 = echo_cpu(&e);
     double secs = (double)r.measure_ns / 1e9;
     const struct drv_dir *m = &r.measured.echo, *a = &r.all.echo;
-    double per_msg = (m->sent + m->delivered) ? (double)r.cpu_ns / (double)(m->sent + m->delivered) : 0;
-    double tx = 0, rx = 0;
-    if (b->split) {
-        tx = rs.all.echo.sent ? (double)rs.cpu_tx_ns / (double)rs.all.echo.sent : 0;
-        rx = rs.all.echo.delivered ? (double)rs.cpu_rx_ns / (double)rs.all.echo.delivered : 0;
-    }
-    printf("%9.0f %9.0f %9.0f %5.0f%% %7.0f %7.0f %7.0f %5.0f%% %8.1f %8.1f %8.1f %8.1f %6.1f %s%s\n",
-           rate, (double)m->sent / secs, (double)m->delivered / secs, 100 * r.cpu_util, per_msg, tx, rx,
-           100.0 * srv, (double)met_hist_percentile(r.lat_rtt, 50) / 1e3,
-           (double)met_hist_percentile(r.lat_rtt, 99) / 1e3,
-           (double)met_hist_percentile(r.lat_rtt_uncorrected, 99) / 1e3, (double)r.lag_p99_ns / 1e3,
-           (double)r.runq_wait_ns / 1e6, r.driver_saturated ? "SATURATED:" : "", r.saturated_why);
-    fflush(stdout);
-    if (a->sent != a->delivered + a->gaps + a->in_flight + a->abandoned || a->gaps || a->duplicates)
-        printf("          accounting: sent %lld delivered %lld gaps %lld in_flight %lld dup %lld unsent %lld\n",
-               (long long)a->sent, (long long)a->delivered, (long long)a->gaps, (long long)a->in_flight,
-               (long long)a->duplicates, (long long)a->unsent);
+    f->ok = r.links_established == (int64_t)links && secs > 0;
+    f->sent_s = (double)m->sent / secs;
+    f->recv_s = (double)r.window.echo_delivered / secs;
+    per_msg(f, m->sent + r.window.echo_delivered, r.cpu_ns, r.cpu_user_ns, r.cpu_sys_ns);
+    f->sc_msg = r.syscalls < 0 ? -1 : (double)r.syscalls / (double)(m->sent + r.window.echo_delivered + 1);
+    f->wake_s = (double)r.wakeups_kernel / secs;
+    f->loop_s = (double)r.wakeups / secs;
+    f->lag50_us = (double)met_hist_percentile(r.lag, 50) / 1e3;
+    f->lag99_us = (double)met_hist_percentile(r.lag, 99) / 1e3;
+    f->echo_util = (double)(c1 - c0) / (double)(r.t_end - r.t_start);
+    int64_t offered = m->scheduled;
+    f->kept_up = r.window.echo_delivered >= 0.98 * (double)offered &&
+                 r.window.backlog_end - r.window.backlog_start <= 0.02 * (double)offered;
+    if (!f->ok)
+        snprintf(f->note, sizeof f->note, "%lld of %.0f links open", (long long)r.links_established, links);
+    else if (a->sent != a->delivered + a->gaps + a->in_flight + a->abandoned || a->gaps || a->duplicates)
+        snprintf(f->note, sizeof f->note, "accounting: sent %lld delivered %lld gaps %lld in_flight %lld dup %lld",
+                 (long long)a->sent, (long long)a->delivered, (long long)a->gaps, (long long)a->in_flight,
+                 (long long)a->duplicates);
+    else if (r.driver_saturated)
+        snprintf(f->note, sizeof f->note, "driver_saturated: %s", r.saturated_why);
     drv_destroy(d);
-    drv_destroy(ds);
-    return 0;
+    echo_stop(&e);
+}
+
+static void run_floor(const struct bench_params *b, enum drv_pattern pat, double links, double rate,
+                      struct figures *f)
+{
+    struct echo_proc e;
+    memset(f, 0, sizeof *f);
+    if (echo_start(b, &e) < 0) {
+        snprintf(f->note, sizeof f->note, "echo process did not start");
+        return;
+    }
+    struct drv_floor_params p;
+    drv_floor_params_default(&p);
+    p.port = e.port;
+    p.links = (uint32_t)links;
+    p.rate_per_s = rate / links;
+    p.pattern = pat;
+    p.payload_bytes = b->size_bytes;
+    p.tick_ns = b->tick_ns;
+    p.warmup_ns = (int64_t)(b->warmup_s * 1e9);
+    p.duration_ns = (int64_t)(b->seconds * 1e9);
+    p.cpu = b->driver_cpu;
+    struct drv_floor_result r;
+    char err[256] = "";
+    rt_ns t0 = rt_now();
+    int64_t c0 = echo_cpu(&e);
+    int rc = drv_floor_run(&p, &r, err, sizeof err);
+    int64_t c1 = echo_cpu(&e);
+    rt_ns t1 = rt_now();
+    echo_stop(&e);
+    if (rc < 0) {
+        snprintf(f->note, sizeof f->note, "%s", err);
+        return;
+    }
+    double secs = (double)r.wall_ns / 1e9;
+    f->ok = secs > 0;
+    f->sent_s = (double)r.sent / secs;
+    f->recv_s = (double)r.received / secs;
+    per_msg(f, r.sent + r.received, r.cpu_ns, r.cpu_user_ns, r.cpu_sys_ns);
+    f->sc_msg = r.syscalls < 0 ? -1 : (double)r.syscalls / (double)(r.sent + r.received + 1);
+    f->wake_s = (double)r.wakeups_kernel / secs;
+    f->loop_s = (double)r.wakeups / secs;
+    f->echo_util = (double)(c1 - c0) / (double)(t1 - t0);
+    f->kept_up = r.received >= 0.98 * (double)r.scheduled;
+}
+
+static void loadavg(char *buf, size_t n)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    buf[0] = 0;
+    if (f) {
+        if (!fgets(buf, (int)n, f))
+            buf[0] = 0;
+        fclose(f);
+    }
+    buf[strcspn(buf, " ")] = 0;
 }
 
 int drv_bench(int argc, char **argv)
@@ -195,17 +362,43 @@ int drv_bench(int argc, char **argv)
     int rc = parse(argc, argv, &b);
     if (rc)
         return rc == 1 ? 0 : 2;
-    printf("bench driver: %u links, %u B, %.1f s (+%.1f s warm-up) per rate, driver cpu %d, echo cpu %d, %s, grid %lld us\n",
-           b.links, b.size_bytes, b.seconds, b.warmup_s, b.driver_cpu, b.server_cpu,
-           b.in_flight_max ? "in-flight capped" : "open loop", (long long)(b.wake_grid_ns / 1000));
-    printf("  ns/msg: driver CPU per message (sends + receives in the window); tx_ns, rx_ns: per send\n"
-           "  and per receive, from a second run timing the paths apart (clock cost taken out);\n"
-           "  srv: the echo thread's CPU share;\n"
-           "  runqms: ms the driver waited for its CPU (another process on the core).\n");
-    printf("%9s %9s %9s %6s %7s %7s %7s %6s %8s %8s %8s %8s %6s\n", "offered", "sent/s", "recv/s", "drvcpu",
-           "ns/msg", "tx_ns", "rx_ns", "srv", "rtt50us", "rtt99us", "raw99us", "lag99us", "runqms");
-    for (int i = 0; i < b.n_rates; i++)
-        if (bench_rate(&b, b.rates_per_s[i]) < 0)
-            return 1;
+    struct utsname u;
+    uname(&u);
+    char la[64];
+    loadavg(la, sizeof la);
+    printf("bench driver: %ld CPUs, %s %s; driver on CPU %d (%d thread%s), echo process on CPU %d;\n"
+           "  %u-byte echoes, open loop, tick %lld us, %.1f s window after %.1f s warm-up; load %s\n",
+           sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, b.driver_cpu, b.threads, b.threads > 1 ? "s" : "",
+           b.server_cpu, b.size_bytes, (long long)(b.tick_ns / 1000), b.seconds, b.warmup_s, la);
+    printf("  ns/msg: CPU per message (sent + received in the window), usr + sys; x: driver / floor;\n"
+           "  sc: system calls per message (the kernel's count); +usr: the driver's user time per message\n"
+           "  over the floor's; wake/s, flwk/s: the kernel's count of the driver's and the floor's sleeps\n"
+           "  (voluntary switches); lag: t_sent - t_sched; echo: the echo process's CPU\n");
+    printf("%-8s %6s %8s | %9s %9s | %6s %5s %5s %4s | %6s %5s %5s %4s | %5s %5s | %7s %7s | %7s %7s | %4s %4s | %4s\n",
+           "pattern", "links", "offered", "sent/s", "recv/s", "drv", "usr", "sys", "sc", "floor", "usr", "sys", "sc",
+           "x", "+usr", "wake/s", "flwk/s", "lag50us", "lag99us", "kept", "flkp", "echo");
+    for (int pi = 0; pi < b.n_patterns; pi++)
+        for (int li = 0; li < b.n_links; li++)
+            for (int ri = 0; ri < b.n_rates; ri++) {
+                enum drv_pattern pat = b.patterns[pi];
+                struct figures dr = {0}, fl = {0};
+                if (b.driver)
+                    run_driver(&b, pat, b.links[li], b.rates[ri], &dr);
+                if (b.floor)
+                    run_floor(&b, pat, b.links[li], b.rates[ri], &fl);
+                const struct figures *x = b.driver ? &dr : &fl;
+                printf("%-8s %6.0f %8.0f | %9.0f %9.0f | %6.0f %5.0f %5.0f %4.2f | %6.0f %5.0f %5.0f %4.2f | %5.2f %5.0f | %7.0f %7.0f "
+                       "| %7.1f %7.1f | %4s %4s | %3.0f%%%s%s\n",
+                       pat == DRV_POISSON ? "poisson" : "constant", b.links[li], b.rates[ri], x->sent_s, x->recv_s,
+                       dr.ns_msg, dr.usr_msg, dr.sys_msg, dr.sc_msg, fl.ns_msg, fl.usr_msg, fl.sys_msg, fl.sc_msg,
+                       b.driver && b.floor && fl.ns_msg > 0 ? dr.ns_msg / fl.ns_msg : 0,
+                       b.driver && b.floor ? dr.usr_msg - fl.usr_msg : 0, dr.wake_s, fl.wake_s, dr.lag50_us,
+                       dr.lag99_us, !b.driver ? "-" : dr.kept_up ? "yes" : "no",
+                       !b.floor ? "-" : fl.kept_up ? "yes" : "no", 100 * x->echo_util,
+                       dr.note[0] || fl.note[0] ? "  " : "", dr.note[0] ? dr.note : fl.note);
+                fflush(stdout);
+            }
+    loadavg(la, sizeof la);
+    printf("load at the end: %s\n", la);
     return 0;
 }

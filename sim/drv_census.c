@@ -1,9 +1,10 @@
 /* drv_census.c — the driver at its end: censored round trips of echoes not back, and its census (per open link: what it sent and got on its connection, its socket's holdings). */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 
 #include "drv_internal.h"
-#include "vsock_census.h"
 
 /* Schedule time of seq s on L, or the latest time it can have been scheduled at when
  * s is older than the ring (seqs are scheduled in order): *exact says which. */
@@ -19,10 +20,10 @@ static bool received(const struct drv_seqtrack *t, uint64_t s)
     return s < t->next && s + DRV_WIN_BITS >= t->next && (t->bits[(s % DRV_WIN_BITS) / 64] >> (s % 64) & 1);
 }
 
-void drv_censor_rtt(struct drv *d)
+void drv_censor_rtt(struct drv_thr *t, rt_ns t_end)
 {
-    for (uint32_t i = 0; i < d->n_links; i++) {
-        const struct drv_link *L = &d->links[i];
+    for (uint32_t i = 0; i < t->n_links; i++) {
+        const struct drv_link *L = &t->links[i];
         if (L->state != L_OPEN || L->seq_meas0 == UINT64_MAX)
             continue;
         /* sent in the window and not back: the holes the seq window still tells, and
@@ -34,32 +35,41 @@ void drv_censor_rtt(struct drv *d)
             if (received(&L->echo, s))
                 continue;
             bool exact;
-            met_hist_record(d->h_rtt_undel, d->t_end - sched_of(L, s, &exact));
+            met_hist_record(t->h[H_RTT_UNDEL], t_end - sched_of(L, s, &exact));
         }
     }
 }
 
-static json_t *sock_json(const vsock_census *c)
+/* The link's socket in vsock_census's terms (vsock_census.h), from the driver's own
+ * framing counts and the kernel's queues: messages are whole data messages framed out
+ * or decoded in, bytes the stream's from its first (the handshake's too). */
+static json_t *sock_json(const struct drv_link *L)
 {
-    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fd_open", c->fd_open,
-                     "msgs_in", (json_int_t)c->msgs_in, "msgs_out", (json_int_t)c->msgs_out, "inbox",
-                     (json_int_t)c->inbox_msgs, "partial_bytes", (json_int_t)c->rx_partial_bytes,
-                     "out_bytes", (json_int_t)c->out_bytes, "bytes_in", (json_int_t)c->bytes_in,
-                     "bytes_out", (json_int_t)c->bytes_out, "k_in", (json_int_t)c->kernel_in_bytes,
-                     "k_out", (json_int_t)c->kernel_out_bytes, "tcp", (json_int_t)c->tcp);
+    const struct drv_ws *w = &L->ws;
+    int kin = 0, kout = 0;
+    bool fd_open = L->fd >= 0;
+    if (fd_open) {
+        ioctl(L->fd, SIOCINQ, &kin);
+        /* unsent bytes only: on loopback a sent segment is at once in the peer's receive
+         * queue, where its SIOCINQ counts it */
+        ioctl(L->fd, SIOCOUTQNSD, &kout);
+    }
+    return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fd_open", fd_open,
+                     "msgs_in", (json_int_t)w->msgs_in, "msgs_out", (json_int_t)w->msgs_out, "inbox",
+                     (json_int_t)0, "partial_bytes", (json_int_t)drv_ws_partial(w),
+                     "out_bytes", (json_int_t)(w->ob_len - w->ob_off), "bytes_in", (json_int_t)w->bytes_in,
+                     "bytes_out", (json_int_t)w->bytes_out, "k_in", (json_int_t)kin,
+                     "k_out", (json_int_t)kout, "tcp", (json_int_t)fd_open);
 }
 
-json_t *drv_census(struct drv *d)
+json_t *drv_census_links(struct drv_thr *t, rt_ns t_end, json_t *links)
 {
-    json_t *links = json_array();
-    for (uint32_t i = 0; i < d->n_links; i++) {
-        struct drv_link *L = &d->links[i];
-        if (L->state != L_OPEN || !L->s)
+    for (uint32_t i = 0; i < t->n_links; i++) {
+        struct drv_link *L = &t->links[i];
+        if (L->state != L_OPEN || L->fd < 0)
             continue;
-        vsock_census c;
-        vsock_census_get(L->s, &c);
-        json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "link", (json_int_t)i,
-            "ip", (json_int_t)c.local_ip, "port", (json_int_t)c.local_port, "seq0",
+        json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "link", (json_int_t)L->id,
+            "ip", (json_int_t)L->ws.ip, "port", (json_int_t)L->ws.port, "seq0",
             (json_int_t)L->conn_seq0, "tx_seq", (json_int_t)L->tx_seq, "echo_next",
             (json_int_t)L->echo.next, "echo_delivered", (json_int_t)L->conn_echo_delivered,
             "push_delivered", (json_int_t)L->conn_push_delivered, "other",
@@ -67,12 +77,12 @@ json_t *drv_census(struct drv *d)
             (json_int_t)L->unsent_end);
         json_object_set_new(o, "meas0", json_integer(L->seq_meas0 == UINT64_MAX ? -1
                                                       : (json_int_t)L->seq_meas0));
-        const struct drv_group *g = &d->p.groups[L->group];
+        const struct drv_group *g = &t->p.groups[L->group];
         json_object_set_new(o, "gaps", json_integer(L->conn_gaps));
         json_object_set_new(o, "payload_min", json_integer(g->payload_min_bytes));
         json_object_set_new(o, "payload_max", json_integer(g->size_dist == DRV_SIZE_FIXED
                                                            ? g->payload_min_bytes : g->payload_max_bytes));
-        json_object_set_new(o, "sock", sock_json(&c));
+        json_object_set_new(o, "sock", sock_json(L));
         /* pushes missing below the last one received (the seq window tells) */
         json_t *holes = NULL;
         uint64_t lo = L->push.next > DRV_WIN_BITS ? L->push.next - DRV_WIN_BITS : 0;
@@ -97,7 +107,7 @@ json_t *drv_census(struct drv *d)
             if (received(&L->echo, s))
                 continue;
             json_array_append_new(ages, json_pack("[I,I]", (json_int_t)s,
-                                                  (json_int_t)(d->t_end - L->tsched[s % DRV_RING])));
+                                                  (json_int_t)(t_end - L->tsched[s % DRV_RING])));
         }
         json_object_set_new(o, "ages_from", json_integer((json_int_t)k0));
         if (json_array_size(ages) > 0) {
@@ -105,13 +115,11 @@ json_t *drv_census(struct drv *d)
             json_object_set_new(o, "ages", ages);
             /* older seqs not back: at least as old as the oldest kept */
             json_object_set_new(o, "older_age_min", json_integer(
-                (json_int_t)(d->t_end - sched_of(L, k0 > 0 ? k0 - 1 : 0, &exact))));
+                (json_int_t)(t_end - sched_of(L, k0 > 0 ? k0 - 1 : 0, &exact))));
         } else {
             json_decref(ages);
         }
         json_array_append_new(links, o);
     }
-    return json_pack("{s:I,s:I,s:I,s:o}", "t_end", (json_int_t)d->t_end, "t_measure_start",
-                     (json_int_t)d->r.t_measure_start, "t_measure_end",
-                     (json_int_t)d->r.t_measure_end, "links", links);
+    return links;
 }

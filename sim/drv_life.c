@@ -1,4 +1,4 @@
-/* drv_life.c — the driver's life cycle: create (links, loop, timerfd), run (pinning, phases), result, destroy. */
+/* drv_life.c — the driver's life cycle: create (threads and their shares), run (threads, pinning, one window), results merged, destroy. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "drv_internal.h"
@@ -31,32 +31,97 @@ static int fault_order(const void *a, const void *b)
     return x->at_ns < y->at_ns ? -1 : x->at_ns > y->at_ns;
 }
 
-/* The caller's faults plus each group's stop_reading_at, in time order. */
-static int build_faults(struct drv *d)
+static int thr_init(struct drv *d, int k, struct drv_fault *tmp, int cap)
 {
-    int n = d->p.n_faults;
-    for (int g = 0; g < d->p.n_groups; g++)
-        n += d->p.groups[g].stop_reading_at_ns >= 0 && d->p.groups[g].links > 0;
-    if (n == 0)
-        return 0;
-    d->faults = calloc((size_t)n, sizeof *d->faults);
-    if (!d->faults)
-        return -ENOMEM;
-    if (d->p.n_faults)
-        memcpy(d->faults, d->p.faults, (size_t)d->p.n_faults * sizeof *d->faults);
-    int k = d->p.n_faults;
-    uint32_t first = 0;
-    for (int g = 0; g < d->p.n_groups; g++) {
-        const struct drv_group *G = &d->p.groups[g];
-        if (G->stop_reading_at_ns >= 0 && G->links > 0)
-            d->faults[k++] = (struct drv_fault){.at_ns = G->stop_reading_at_ns, .kind = DRV_FAULT_STOP_READING,
-                                                .link_first = first, .link_count = G->links};
-        first += G->links;
+    struct drv_thr *t = &d->thr[k];
+    t->d = d;
+    t->idx = k;
+    t->epfd = t->evfd = t->scfd = -1;
+    uint32_t first_id[DRV_MAX_GROUPS];
+    if (drv_share(&d->p, k, d->n_thr, &t->p, tmp, cap, first_id) < 0)
+        return -EINVAL;
+    /* its faults: the share's, then each group's stop_reading_at, in time order */
+    int nf = t->p.n_faults;
+    for (int g = 0; g < t->p.n_groups; g++)
+        nf += t->p.groups[g].stop_reading_at_ns >= 0;
+    if (nf) {
+        t->faults = calloc((size_t)nf, sizeof *t->faults);
+        if (!t->faults)
+            return -ENOMEM;
+        if (t->p.n_faults)
+            memcpy(t->faults, t->p.faults, (size_t)t->p.n_faults * sizeof *t->faults);
+        int j = t->p.n_faults;
+        uint32_t first = 0;
+        for (int g = 0; g < t->p.n_groups; g++) {
+            const struct drv_group *G = &t->p.groups[g];
+            if (G->stop_reading_at_ns >= 0)
+                t->faults[j++] = (struct drv_fault){.at_ns = G->stop_reading_at_ns,
+                    .kind = DRV_FAULT_STOP_READING, .link_first = first, .link_count = G->links};
+            first += G->links;
+        }
+        /* stable enough: equal times keep no promised order */
+        qsort(t->faults, (size_t)nf, sizeof *t->faults, fault_order);
     }
-    /* stable enough: equal times keep no promised order */
-    qsort(d->faults, (size_t)n, sizeof *d->faults, fault_order);
-    d->n_faults = n;
-    d->p.faults = NULL;   /* the caller's array is not needed after this */
+    t->n_faults = nf;
+    t->p.faults = NULL;
+    t->p.n_faults = 0;
+    t->p.progress = k == 0 ? d->p.progress : NULL;
+
+    uint32_t max_len = WIRE_HDR_BYTES;
+    for (int g = 0; g < t->p.n_groups; g++) {
+        const struct drv_group *G = &t->p.groups[g];
+        t->n_links += G->links;
+        uint32_t m = G->size_dist == DRV_SIZE_FIXED ? G->payload_min_bytes : G->payload_max_bytes;
+        if (m > max_len)
+            max_len = m;
+    }
+    t->links = calloc(t->n_links, sizeof *t->links);
+    t->tsched = calloc((size_t)t->n_links * DRV_RING, sizeof *t->tsched);
+    t->tx_cap = d->p.pending_out_max_bytes > 2 * ((size_t)max_len + 14) ? d->p.pending_out_max_bytes
+                                                                          : 2 * ((size_t)max_len + 14);
+    t->tx = malloc(t->tx_cap);
+    t->rx_cap = d->p.read_budget_bytes;
+    t->rx = malloc(t->rx_cap);
+    t->fill = malloc(max_len);
+    t->fill_len = max_len;
+    for (int h = 0; h < DRV_NHIST; h++)
+        if (!(t->h[h] = met_hist_create()))
+            return -ENOMEM;
+    if (!t->links || !t->tsched || !t->tx || !t->rx || !t->fill)
+        return -ENOMEM;
+    int rc = drv_loop_init(t);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < max_len; i++)
+        t->fill[i] = (uint8_t)('a' + i % 26);
+    uint32_t n_src = (d->n_links + d->p.links_per_src_max - 1) / d->p.links_per_src_max;
+    if (n_src < d->p.src_addrs_min)
+        n_src = d->p.src_addrs_min;
+    uint32_t i = 0;
+    for (int g = 0; g < t->p.n_groups; g++)
+        for (uint32_t j = 0; j < t->p.groups[g].links; j++, i++) {
+            struct drv_link *L = &t->links[i];
+            L->id = first_id[g] + j;
+            L->local = i;
+            L->group = (uint8_t)g;
+            L->fd = -1;
+            L->src = L->id % n_src;   /* round robin: every address stays under the cap */
+            L->seq_meas0 = UINT64_MAX;
+            L->tsched = t->tsched + (size_t)i * DRV_RING;
+            L->slots_left = t->p.groups[g].msgs_per_link ? t->p.groups[g].msgs_per_link : UINT64_MAX;
+            L->rng = drv_link_seed(d->p.seed, L->id);   /* the same schedule whatever the threads */
+            d->by_id[L->id] = L;
+        }
+    t->n_src = n_src;
+    t->cpu = d->p.n_cpus > 0 ? d->p.cpus[k % d->p.n_cpus] : d->p.cpu;
+    t->mask_rng = d->p.seed ^ ((uint64_t)(k + 1) * 0xd1b54a32d192ed03ull);
+    t->r.links_wanted = t->n_links;
+    t->r.src_addrs_used = n_src;
+    t->r.establish_ns = -1;
+    t->t_ramp = t->t_progress = t->t_fault = t->t_phase = t->t_drain = RT_NEVER;
+    for (int g = 0; g < DRV_MAX_GROUPS; g++)
+        t->t_churn[g] = RT_NEVER;
+    t->t_meas0 = t->t_send_end = t->t_stop = RT_NEVER;
     return 0;
 }
 
@@ -70,320 +135,318 @@ int drv_create(const struct drv_params *p, struct drv **out, char *err, size_t e
     if (!d)
         return -ENOMEM;
     d->p = *p;
-    d->tfd = -1;
     for (int g = 0; g < p->n_groups; g++)
         d->n_links += p->groups[g].links;
-    uint32_t need = (d->n_links + p->links_per_src_max - 1) / p->links_per_src_max;
-    d->n_src = need > p->src_addrs_min ? need : p->src_addrs_min;
+    d->n_thr = p->threads < (int)d->n_links ? p->threads : (int)d->n_links;
     inet_pton(AF_INET, p->host, &d->target_ip);
     snprintf(d->host_hdr, sizeof d->host_hdr, "%s:%u", p->host, p->port);
-
-    d->links = calloc(d->n_links, sizeof *d->links);
-    d->heap = calloc(d->n_links, sizeof *d->heap);
-    uint32_t max_len = WIRE_HDR_BYTES;
-    for (int g = 0; g < p->n_groups; g++) {
-        const struct drv_group *G = &p->groups[g];
-        uint32_t m = G->size_dist == DRV_SIZE_FIXED ? G->payload_min_bytes : G->payload_max_bytes;
-        if (m > max_len)
-            max_len = m;
-    }
-    d->scratch = malloc(max_len);
-    d->scratch_len = max_len;
-    d->h_rtt = met_hist_create();
-    d->h_rtt_unc = met_hist_create();
-    d->h_out = met_hist_create();
-    d->h_lag = met_hist_create();
-    d->h_lag_own = met_hist_create();
-    d->h_bp = met_hist_create();
-    d->h_rx = met_hist_create();
-    d->h_rtt_undel = met_hist_create();
-    d->h_unsent = met_hist_create();
-    d->tsched = calloc((size_t)d->n_links * DRV_RING, sizeof *d->tsched);
-    d->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
-    d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (!d->links || !d->heap || !d->scratch || !d->h_rtt || !d->h_rtt_unc || !d->h_out || !d->h_lag ||
-        !d->h_lag_own || !d->h_bp || !d->h_rx || !d->h_rtt_undel || !d->h_unsent || (d->n_links && !d->tsched) ||
-        !d->loop || d->tfd < 0 || build_faults(d) < 0) {
+    d->thr = calloc((size_t)d->n_thr, sizeof *d->thr);
+    d->by_id = calloc(d->n_links, sizeof *d->by_id);
+    struct drv_fault *tmp = calloc((size_t)p->n_faults * DRV_MAX_GROUPS + 1, sizeof *tmp);
+    rc = d->thr && d->by_id && tmp ? 0 : -ENOMEM;
+    for (int k = 0; rc == 0 && k < d->n_thr; k++)
+        rc = thr_init(d, k, tmp, p->n_faults * DRV_MAX_GROUPS);
+    for (int h = 0; rc == 0 && h < DRV_NHIST; h++)
+        if (!(d->h[h] = met_hist_create()))
+            rc = -ENOMEM;
+    free(tmp);
+    if (rc) {
         snprintf(err, errlen, "driver: out of memory or file descriptors");
         drv_destroy(d);
         return -ENOMEM;
     }
-    for (uint32_t i = 0; i < max_len; i++)
-        d->scratch[i] = (uint8_t)('a' + i % 26);
-
-    uint32_t i = 0;
-    for (int g = 0; g < p->n_groups; g++)
-        for (uint32_t k = 0; k < p->groups[g].links; k++, i++) {
-            struct drv_link *L = &d->links[i];
-            L->id = i;
-            L->group = (uint8_t)g;
-            L->fd = -1;
-            L->heap_pos = -1;
-            L->src = i % d->n_src;   /* round robin: every address stays under the cap */
-            L->seq_meas0 = UINT64_MAX;
-            L->tsched = d->tsched + (size_t)i * DRV_RING;
-            L->slots_left = p->groups[g].msgs_per_link ? p->groups[g].msgs_per_link : UINT64_MAX;
-            L->rng = p->seed * 0x9e3779b97f4a7c15ull + i;
-            drv_rng_next(&L->rng);
-        }
-    d->r.links_wanted = d->n_links;
-    d->r.src_addrs_used = drv_target_loopback(d) ? d->n_src : 1;   /* else the kernel's one */
-    d->r.establish_ns = -1;
-
-    ev_set_userdata(d->loop, d);
-    ev_io_init(&d->tfd_w, drv_tfd_cb, d->tfd, EV_READ);
-    ev_prepare_init(&d->prep, drv_prepare_cb);
-    ev_check_init(&d->chk, drv_check_cb);
-    ev_async_init(&d->stop_w, drv_stop_cb);
-    ev_async_start(d->loop, &d->stop_w);
-    double ramp_s = p->connect_rate_per_s > 0 && p->connect_rate_per_s < 1000 ? 1.0 / p->connect_rate_per_s : 1e-3;
-    ev_timer_init(&d->connect_t, drv_ramp_cb, 0., ramp_s);
-    double prog_s = (double)p->progress_interval_ns / 1e9;
-    ev_timer_init(&d->progress_t, drv_progress_cb, prog_s, prog_s);
-    ev_timer_init(&d->fault_t, drv_fault_cb, 0., 0.);
-    ev_timer_init(&d->drain_t, NULL, 0., 0.);
-    for (int g = 0; g < DRV_MAX_GROUPS; g++) {
-        ev_timer_init(&d->churn_t[g], drv_churn_cb, 1., 1.);
-        d->churn_t[g].data = (void *)(intptr_t)g;
-    }
-    d->t_meas0 = d->t_send_end = d->t_stop = RT_NEVER;
     *out = d;
     return 0;
 }
 
-static void finish(struct drv *d, struct drv_result *r)
+/* ---------------------------------------------------------------- run */
+
+static void *thread_main(void *arg)
 {
-    rt_ns end = rt_now();
-    d->t_end = end;
-    if (d->t_stop == RT_NEVER)
-        d->t_stop = end;
-    for (uint32_t i = 0; i < d->n_links; i++) {
-        struct drv_link *L = &d->links[i];
+    struct drv_thr *t = arg;
+    char name[16];
+    snprintf(name, sizeof name, "drv%d", t->idx);
+    if (t->idx > 0)
+        pthread_setname_np(pthread_self(), name);
+    if (t->cpu >= 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(t->cpu, &one);
+        sched_setaffinity(0, sizeof one, &one);
+    }
+    /* the loop's sleeps end when asked: without this the kernel may let them run 50 us
+     * over (the default timer slack), a whole tick */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    t->runq0 = runq_wait_ns();
+    drv_mark_start(t);
+    rt_ns now = rt_now();
+    drv_wheel_init(&t->wheel, t->p.tick_ns, now);
+    t->phase = DRV_PHASE_RAMP;
+    t->t_ramp = now;
+    t->t_progress = now + t->p.progress_interval_ns;
+    drv_loop_run(t);
+    drv_mark_end(t);
+    t->runq_end = runq_wait_ns();
+    t->phase = DRV_PHASE_DONE;
+    return NULL;
+}
+
+static int64_t span_of(bool window, int64_t m0, int64_t m1, bool m1_set, int64_t end, int64_t start)
+{
+    return window ? (m1_set ? m1 : end) - m0 : end - start;
+}
+
+/* This thread's result at the common end. */
+static void finish(struct drv_thr *t)
+{
+    struct drv *d = t->d;
+    struct drv_result *r = &t->r;
+    if (t->t_stop == RT_NEVER)
+        t->t_stop = d->t_end;
+    for (uint32_t i = 0; i < t->n_links; i++) {
+        struct drv_link *L = &t->links[i];
         if (L->state != L_OPEN)
             continue;
-        d->r.links_open_at_end++;
-        drv_echo_range(d, L, offsetof(struct drv_dir, in_flight), L->echo.next, L->tx_seq, 1);
-        drv_count_unsent(d, L, d->t_stop, true);
+        r->links_open_at_end++;
+        drv_echo_range(t, L, offsetof(struct drv_dir, in_flight), L->echo.next, L->tx_seq, 1);
+        drv_count_unsent(t, L, t->t_stop, true);
     }
-    drv_censor_rtt(d);
-    d->r.all.echo.scheduled = d->r.all.echo.sent + d->r.all.echo.unsent;
-    d->r.measured.echo.scheduled = d->r.measured.echo.sent + d->r.measured.echo.unsent;
+    drv_censor_rtt(t, d->t_end);
+    r->all.echo.scheduled = r->all.echo.sent + r->all.echo.unsent;
+    r->measured.echo.scheduled = r->measured.echo.sent + r->measured.echo.unsent;
+    r->t_start = d->t_start;
+    r->t_load0 = t->t_load0;
+    r->t_end = d->t_end;
+    r->t_measure_start = t->t_meas0 < t->t_stop ? t->t_meas0 : t->t_stop;
+    r->t_measure_end = t->t_stop;
+    r->measure_ns = r->t_measure_end - r->t_measure_start;
+    bool w = t->cpu_meas0_set && r->measure_ns > 10 * RT_MS;
+    r->cpu_ns = span_of(w, t->cpu_meas0, t->cpu_meas1, t->cpu_meas1_set, t->cpu_end, t->cpu0);
+    r->cpu_user_ns = span_of(w, t->ut_m0, t->ut_m1, t->cpu_meas1_set, t->ut_end, t->ut0);
+    r->cpu_sys_ns = span_of(w, t->st_m0, t->st_m1, t->cpu_meas1_set, t->st_end, t->st0);
+    r->wakeups = span_of(w, t->wakeups_m0, t->wakeups_m1, t->cpu_meas1_set, t->wakeups, 0);
+    r->wakeups_kernel = span_of(w, t->vcsw_m0, t->vcsw_m1, t->cpu_meas1_set, t->vcsw_end, t->vcsw0);
+    r->syscalls = t->sc0 < 0 || t->sc_end < 0 || (w && t->sc_m0 < 0) ? -1
+                : span_of(w, t->sc_m0, t->sc_m1, t->cpu_meas1_set, t->sc_end, t->sc0);
+    r->wall_ns = w ? r->measure_ns : d->t_end - d->t_start;
+    r->cpu_util = r->wall_ns > 0 ? (double)r->cpu_ns / (double)r->wall_ns : 0;
+    r->lag_max_ns = met_hist_max(t->h[H_LAG]);
+    r->lag_p99_ns = met_hist_percentile(t->h[H_LAG], 99);
+    r->lag_own_p99_ns = met_hist_percentile(t->h[H_LAG_OWN], 99);
+    r->rx_delay_p99_ns = met_hist_percentile(t->h[H_RX], 99);
+    r->runq_wait_ns = t->runq_end - t->runq0;
+    r->tick_ns = t->p.tick_ns;
+    r->threads = 1;
+    r->rx_reads = t->reads;
+    r->rx_stamped = t->stamped;
+    struct drv_sat_in si = {.cpu_util = r->cpu_util, .lag_p99_ns = r->lag_own_p99_ns,
+                            .rx_delay_p99_ns = r->rx_delay_p99_ns,
+                            .rtt_p99_ns = met_hist_count(t->h[H_RTT]) > 0
+                                              ? met_hist_percentile(t->h[H_RTT], 99) : 0};
+    r->driver_saturated = drv_saturated(&t->p, &si, &r->saturated_why);
+}
 
-    d->r.t_start = d->t_start;
-    d->r.t_load0 = d->t_load0;
-    d->r.t_end = end;
-    d->r.t_measure_start = d->t_meas0 < d->t_stop ? d->t_meas0 : d->t_stop;
-    d->r.t_measure_end = d->t_stop;
-    d->r.measure_ns = d->r.t_measure_end - d->r.t_measure_start;
-    /* one window: messages that arrived in it over its length */
-    if (d->r.measure_ns > 0)
-        d->r.throughput_msgs_s = (double)(d->r.window.echo_delivered + d->r.window.push_delivered) /
-                                 ((double)d->r.measure_ns / 1e9);
-    d->r.lat_rtt = d->h_rtt;
-    d->r.lat_rtt_uncorrected = d->h_rtt_unc;
-    d->r.lat_out = d->h_out;
-    d->r.lag = d->h_lag;
-    d->r.lag_own = d->h_lag_own;
-    d->r.bp_wait = d->h_bp;
-    d->r.rx_delay = d->h_rx;
-    d->r.rtt_undelivered = d->h_rtt_undel;
-    d->r.unsent_age = d->h_unsent;
+#define MAX_INTO(a, b) ((a) = (a) > (b) ? (a) : (b))
 
-    rt_ns cpu_end = drv_thread_cpu();
-    if (d->cpu_meas0_set && d->r.measure_ns > 10 * RT_MS) {
-        d->r.cpu_ns = (d->cpu_meas1_set ? d->cpu_meas1 : cpu_end) - d->cpu_meas0;
-        d->r.wall_ns = d->r.measure_ns;
-    } else {
-        d->r.cpu_ns = cpu_end - d->cpu0;
-        d->r.wall_ns = end - d->t_start;
+static void add_dir(struct drv_dir *a, const struct drv_dir *b)
+{
+    _Static_assert(sizeof(struct drv_dir) % sizeof(int64_t) == 0, "drv_dir holds int64_t only");
+    int64_t *x = (int64_t *)a;
+    const int64_t *y = (const int64_t *)b;
+    for (size_t i = 0; i < sizeof *a / sizeof *x; i++)
+        x[i] += y[i];
+}
+
+void drv_result_merge(struct drv_result *r, const struct drv_result *b, char *why, size_t why_len)
+{
+    r->links_wanted += b->links_wanted;
+    r->links_established += b->links_established;
+    r->links_open_at_end += b->links_open_at_end;
+    r->fail_connect += b->fail_connect;
+    r->fail_handshake += b->fail_handshake;
+    r->fail_timeout += b->fail_timeout;
+    r->fail_emfile += b->fail_emfile;
+    r->fail_addr += b->fail_addr;
+    r->closed_by_driver += b->closed_by_driver;
+    r->closed_by_peer += b->closed_by_peer;
+    r->reconnects += b->reconnects;
+    /* every link open only when every share opened all of its own */
+    r->establish_ns = r->establish_ns < 0 || b->establish_ns < 0 ? -1
+                    : r->establish_ns > b->establish_ns ? r->establish_ns : b->establish_ns;
+    MAX_INTO(r->src_addrs_used, b->src_addrs_used);
+    r->stopped |= b->stopped;
+    add_dir(&r->all.echo, &b->all.echo);
+    add_dir(&r->all.push, &b->all.push);
+    add_dir(&r->measured.echo, &b->measured.echo);
+    add_dir(&r->measured.push, &b->measured.push);
+    r->throughput_msgs_s += b->throughput_msgs_s;
+    r->cpu_ns += b->cpu_ns;
+    r->cpu_user_ns += b->cpu_user_ns;
+    r->cpu_sys_ns += b->cpu_sys_ns;
+    MAX_INTO(r->wall_ns, b->wall_ns);
+    /* saturation is per thread (per process): the worst one decides */
+    MAX_INTO(r->cpu_util, b->cpu_util);
+    MAX_INTO(r->lag_max_ns, b->lag_max_ns);
+    MAX_INTO(r->lag_p99_ns, b->lag_p99_ns);
+    MAX_INTO(r->lag_own_p99_ns, b->lag_own_p99_ns);
+    MAX_INTO(r->rx_delay_p99_ns, b->rx_delay_p99_ns);
+    _Static_assert(sizeof(struct drv_window) == 6 * sizeof(int64_t), "drv_window: six counts");
+    const int64_t *wy = (const int64_t *)&b->window;
+    int64_t *wx = (int64_t *)&r->window;
+    for (int k = 0; k < 6; k++)
+        wx[k] += wy[k];
+    if (b->driver_saturated && !r->driver_saturated) {
+        snprintf(why, why_len, "%s", b->saturated_why ? b->saturated_why : "");
+        r->saturated_why = why;
     }
-    d->r.cpu_util = d->r.wall_ns > 0 ? (double)d->r.cpu_ns / (double)d->r.wall_ns : 0;
-    d->r.lag_max_ns = met_hist_max(d->h_lag);
-    d->r.lag_p99_ns = met_hist_percentile(d->h_lag, 99);
-    d->r.lag_own_p99_ns = met_hist_percentile(d->h_lag_own, 99);
-    d->r.rx_delay_p99_ns = met_hist_percentile(d->h_rx, 99);
-    d->r.runq_wait_ns = runq_wait_ns() - d->runq0;
-    struct drv_sat_in si = {.cpu_util = d->r.cpu_util, .lag_p99_ns = d->r.lag_own_p99_ns,
-                            .rx_delay_p99_ns = d->r.rx_delay_p99_ns,
-                            .rtt_p99_ns = met_hist_count(d->h_rtt) > 0
-                                              ? met_hist_percentile(d->h_rtt, 99) : 0};
-    d->r.driver_saturated = drv_saturated(&d->p, &si, &d->r.saturated_why);
-    /* one thread-clock read lands inside each timed interval: take its cost out */
-    d->r.cpu_tx_ns = d->cpu_tx - d->n_tx_events * d->clock_cost_ns;
-    d->r.cpu_rx_ns = d->cpu_rx - d->n_rx_events * d->clock_cost_ns;
-    *r = d->r;
+    r->driver_saturated |= b->driver_saturated;
+    r->runq_wait_ns += b->runq_wait_ns;
+    r->wakeups += b->wakeups;
+    r->wakeups_kernel += b->wakeups_kernel;
+    MAX_INTO(r->tick_ns, b->tick_ns);
+    r->threads += b->threads;
+    r->syscalls = r->syscalls < 0 || b->syscalls < 0 ? -1 : r->syscalls + b->syscalls;
+    r->rx_reads += b->rx_reads;
+    r->rx_stamped += b->rx_stamped;
 }
 
 int drv_run(struct drv *d, struct drv_result *r)
 {
-    if (d->t_start)
+    if (d->ran)
         return -EALREADY;
-    cpu_set_t old;
-    bool pinned = false;
-    if (d->p.cpu >= 0 && sched_getaffinity(0, sizeof old, &old) == 0) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(d->p.cpu, &one);
-        pinned = sched_setaffinity(0, sizeof one, &one) == 0;
-    }
-    /* vsock gives a socket's output buffer back after each flush; when a sweep frees
-     * many at once glibc trims the heap (brk), and in a process with more than one
-     * thread each trim is a TLB shoot-down IPI to the other CPUs: measured at ~20 % of
-     * the driver's CPU at 100 k msg/s. Keep freed memory instead (process-wide). */
+    d->ran = true;
+    /* a sweep that gives many buffers back at once makes glibc trim the heap (brk), and
+     * in a process with more than one thread each trim is a TLB shoot-down IPI to the
+     * other CPUs: measured at ~20 % of the driver's CPU at 100 k msg/s. Keep freed
+     * memory instead (process-wide). */
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    if (d->p.cpu_split) {
-        /* the thread CPU clock is a system call (~0.5 us on a VM): calibrate it */
-        rt_ns c0 = drv_thread_cpu(), c1 = c0;
-        for (int i = 0; i < 256; i++)
-            c1 = drv_thread_cpu();
-        d->clock_cost_ns = (c1 - c0) / 256;
-    }
-    d->cpu0 = drv_thread_cpu();
-    d->runq0 = runq_wait_ns();
+    atomic_store(&d->ramps_left, d->n_thr);
+    atomic_store(&d->sending_left, d->n_thr);
+    atomic_store(&d->drains_left, d->n_thr);
     d->t_start = rt_now();
-    d->phase = DRV_PHASE_RAMP;
-    ev_now_update(d->loop);
-    ev_io_start(d->loop, &d->tfd_w);
-    ev_prepare_start(d->loop, &d->prep);
-    ev_check_start(d->loop, &d->chk);
-    ev_timer_start(d->loop, &d->connect_t);
-    ev_timer_start(d->loop, &d->progress_t);
-    if (d->stop_req) {
-        d->t_load0 = d->t_meas0 = d->t_start;
-        d->r.stopped = true;
+    int rc = 0;
+    if (atomic_load(&d->stop_req)) {
+        for (int k = 0; k < d->n_thr; k++) {
+            struct drv_thr *t = &d->thr[k];
+            t->t_load0 = t->t_meas0 = d->t_start;
+            t->r.stopped = true;
+            drv_mark_start(t);
+            drv_mark_end(t);
+        }
     } else {
-        ev_run(d->loop, 0);
+        cpu_set_t old;
+        bool restore = d->thr[0].cpu >= 0 && sched_getaffinity(0, sizeof old, &old) == 0;
+        int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+        int started = 1;
+        for (int k = 1; k < d->n_thr; k++, started++)
+            if (pthread_create(&d->thr[k].th, NULL, thread_main, &d->thr[k]) != 0) {
+                rc = -EAGAIN;
+                drv_request_stop(d);
+                drv_request_stop(d);
+                break;
+            }
+        if (rc) {
+            /* the threads that did start end at once; the missing ones count as drained */
+            atomic_fetch_sub(&d->drains_left, d->n_thr - started);
+            atomic_fetch_sub(&d->sending_left, d->n_thr - started);
+        }
+        thread_main(&d->thr[0]);
+        for (int k = 1; k < started; k++)
+            pthread_join(d->thr[k].th, NULL);
+        if (slack > 0)
+            prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
+        if (restore)
+            sched_setaffinity(0, sizeof old, &old);
     }
-    d->phase = DRV_PHASE_DONE;
-    ev_timer_stop(d->loop, &d->connect_t);
-    ev_timer_stop(d->loop, &d->progress_t);
-    ev_timer_stop(d->loop, &d->fault_t);
-    ev_timer_stop(d->loop, &d->drain_t);
-    for (int g = 0; g < DRV_MAX_GROUPS; g++)
-        ev_timer_stop(d->loop, &d->churn_t[g]);
-    ev_prepare_stop(d->loop, &d->prep);
-    finish(d, r);
-    if (pinned)
-        sched_setaffinity(0, sizeof old, &old);
-    return 0;
+    d->t_end = rt_now();
+    for (int k = 0; k < d->n_thr; k++)
+        finish(&d->thr[k]);
+    d->r = d->thr[0].r;
+    for (int k = 1; k < d->n_thr; k++)
+        drv_result_merge(&d->r, &d->thr[k].r, d->why, sizeof d->why);
+    /* one window over the threads: from the first start to the last end */
+    for (int k = 1; k < d->n_thr; k++) {
+        const struct drv_result *b = &d->thr[k].r;
+        if (b->t_measure_start < d->r.t_measure_start)
+            d->r.t_measure_start = b->t_measure_start;
+        MAX_INTO(d->r.t_measure_end, b->t_measure_end);
+    }
+    d->r.measure_ns = d->r.t_measure_end - d->r.t_measure_start;
+    d->r.throughput_msgs_s = d->r.measure_ns > 0 ? (double)(d->r.window.echo_delivered + d->r.window.push_delivered) /
+                                                       ((double)d->r.measure_ns / 1e9) : 0;
+    for (int h = 0; h < DRV_NHIST; h++)
+        for (int k = 0; k < d->n_thr; k++)
+            met_hist_merge(d->h[h], d->thr[k].h[h]);
+    d->r.lat_rtt = d->h[H_RTT];
+    d->r.lat_rtt_uncorrected = d->h[H_RTT_UNC];
+    d->r.lat_out = d->h[H_OUT];
+    d->r.lag = d->h[H_LAG];
+    d->r.lag_own = d->h[H_LAG_OWN];
+    d->r.bp_wait = d->h[H_BP];
+    d->r.rx_delay = d->h[H_RX];
+    d->r.rtt_undelivered = d->h[H_RTT_UNDEL];
+    d->r.unsent_age = d->h[H_UNSENT];
+    *r = d->r;
+    return rc;
 }
 
 void drv_destroy(struct drv *d)
 {
     if (!d)
         return;
-    for (uint32_t i = 0; d->links && i < d->n_links; i++) {
-        struct drv_link *L = &d->links[i];
-        if (L->fd >= 0 && d->loop) {
-            ev_io_stop(d->loop, &L->rd);
-            ev_io_stop(d->loop, &L->wr);
+    for (int k = 0; d->thr && k < d->n_thr; k++) {
+        struct drv_thr *t = &d->thr[k];
+        for (uint32_t i = 0; t->links && i < t->n_links; i++) {
+            struct drv_link *L = &t->links[i];
+            if (L->fd >= 0 && L->state == L_OPEN)
+                drv_ws_close_frame(L, 1001);
+            drv_conn_free(t, L, false);   /* RST: SO_LINGER {1,0} */
         }
-        if (L->s) {
-            if (L->state == L_OPEN) {
-                vsock_close_nb(L->s, VSOCK_CLOSE_GOING_AWAY);
-                vsock_flush(L->s);
-            }
-            vsock_destroy(L->s);   /* RST: SO_LINGER {1,0} */
-        } else if (L->fd >= 0) {
-            close(L->fd);
-        }
+        drv_loop_fini(t);
+        for (int h = 0; h < DRV_NHIST; h++)
+            met_hist_destroy(t->h[h]);
+        free(t->faults);
+        free(t->links);
+        free(t->tsched);
+        free(t->tx);
+        free(t->rx);
+        free(t->fill);
     }
-    if (d->loop) {
-        ev_io_stop(d->loop, &d->tfd_w);
-        ev_check_stop(d->loop, &d->chk);
-        ev_async_stop(d->loop, &d->stop_w);
-        ev_loop_destroy(d->loop);
-    }
-    if (d->tfd >= 0)
-        close(d->tfd);
-    met_hist_destroy(d->h_rtt);
-    met_hist_destroy(d->h_rtt_unc);
-    met_hist_destroy(d->h_out);
-    met_hist_destroy(d->h_lag);
-    met_hist_destroy(d->h_lag_own);
-    met_hist_destroy(d->h_bp);
-    met_hist_destroy(d->h_rx);
-    met_hist_destroy(d->h_rtt_undel);
-    met_hist_destroy(d->h_unsent);
-    free(d->tsched);
-    free(d->faults);
-    free(d->scratch);
-    free(d->heap);
-    free(d->links);
+    for (int h = 0; h < DRV_NHIST; h++)
+        met_hist_destroy(d->h[h]);
+    free(d->thr);
+    free(d->by_id);
     free(d);
 }
 
-/* ---------------------------------------------------------------- control, faults, progress */
+/* ---------------------------------------------------------------- control */
 
 void drv_request_stop(struct drv *d)
 {
-    d->stop_req++;
-    ev_async_send(d->loop, &d->stop_w);   /* async-signal-safe (libev) */
+    atomic_fetch_add(&d->stop_req, 1);
+    drv_wake_all(d);   /* write(2) to eventfds: async-signal-safe */
 }
 
-int drv_fault(struct drv *d, enum drv_fault_kind kind, uint32_t first, uint32_t count)
+int drv_link_local_addr(const struct drv *d, uint32_t i, uint32_t *ip_host_order, uint16_t *port)
 {
-    int n = 0;
-    for (uint64_t i = first; i < (uint64_t)first + count && i < d->n_links; i++) {
-        struct drv_link *L = &d->links[i];
-        switch (kind) {
-        case DRV_FAULT_STOP_READING:
-            L->stop_reading = true;
-            if (L->state == L_OPEN) { ev_io_stop(d->loop, &L->rd); n++; }
-            break;
-        case DRV_FAULT_RESUME_READING:
-            L->stop_reading = false;
-            if (L->state == L_OPEN) { ev_io_start(d->loop, &L->rd); n++; }
-            break;
-        case DRV_FAULT_CLOSE:
-        case DRV_FAULT_RESET:
-            if (L->state == L_OPEN || L->state == L_CONNECTING || L->state == L_HANDSHAKE) {
-                drv_conn_close(d, L, (int)kind);
-                n++;
-            }
-            break;
-        }
-    }
-    return n;
+    if (i >= d->n_links || !d->by_id[i] || d->by_id[i]->state != L_OPEN)
+        return -ENOTCONN;
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    if (getsockname(d->by_id[i]->fd, (struct sockaddr *)&a, &len) < 0)
+        return -errno;
+    *ip_host_order = ntohl(a.sin_addr.s_addr);
+    *port = ntohs(a.sin_port);
+    return 0;
 }
 
-void drv_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
+json_t *drv_census(struct drv *d)
 {
-    (void)w; (void)revents;
-    struct drv *d = ev_userdata(loop);
-    drv_conn_check_timeouts(d, rt_now());
-    drv_progress_now(d);
-}
-
-void drv_progress_now(struct drv *d)
-{
-    rt_ns now = rt_now();
-    if (!d->p.progress)
-        return;
-    struct drv_progress pr = {
-        .t_ns = now - d->t_start, .phase = d->phase, .links_open = d->links_open,
-        .links_failed = d->r.fail_connect + d->r.fail_handshake + d->r.fail_timeout +
-                        d->r.fail_emfile + d->r.fail_addr,
-        .sent = d->r.all.echo.sent, .delivered = d->r.all.echo.delivered,
-        .pushes_received = d->r.all.push.delivered, .in_flight = d->outstanding,
-        .cpu_ns = drv_thread_cpu() - d->cpu0, .lag_max_ns = d->lag_max_tick,
-        .t_measure_start = d->phase != DRV_PHASE_RAMP && d->t_meas0 != RT_NEVER ? d->t_meas0 : 0,
-        .t_measure_end = d->t_stop != RT_NEVER ? d->t_stop
-                       : d->t_send_end != RT_NEVER ? d->t_send_end : 0};
-    for (uint32_t i = 0; i < d->n_links; i++) {
-        const struct drv_link *L = &d->links[i];
-        pr.backlog_links += L->state == L_OPEN && L->slots_left && L->next_t <= now &&
-                            (L->wblocked || L->iblocked);
-    }
-    d->lag_max_tick = 0;
-    d->p.progress(d, &pr, d->p.progress_arg);
-}
-
-void drv_check_cb(struct ev_loop *loop, ev_check *w, int revents)
-{
-    (void)w; (void)revents;
-    struct drv *d = ev_userdata(loop);
-    d->r.wakeups++;
-    d->t_wake = rt_now();
+    json_t *links = json_array();
+    for (int k = 0; k < d->n_thr; k++)
+        drv_census_links(&d->thr[k], d->t_end, links);
+    return json_pack("{s:I,s:I,s:I,s:o}", "t_end", (json_int_t)d->t_end, "t_measure_start",
+                     (json_int_t)d->r.t_measure_start, "t_measure_end", (json_int_t)d->r.t_measure_end,
+                     "links", links);
 }

@@ -1,5 +1,6 @@
-/* drv_sched.c — the driver's pure parts: params, arrival intervals, sizes, sequence tracking, the slot heap. */
+/* drv_sched.c — the driver's pure parts: params, shares, arrival intervals, sizes, sequence tracking. */
 #include <errno.h>
+#include <sched.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,8 @@ void drv_params_default(struct drv_params *p)
     p->links_per_src_max = 10000;   /* METHOD: connect() slows sharply past ~14 000 per address */
     p->pending_out_max_bytes = 256 * 1024;
     p->read_budget_bytes = 256 * 1024;
+    p->tick_ns = 50 * RT_US;        /* 20 000 wake-ups a second at most; lag about a tick */
+    p->threads = 1;
     p->cpu = -1;
     p->seed = 1;
     p->saturated_cpu_frac = 0.8;    /* k6 asks for >= 20 % idle on the generator */
@@ -101,7 +104,15 @@ int drv_params_check(const struct drv_params *p, char *err, size_t errlen)
     if ((links + p->links_per_src_max - 1) / p->links_per_src_max > 254)
         FAIL("links_per_src_max: %llu links need more than 254 source addresses (got %u)",
              (unsigned long long)links, p->links_per_src_max);
-    if (p->wake_grid_ns < 0) FAIL("wake_grid_ns: must be >= 0 (got %lld)", (long long)p->wake_grid_ns);
+    if (p->tick_ns < RT_US || p->tick_ns > 10 * RT_MS)
+        FAIL("tick_ns: must be 1 us .. 10 ms (got %lld)", (long long)p->tick_ns);
+    if (p->threads < 1 || p->threads > DRV_THREADS_MAX)
+        FAIL("threads: must be 1..%d (got %d)", DRV_THREADS_MAX, p->threads);
+    if (p->n_cpus < 0 || p->n_cpus > DRV_THREADS_MAX)
+        FAIL("n_cpus: must be 0..%d (got %d)", DRV_THREADS_MAX, p->n_cpus);
+    for (int i = 0; i < p->n_cpus; i++)
+        if (p->cpus[i] < 0 || p->cpus[i] >= CPU_SETSIZE)
+            FAIL("cpus[%d]: must be 0..%d (got %d)", i, CPU_SETSIZE - 1, p->cpus[i]);
     if (p->read_budget_bytes < 4096) FAIL("read_budget_bytes: must be >= 4096 (got %zu)", p->read_budget_bytes);
     if (p->saturated_cpu_frac <= 0) FAIL("saturated_cpu_frac: must be > 0 (got %g)", p->saturated_cpu_frac);
     if (p->progress_interval_ns < RT_MS) FAIL("progress_interval_ns: must be >= 1 ms (got %lld)", (long long)p->progress_interval_ns);
@@ -113,6 +124,62 @@ int drv_params_check(const struct drv_params *p, char *err, size_t errlen)
                  f->link_first + f->link_count, (unsigned long long)links);
     }
     if (p->n_faults > 0 && !p->faults) FAIL("faults: NULL with n_faults %d", p->n_faults);
+    return 0;
+}
+
+uint64_t drv_link_seed(uint64_t seed, uint32_t i)
+{
+    uint64_t r = seed * 0x9e3779b97f4a7c15ull + i;
+    drv_rng_next(&r);
+    return r;
+}
+
+int drv_share(const struct drv_params *p, int k, int n, struct drv_params *out, struct drv_fault *faults,
+              int cap, uint32_t *first_id)
+{
+    *out = *p;
+    /* per group: where this share's part of it starts (among all links), how many links
+     * it takes, and where they start among the share's own */
+    int64_t s_first[DRV_MAX_GROUPS], s_count[DRV_MAX_GROUPS], l_first[DRV_MAX_GROUPS];
+    int64_t global = 0, local = 0;
+    int ng = 0;
+    for (int g = 0; g < p->n_groups; g++) {
+        int64_t L = p->groups[g].links, base = L / n, extra = L % n;
+        s_count[g] = base + (k < extra);
+        s_first[g] = global + k * base + (k < extra ? k : extra);
+        l_first[g] = local;
+        if (s_count[g] > 0) {
+            out->groups[ng] = p->groups[g];
+            out->groups[ng].links = (uint32_t)s_count[g];
+            /* churn closes the group's links at a total rate: each share its part */
+            out->groups[ng].close_rate_per_s = p->groups[g].close_rate_per_s * (double)s_count[g] / (double)L;
+            if (first_id)
+                first_id[ng] = (uint32_t)s_first[g];
+            ng++;
+        }
+        global += L;
+        local += s_count[g];
+    }
+    if (local == 0)
+        return -EINVAL;
+    out->n_groups = ng;
+    int nf = 0;
+    for (int i = 0; i < p->n_faults; i++) {
+        const struct drv_fault *f = &p->faults[i];
+        int64_t lo0 = f->link_first, hi0 = lo0 + f->link_count;
+        for (int g = 0; g < p->n_groups && nf < cap; g++) {
+            int64_t lo = lo0 > s_first[g] ? lo0 : s_first[g];
+            int64_t hi = hi0 < s_first[g] + s_count[g] ? hi0 : s_first[g] + s_count[g];
+            if (hi <= lo)
+                continue;
+            faults[nf++] = (struct drv_fault){.at_ns = f->at_ns, .kind = f->kind,
+                .link_first = (uint32_t)(l_first[g] + lo - s_first[g]),
+                .link_count = (uint32_t)(hi - lo)};
+        }
+    }
+    out->faults = nf ? faults : NULL;
+    out->n_faults = nf;
+    out->connect_rate_per_s = p->connect_rate_per_s / n;
     return 0;
 }
 
@@ -174,79 +241,3 @@ enum drv_rx drv_seq_rx(struct drv_seqtrack *t, uint64_t s, uint64_t *gap)
     return DRV_RX_LATE;
 }
 
-/* ---------------------------------------------------------------- heap of links by next slot */
-
-static inline bool before(const struct drv_link *a, const struct drv_link *b)
-{
-    return a->next_t < b->next_t || (a->next_t == b->next_t && a->id < b->id);
-}
-
-static void sift_up(struct drv *d, uint32_t i)
-{
-    struct drv_link *L = d->heap[i];
-    while (i > 0) {
-        uint32_t up = (i - 1) / 2;
-        if (!before(L, d->heap[up]))
-            break;
-        d->heap[i] = d->heap[up];
-        d->heap[i]->heap_pos = (int32_t)i;
-        i = up;
-    }
-    d->heap[i] = L;
-    L->heap_pos = (int32_t)i;
-}
-
-static void sift_down(struct drv *d, uint32_t i)
-{
-    struct drv_link *L = d->heap[i];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= d->heap_n)
-            break;
-        if (c + 1 < d->heap_n && before(d->heap[c + 1], d->heap[c]))
-            c++;
-        if (!before(d->heap[c], L))
-            break;
-        d->heap[i] = d->heap[c];
-        d->heap[i]->heap_pos = (int32_t)i;
-        i = c;
-    }
-    d->heap[i] = L;
-    L->heap_pos = (int32_t)i;
-}
-
-void drv_heap_push(struct drv *d, struct drv_link *L)
-{
-    if (L->heap_pos >= 0)
-        return;
-    d->heap[d->heap_n] = L;
-    sift_up(d, d->heap_n++);
-}
-
-struct drv_link *drv_heap_pop(struct drv *d)
-{
-    if (d->heap_n == 0)
-        return NULL;
-    struct drv_link *top = d->heap[0];
-    top->heap_pos = -1;
-    if (--d->heap_n > 0) {
-        d->heap[0] = d->heap[d->heap_n];
-        sift_down(d, 0);
-    }
-    return top;
-}
-
-void drv_heap_remove(struct drv *d, struct drv_link *L)
-{
-    if (L->heap_pos < 0)
-        return;
-    uint32_t i = (uint32_t)L->heap_pos;
-    L->heap_pos = -1;
-    if (i == --d->heap_n)
-        return;
-    struct drv_link *M = d->heap[d->heap_n];
-    d->heap[i] = M;
-    M->heap_pos = (int32_t)i;
-    sift_down(d, i);
-    sift_up(d, (uint32_t)M->heap_pos);
-}

@@ -28,47 +28,21 @@ void run_drvs_share_range(const struct drv_params *p, int g, int k, int n, int64
 int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *out,
                    struct drv_fault *faults, int cap)
 {
-    *out = *p;
-    /* per group: where it starts among all links, where this share's part of it starts
-     * (global), how many links the share takes, and where they start locally */
-    int64_t s_first[DRV_MAX_GROUPS], s_count[DRV_MAX_GROUPS], l_first[DRV_MAX_GROUPS];
-    int64_t local = 0;
-    int ng = 0;
-    for (int g = 0; g < p->n_groups; g++) {
-        run_drvs_share_range(p, g, k, n, &s_first[g], &s_count[g]);
-        l_first[g] = local;
-        if (s_count[g] > 0) {
-            out->groups[ng] = p->groups[g];
-            out->groups[ng].links = (uint32_t)s_count[g];
-            ng++;
-        }
-        local += s_count[g];
-    }
-    if (local == 0)
+    if (drv_share(p, k, n, out, faults, cap, NULL) < 0)
         return -EINVAL;
-    out->n_groups = ng;
-    int nf = 0;
-    for (int i = 0; i < p->n_faults; i++) {
-        const struct drv_fault *f = &p->faults[i];
-        int64_t lo0 = f->link_first, hi0 = lo0 + f->link_count;
-        for (int g = 0; g < p->n_groups && nf < cap; g++) {
-            int64_t lo = lo0 > s_first[g] ? lo0 : s_first[g];
-            int64_t hi = hi0 < s_first[g] + s_count[g] ? hi0 : s_first[g] + s_count[g];
-            if (hi <= lo)
-                continue;
-            faults[nf++] = (struct drv_fault){.at_ns = f->at_ns, .kind = f->kind,
-                .link_first = (uint32_t)(l_first[g] + lo - s_first[g]),
-                .link_count = (uint32_t)(hi - lo)};
-        }
-    }
-    out->faults = nf ? faults : NULL;
-    out->n_faults = nf;
-    out->connect_rate_per_s = p->connect_rate_per_s / n;
     out->seed = p->seed + (uint64_t)k * 0x9E3779B97F4A7C15ull;
     /* the shares share the source addresses: together they stay under the cap */
     out->links_per_src_max = (p->links_per_src_max + (uint32_t)n - 1) / (uint32_t)n;
     if (out->links_per_src_max < 1)
         out->links_per_src_max = 1;
+    /* the threads too: share k takes its part of them, and the CPUs that follow */
+    int th = p->threads / n + (k < p->threads % n);
+    out->threads = th > 0 ? th : 1;
+    if (p->n_cpus > 0) {
+        int first = k * (p->threads / n) + (k < p->threads % n ? k : p->threads % n);
+        for (int i = 0; i < p->n_cpus; i++)
+            out->cpus[i] = p->cpus[(first + i) % p->n_cpus];
+    }
     return 0;
 }
 
@@ -258,65 +232,6 @@ void run_drvs_request_stop(run_drvs *h)
             kill(h->pid[i], SIGTERM);
 }
 
-static void add_dir(struct drv_dir *a, const struct drv_dir *b)
-{
-    _Static_assert(sizeof(struct drv_dir) % sizeof(int64_t) == 0, "drv_dir holds int64_t only");
-    int64_t *x = (int64_t *)a;
-    const int64_t *y = (const int64_t *)b;
-    for (size_t i = 0; i < sizeof *a / sizeof *x; i++)
-        x[i] += y[i];
-}
-
-#define MAX_INTO(a, b) ((a) = (a) > (b) ? (a) : (b))
-
-void run_drvs_merge(struct drv_result *r, const struct drv_result *b, const char *b_why, char *why,
-                    size_t whylen)
-{
-    r->links_wanted += b->links_wanted;
-    r->links_established += b->links_established;
-    r->links_open_at_end += b->links_open_at_end;
-    r->fail_connect += b->fail_connect;
-    r->fail_handshake += b->fail_handshake;
-    r->fail_timeout += b->fail_timeout;
-    r->fail_emfile += b->fail_emfile;
-    r->fail_addr += b->fail_addr;
-    r->closed_by_driver += b->closed_by_driver;
-    r->closed_by_peer += b->closed_by_peer;
-    r->reconnects += b->reconnects;
-    /* every link open only when every share opened all of its own */
-    r->establish_ns = r->establish_ns < 0 || b->establish_ns < 0 ? -1
-                    : r->establish_ns > b->establish_ns ? r->establish_ns : b->establish_ns;
-    MAX_INTO(r->src_addrs_used, b->src_addrs_used);
-    r->stopped |= b->stopped;
-    add_dir(&r->all.echo, &b->all.echo);
-    add_dir(&r->all.push, &b->all.push);
-    add_dir(&r->measured.echo, &b->measured.echo);
-    add_dir(&r->measured.push, &b->measured.push);
-    r->throughput_msgs_s += b->throughput_msgs_s;
-    r->cpu_ns += b->cpu_ns;
-    MAX_INTO(r->wall_ns, b->wall_ns);
-    /* saturation is per process: the worst driver decides */
-    MAX_INTO(r->cpu_util, b->cpu_util);
-    MAX_INTO(r->lag_max_ns, b->lag_max_ns);
-    MAX_INTO(r->lag_p99_ns, b->lag_p99_ns);
-    MAX_INTO(r->lag_own_p99_ns, b->lag_own_p99_ns);
-    MAX_INTO(r->rx_delay_p99_ns, b->rx_delay_p99_ns);
-    _Static_assert(sizeof(struct drv_window) == 6 * sizeof(int64_t), "drv_window: six counts");
-    const int64_t *wy = (const int64_t *)&b->window;
-    int64_t *wx = (int64_t *)&r->window;
-    for (int k = 0; k < 6; k++)
-        wx[k] += wy[k];
-    if (b->driver_saturated && !r->driver_saturated) {
-        snprintf(why, whylen, "%s", b_why ? b_why : "");
-        r->saturated_why = why;
-    }
-    r->driver_saturated |= b->driver_saturated;
-    r->runq_wait_ns += b->runq_wait_ns;
-    r->cpu_tx_ns += b->cpu_tx_ns;
-    r->cpu_rx_ns += b->cpu_rx_ns;
-    r->wakeups += b->wakeups;
-}
-
 int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *const *dst, rt_ns deadline,
                      char *err, size_t errlen)
 {
@@ -349,7 +264,8 @@ int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *const *dst, rt
                          (int)h->pid[i], rc == -ETIMEDOUT ? "no answer in time" : "it died");
             continue;
         }
-        run_drvs_merge(r, &f.r, f.why, h->why, sizeof h->why);
+        f.r.saturated_why = f.why;   /* the helper's reason, sent as text */
+        drv_result_merge(r, &f.r, h->why, sizeof h->why);
     }
     return missing;
 }
