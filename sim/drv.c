@@ -119,15 +119,16 @@ static int put(struct drv_thr *t, struct drv_link *L, size_t n, rt_ns now)
     return 1;
 }
 
-/* Send every slot of L that is due, as far as the socket and in_flight_max allow, in
- * one send (more only when the pass's bytes pass pending_out_max_bytes). */
-static void send_due(struct drv_thr *t, struct drv_link *L, rt_ns now)
+/* Send every slot of L due by `until`, as far as the socket and in_flight_max allow,
+ * in one send (more only when the pass's bytes pass pending_out_max_bytes); now is
+ * their t_sent. */
+static void send_due(struct drv_thr *t, struct drv_link *L, rt_ns until, rt_ns now)
 {
     const struct drv_group *g = &t->p.groups[L->group];
     size_t gmax = (g->size_dist == DRV_SIZE_FIXED ? g->payload_min_bytes : g->payload_max_bytes) + 14;
     size_t n = 0;
     int rc = 0;
-    while (L->slots_left && L->next_t <= now) {
+    while (L->slots_left && L->next_t <= until) {
         if (g->in_flight_max && L->tx_seq - L->echo.next >= g->in_flight_max) {
             L->iblocked = true;   /* the slot waits; its latency keeps running from t_sched */
             block_begin(L, now);
@@ -175,19 +176,17 @@ static void send_due(struct drv_thr *t, struct drv_link *L, rt_ns now)
     drv_reschedule(t, L);
 }
 
-void drv_send_pass(struct drv_thr *t, rt_ns now)
+void drv_send_pass(struct drv_thr *t, rt_ns until)
 {
-    struct drv_wnode *x = drv_wheel_due(&t->wheel, now);
+    struct drv_wnode *x = drv_wheel_due(&t->wheel, until);
     while (x) {
         struct drv_wnode *nx = x->next;
         struct drv_link *L = (struct drv_link *)((char *)x - offsetof(struct drv_link, wn));
         x->next = NULL;
-        if (L->next_t <= now) {
-            now = rt_now();   /* t_sent: this link's send, not the pass's start */
-            send_due(t, L, now);
-        } else {
-            drv_reschedule(t, L);   /* in now's tick but not yet due */
-        }
+        if (L->next_t <= until)
+            send_due(t, L, until, rt_now());   /* t_sent: this link's send, not the pass's start */
+        else
+            drv_reschedule(t, L);   /* in the tick but not yet due */
         x = nx;
     }
 }

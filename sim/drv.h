@@ -247,8 +247,10 @@ struct drv_result {
  * left to the caller. */
 void drv_result_merge(struct drv_result *r, const struct drv_result *b, char *why, size_t why_len);
 
-/* Share k of n of p: every group split link by link (the first links % n shares take
- * one more; close_rate_per_s and connect_rate_per_s in proportion), faults mapped onto
+/* Share k of n of p: every group split link by link into n runs of consecutive links
+ * (a group's links % n shares take one more, the shares after the previous group's, so
+ * that the totals differ by one at most; close_rate_per_s and connect_rate_per_s in
+ * proportion), faults mapped onto
  * the share's own link indices (at most cap, in faults), and first_id[g] (when not
  * NULL) the index among p's links of the share's first link of its group g. 0, or
  * -EINVAL when the share holds no link. */

@@ -63,7 +63,7 @@ struct drv_wnode {
 };
 struct drv_wheel {
     rt_ns tick;
-    uint64_t c;                          /* the next tick to take */
+    uint64_t c;                          /* the tick last looked at (or started at) */
     struct drv_wnode *b0[DRV_WN], *b1[DRV_WN], *ovf;
     uint64_t m0[DRV_WN / 64], m1[DRV_WN / 64];   /* non-empty buckets */
     uint64_t s0, s1;                     /* non-empty words of m0, m1 */
@@ -73,8 +73,8 @@ void drv_wheel_init(struct drv_wheel *w, rt_ns tick, rt_ns now);
 void drv_wheel_add(struct drv_wheel *w, struct drv_wnode *x, rt_ns t);
 void drv_wheel_del(struct drv_wheel *w, struct drv_wnode *x);
 /* Take every node of the ticks up to now's out of the wheel, as a list through ->next
- * (one of now's own tick may be due a little later: the caller puts it back, and the
- * cursor, past now, keeps it for the next look). */
+ * (one of now's own tick may be due a little later: the caller puts it back). The
+ * cursor stays on now's tick, so a node added late is taken by the next look. */
 struct drv_wnode *drv_wheel_due(struct drv_wheel *w, rt_ns now);
 /* When the loop must next look at the wheel, not before not_before: the earliest due
  * time (exact when it is after not_before), or the start of the next span to unfold.
@@ -288,7 +288,7 @@ void drv_wake(struct drv_thr *t);                          /* async-signal-safe 
 void drv_wake_all(struct drv *d);                          /* async-signal-safe */
 
 /* drv.c: the engine */
-void drv_send_pass(struct drv_thr *t, rt_ns now);
+void drv_send_pass(struct drv_thr *t, rt_ns until);        /* every slot due by until */
 void drv_on_readable(struct drv_thr *t, struct drv_link *L);
 void drv_on_writable(struct drv_thr *t, struct drv_link *L);
 void drv_link_opened(struct drv_thr *t, struct drv_link *L);

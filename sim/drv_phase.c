@@ -256,8 +256,12 @@ void drv_timers(struct drv_thr *t, rt_ns now)
         begin_load(t);
     if (t->t_phase <= now && t->phase == DRV_PHASE_WARMUP)
         enter_measure(t, now);
-    if (drv_sending(t) && now >= t->t_send_end)
+    if (drv_sending(t) && now >= t->t_send_end) {
+        /* the window's last slots, due within the tick before its end: late, but sent */
+        if (t->phase != DRV_PHASE_RAMP)
+            drv_send_pass(t, t->t_send_end - 1);
         drv_stop_sending(t);
+    }
     while (t->t_fault <= now) {
         const struct drv_fault *f = &t->faults[t->fault_i++];
         drv_fault(t, f->kind, f->link_first, f->link_count);

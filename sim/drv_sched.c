@@ -141,12 +141,17 @@ int drv_share(const struct drv_params *p, int k, int n, struct drv_params *out, 
     /* per group: where this share's part of it starts (among all links), how many links
      * it takes, and where they start among the share's own */
     int64_t s_first[DRV_MAX_GROUPS], s_count[DRV_MAX_GROUPS], l_first[DRV_MAX_GROUPS];
-    int64_t global = 0, local = 0;
+    int64_t global = 0, local = 0, off = 0;
     int ng = 0;
     for (int g = 0; g < p->n_groups; g++) {
-        int64_t L = p->groups[g].links, base = L / n, extra = L % n;
-        s_count[g] = base + (k < extra);
-        s_first[g] = global + k * base + (k < extra ? k : extra);
+        /* a group's extra links (links % n) go to the shares after the previous group's,
+         * round the circle: the shares' totals differ by one link at most */
+        int64_t L = p->groups[g].links, base = L / n, extra = L % n, before = 0;
+        for (int j = 0; j < k; j++)
+            before += (j - off + n) % n < extra;
+        s_count[g] = base + ((k - off + n) % n < extra);
+        s_first[g] = global + k * base + before;
+        off = (off + extra) % n;
         l_first[g] = local;
         if (s_count[g] > 0) {
             out->groups[ng] = p->groups[g];

@@ -149,7 +149,9 @@ struct drv_wnode *drv_wheel_due(struct drv_wheel *w, rt_ns now)
 {
     uint64_t kn = (uint64_t)now / (uint64_t)w->tick;
     struct drv_wnode *out = NULL, **tail = &out;
-    while (w->c <= kn) {
+    if (kn < w->c)
+        return NULL;
+    for (;;) {
         /* this span's buckets up to kn */
         uint64_t end = (span(w->c) << DRV_WB) | MASK;
         uint64_t last = kn < end ? kn : end;
@@ -167,12 +169,10 @@ struct drv_wnode *drv_wheel_due(struct drv_wheel *w, rt_ns now)
             *tail = NULL;
             i = first_from(w->m0, w->s0, (uint32_t)i + 1);
         }
-        if (kn < end) {
-            w->c = kn + 1;
-            break;
-        }
-        if (kn == end) {
-            enter_span(w, span(end) + 1);
+        if (kn <= end) {
+            /* the cursor stays on now's tick: a node put back or added late lands in
+             * its bucket and the next look, at any time, takes it */
+            w->c = kn;
             break;
         }
         /* past this span: the next span with anything in it, or the one kn is in */
@@ -201,7 +201,7 @@ rt_ns drv_wheel_next(const struct drv_wheel *w, rt_ns not_before)
         if (at <= not_before)
             return not_before;
         /* the bucket spans a tick: its earliest slot, to the nanosecond */
-        rt_ns min = at;
+        rt_ns min = RT_NEVER;
         for (const struct drv_wnode *x = w->b0[i]; x; x = x->next)
             if (x->t < min)
                 min = x->t;

@@ -17,7 +17,8 @@
  * processes. The parent keeps share 0 (its progress callback still drives the servers'
  * phases and the server faults); helpers fork()ed from it (same image, no exec) run
  * sim/drv over shares 1..n-1 and send back their drv_result and histograms (HdrHistogram
- * V2 encoding, merged bucket by bucket: exact). Each share gets its part of every group,
+ * V2 encoding, merged bucket by bucket: exact; counts with drv_result_merge, as a drv
+ * merges its own threads). Each share gets its part of every group,
  * connect_rate / n, its own seed, and links_per_src_max / n so that the shares together
  * keep every source address under the cap. Helpers keep their links open until
  * run_drvs_release, so that no server counts a helper's teardown inside its window. */
@@ -34,9 +35,10 @@ typedef struct run_drvs {
     char why[32];                   /* a helper's saturated_why, kept for the merged result */
 } run_drvs;
 
-/* Share k of n of p (groups split link by link, the first links % n shares taking one
- * more; faults mapped onto the share's own link indices, at most cap of them). 0, or
- * -EINVAL when the share holds no link. */
+/* Share k of n of p (drv_share: groups split link by link, faults mapped onto the
+ * share's own link indices, at most cap of them), with its own seed, its part of the
+ * source-address cap, its part of the threads and the CPUs they take. 0, or -EINVAL
+ * when the share holds no link. */
 int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *out,
                    struct drv_fault *faults, int cap);
 

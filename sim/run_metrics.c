@@ -321,6 +321,18 @@ json_t *run_object(const run_inputs *in)
                             "closed_by_peer", (json_int_t)dr->closed_by_peer, "lag_p99_ns",
                             (json_int_t)dr->lag_p99_ns, "lag_own_p99_ns", (json_int_t)dr->lag_own_p99_ns,
                             "rx_delay_p99_ns", (json_int_t)dr->rx_delay_p99_ns));
+        /* how it drove: its pacing tick and threads, and what its window cost it (CPU
+         * apart, wake-ups, the kernel's count of its system calls; -1: not counted) */
+        json_t *dj = json_object_get(m, "driver");
+        json_object_set_new(dj, "tick_ns", json_integer(dr->tick_ns));
+        json_object_set_new(dj, "threads", json_integer(dr->threads));
+        json_object_set_new(dj, "cpu_user_ns", json_integer(dr->cpu_user_ns));
+        json_object_set_new(dj, "cpu_sys_ns", json_integer(dr->cpu_sys_ns));
+        json_object_set_new(dj, "wakeups", json_integer(dr->wakeups));
+        json_object_set_new(dj, "wakeups_kernel", json_integer(dr->wakeups_kernel));
+        json_object_set_new(dj, "syscalls", json_integer(dr->syscalls));
+        json_object_set_new(dj, "rx_reads", json_integer(dr->rx_reads));
+        json_object_set_new(dj, "rx_stamped", json_integer(dr->rx_stamped));
         json_object_set_new(flags, "driver_saturated", json_boolean(dr->driver_saturated));
         if (dr->driver_saturated)
             json_object_set_new(flags, "driver_saturated_why", json_string(dr->saturated_why));

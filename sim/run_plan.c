@@ -2,6 +2,7 @@
 #include "run_plan.h"
 
 #include <math.h>
+#include <sched.h>
 #include <string.h>
 
 #include "run_go.h"
@@ -72,6 +73,22 @@ void run_plan_driver(const struct scn *s, int64_t links, uint16_t port, struct d
     p->warmup_ns = (int64_t)(s->warmup_s * 1e9);
     p->duration_ns = (int64_t)(s->duration_s * 1e9);
     p->cpu = s->n_pin_driver > 0 ? s->pin_driver[0] : -1;
+    /* the driver's threads: each on one of pin.driver's CPUs, by default one per CPU
+     * it lists, else one per CPU the server is not pinned to (drv.h) */
+    for (int i = 0; i < s->n_pin_driver && i < DRV_THREADS_MAX; i++)
+        p->cpus[p->n_cpus++] = s->pin_driver[i];
+    cpu_set_t mine;
+    if (s->n_pin_driver == 0 && s->n_pin_server > 0 && sched_getaffinity(0, sizeof mine, &mine) == 0) {
+        for (int i = 0; i < s->n_pin_server; i++)
+            if (s->pin_server[i] >= 0 && s->pin_server[i] < CPU_SETSIZE)
+                CPU_CLR(s->pin_server[i], &mine);
+        for (int c = 0; c < CPU_SETSIZE && p->n_cpus < DRV_THREADS_MAX; c++)
+            if (CPU_ISSET(c, &mine))
+                p->cpus[p->n_cpus++] = c;
+    }
+    int64_t th = s->driver_threads ? s->driver_threads : p->n_cpus;
+    p->threads = (int)(th < 1 ? 1 : th > DRV_THREADS_MAX ? DRV_THREADS_MAX : th);
+    p->tick_ns = (int64_t)(s->driver_tick_us * 1e3);
 
     /* groups in scenario order, the implicit default group last; link indices follow */
     int64_t first[SCN_GROUPS_MAX + 1], count[SCN_GROUPS_MAX + 1];

@@ -159,6 +159,9 @@ struct scn {
     struct scn_limits limits;
     int n_faults;
     struct scn_fault faults[SCN_FAULTS_MAX];
+    int64_t driver_threads;    /* driver loops (threads) over all driver processes; 0: one per
+                                * CPU pin.driver lists, else per CPU pin.server leaves, else 1 */
+    double driver_tick_us;     /* the driver's pacing tick (drv.h) */
     int n_pin_server, n_pin_driver;
     int pin_server[SCN_CPUS_MAX], pin_driver[SCN_CPUS_MAX];
     int n_steps;               /* 0: one run with `links` */

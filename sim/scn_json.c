@@ -128,6 +128,11 @@ json_t *scn_to_json(const struct scn *s)
     set(pin, "driver", cpus_json(s->pin_driver, s->n_pin_driver));
     set(o, "pin", pin);
 
+    json_t *drv = json_object();
+    set(drv, "threads", json_integer(s->driver_threads));
+    set(drv, "tick_us", json_real(s->driver_tick_us));
+    set(o, "driver", drv);
+
     json_t *st = json_array();
     for (int i = 0; i < s->n_steps; i++) json_array_append_new(st, json_integer(s->steps[i]));
     set(o, "steps", st);

@@ -427,6 +427,22 @@ static void parse_pin(struct ctx *c, const json_t *v, struct scn *s)
     }
 }
 
+static const char *const driver_keys[] = {"threads", "tick_us"};
+
+static void parse_driver(struct ctx *c, const json_t *v, struct scn *s)
+{
+    if (!is_object(c, "driver", v)) return;
+    const char *k;
+    json_t *x;
+    char p[PATH_BYTES];
+    json_object_foreach((json_t *)v, k, x) {
+        join(p, "driver", k);
+        if (!strcmp(k, "threads")) get_int(c, p, x, &s->driver_threads);
+        else if (!strcmp(k, "tick_us")) get_double(c, p, x, &s->driver_tick_us);
+        else unknown_key(c, p, k, driver_keys, NKEYS(driver_keys));
+    }
+}
+
 /* [1000, 5000] or [{"links": 1000}, {"links": 5000}]. */
 static void parse_steps(struct ctx *c, const json_t *v, struct scn *s)
 {
@@ -548,7 +564,7 @@ static void parse_expect(struct ctx *c, const json_t *v, struct scn *s)
 static const char *const top_keys[] = {
     "name", "description", "links", "duration_s", "warmup_s", "repetitions",
     "connect_rate_per_s", "processes", "variants", "variant_config", "client", "groups",
-    "app", "limits", "faults", "pin", "steps", "expect"};
+    "app", "limits", "faults", "pin", "driver", "steps", "expect"};
 
 int scn_parse_json(const char *file, const json_t *root, struct scn *s, struct scn_diag *d)
 {
@@ -578,6 +594,7 @@ int scn_parse_json(const char *file, const json_t *root, struct scn *s, struct s
         else if (!strcmp(k, "limits")) parse_limits(&c, x, &s->limits);
         else if (!strcmp(k, "faults")) parse_faults(&c, x, s);
         else if (!strcmp(k, "pin")) parse_pin(&c, x, s);
+        else if (!strcmp(k, "driver")) parse_driver(&c, x, s);
         else if (!strcmp(k, "steps")) parse_steps(&c, x, s);
         else if (!strcmp(k, "expect")) parse_expect(&c, x, s);
         else unknown_key(&c, k, k, top_keys, NKEYS(top_keys));

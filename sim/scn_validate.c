@@ -53,6 +53,8 @@ void scn_defaults(struct scn *s)
         .auto_close = true,
     };
     s->limits = (struct scn_limits){.rate_limit_per_s = 0, .max_msg_bytes = 4 << 20};
+    s->driver_threads = 0;
+    s->driver_tick_us = 50;
 }
 
 struct vctx {
@@ -451,5 +453,7 @@ int scn_validate(const struct scn *s, const struct scn_catalog *cat, const char 
     chk_faults(&c, s);
     chk_cpus(&c, "pin.server", s->pin_server, s->n_pin_server);
     chk_cpus(&c, "pin.driver", s->pin_driver, s->n_pin_driver);
+    chk_i(&c, "driver.threads", s->driver_threads, 0, 64);
+    chk_d(&c, "driver.tick_us", s->driver_tick_us, 1, false, 10000);
     return c.errs;
 }

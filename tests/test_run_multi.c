@@ -54,7 +54,8 @@ Test(run_multi, shares_split_every_group_and_cover_every_link_once)
             faulted += (int)s.faults[i].link_count;
         }
     }
-    /* 7 = 3 + 2 + 2 and 5 = 2 + 2 + 1: every link in exactly one share */
+    /* 7 = 3 + 2 + 2 and 5 = 1 + 2 + 2 (a group's extra links go to the shares after the
+     * previous group's: 4 + 4 + 4): every link in exactly one share */
     cr_expect_eq(links[0], 7);
     cr_expect_eq(links[1], 5);
     cr_expect_eq(faulted, 4, "the fault reaches its 4 links, no more, no fewer");
@@ -65,17 +66,17 @@ Test(run_multi, share_maps_faults_onto_local_indices)
     struct drv_params p, s;
     struct drv_fault f[1], sf[16];
     two_groups(&p, f);
-    /* share 0 of 2: group 0 links 0..3 (local 0..3), group 1 links 7..9 (local 4..6);
-     * the fault 5..8 hits none of group 0's share (5, 6 are share 1's) and 7..8 of
-     * group 1: local 4..5 */
+    /* share 0 of 2: group 0 links 0..3 (local 0..3), group 1 links 7..8 (local 4..5:
+     * group 0's extra link went to share 0, group 1's goes to share 1); the fault 5..8
+     * hits none of group 0's share (5, 6 are share 1's) and 7..8 of group 1: local 4..5 */
     cr_assert_eq(run_drvs_share(&p, 0, 2, &s, sf, 16), 0);
     cr_assert_eq(s.n_groups, 2);
     cr_expect_eq(s.groups[0].links, 4);
-    cr_expect_eq(s.groups[1].links, 3);
+    cr_expect_eq(s.groups[1].links, 2);
     cr_assert_eq(s.n_faults, 1);
     cr_expect_eq(s.faults[0].link_first, 4);
     cr_expect_eq(s.faults[0].link_count, 2);
-    /* share 1: group 0 links 4..6 (local 0..2), group 1 links 10..11 (local 3..4):
+    /* share 1: group 0 links 4..6 (local 0..2), group 1 links 9..11 (local 3..5):
      * the fault hits 5..6, local 1..2 */
     cr_assert_eq(run_drvs_share(&p, 1, 2, &s, sf, 16), 0);
     cr_assert_eq(s.n_faults, 1);
