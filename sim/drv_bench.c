@@ -30,6 +30,8 @@ struct bench_params {
     int64_t tick_ns;                /* drv_params.tick_ns */
     int threads;                    /* driver threads (all on driver_cpu) */
     bool driver, floor;             /* which rows run (both by default) */
+    bool echo_only;                 /* only serve echoes (for a driver counted elsewhere) */
+    uint16_t echo_port;             /* echo server already running there (0: start one per run) */
 };
 
 static void bench_defaults(struct bench_params *b)
@@ -74,7 +76,10 @@ static void usage(FILE *f)
             "  --threads N        driver threads, all on the driver's CPU (default 1)\n"
             "  --driver-cpu N     pin the driver (default 0; -1 none)\n"
             "  --server-cpu N     pin the echo process (default 1; -1 none)\n"
-            "  --floor            the floor only;  --no-floor  the driver only\n");
+            "  --floor            the floor only;  --no-floor  the driver only\n"
+            "  --echo-only        only run the echo server (pinned to --server-cpu), print its\n"
+            "                     port, serve until stdin closes: for a driver run under a tool\n"
+            "  --echo-port N      drive that echo server instead of starting one per run\n");
 }
 
 static int parse_list(const char *s, double *v, int *n)
@@ -101,7 +106,8 @@ static int parse(int argc, char **argv, struct bench_params *b)
         {"patterns", 1, 0, 'p'}, {"links", 1, 0, 'l'}, {"rates", 1, 0, 'r'}, {"size", 1, 0, 's'},
         {"seconds", 1, 0, 't'}, {"warmup", 1, 0, 'w'}, {"tick-us", 1, 0, 'k'}, {"threads", 1, 0, 'T'},
         {"driver-cpu", 1, 0, 'd'}, {"server-cpu", 1, 0, 'c'}, {"floor", 0, 0, 'f'},
-        {"no-floor", 0, 0, 'F'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"no-floor", 0, 0, 'F'}, {"echo-only", 0, 0, 'E'}, {"echo-port", 1, 0, 'P'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -138,6 +144,8 @@ static int parse(int argc, char **argv, struct bench_params *b)
         case 'c': b->server_cpu = atoi(optarg); break;
         case 'f': b->driver = false; break;
         case 'F': b->floor = false; break;
+        case 'E': b->echo_only = true; break;
+        case 'P': b->echo_port = (uint16_t)atoi(optarg); break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
@@ -164,6 +172,12 @@ struct echo_proc {
 
 static int echo_start(const struct bench_params *b, struct echo_proc *e)
 {
+    if (b->echo_port) {
+        e->pid = 0;
+        e->fd = -1;
+        e->port = b->echo_port;
+        return 0;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
@@ -210,6 +224,8 @@ static int echo_start(const struct bench_params *b, struct echo_proc *e)
 static int64_t echo_cpu(struct echo_proc *e)
 {
     int64_t ns = 0;
+    if (e->fd < 0)
+        return 0;
     if (write(e->fd, "c", 1) != 1 || read(e->fd, &ns, sizeof ns) != sizeof ns)
         return 0;
     return ns;
@@ -217,6 +233,8 @@ static int64_t echo_cpu(struct echo_proc *e)
 
 static void echo_stop(struct echo_proc *e)
 {
+    if (e->fd < 0)
+        return;
     close(e->fd);   /* EOF: it stops and exits */
     waitpid(e->pid, NULL, 0);
 }
@@ -362,6 +380,21 @@ int drv_bench(int argc, char **argv)
     int rc = parse(argc, argv, &b);
     if (rc)
         return rc == 1 ? 0 : 2;
+    if (b.echo_only) {
+        struct drv_echo_params ep;
+        drv_echo_params_default(&ep);
+        ep.cpu = b.server_cpu;
+        struct drv_echo *e;
+        uint16_t port;
+        if (drv_echo_start(&ep, &e, &port) != 0)
+            return 1;
+        printf("%u\n", port);
+        fflush(stdout);
+        char buf[64];
+        while (fread(buf, 1, sizeof buf, stdin) > 0) {}
+        drv_echo_stop(e, NULL);
+        return 0;
+    }
     struct utsname u;
     uname(&u);
     char la[64];

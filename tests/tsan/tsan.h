@@ -23,6 +23,7 @@ extern atomic_int ts_failures;
 /* Sections, each run by `tsan_runner <section> [args]`. */
 void ts_section_rt(void);
 void ts_section_vsock(void);
+void ts_section_driver(void);   /* the driver's threads (drv.h) */
 /* One variant by name or module path; NULL: every registered variant. */
 void ts_section_variants(const char *variant);
 

@@ -1,4 +1,4 @@
-/* tsan_main.c — entry of the ThreadSanitizer runner: tsan_runner rt | vsock | variants [name]. */
+/* tsan_main.c — entry of the ThreadSanitizer runner: tsan_runner rt | vsock | driver | variants [name]. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +9,7 @@ atomic_int ts_failures;
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tsan_runner rt | vsock | variants [name-or-path] | all\n");
+    fprintf(stderr, "usage: tsan_runner rt | vsock | driver | variants [name-or-path] | all\n");
     return 2;
 }
 
@@ -24,11 +24,14 @@ int main(int argc, char **argv)
         ts_section_rt();
     } else if (!strcmp(s, "vsock")) {
         ts_section_vsock();
+    } else if (!strcmp(s, "driver")) {
+        ts_section_driver();
     } else if (!strcmp(s, "variants")) {
         ts_section_variants(argc > 2 ? argv[2] : NULL);
     } else if (!strcmp(s, "all")) {
         ts_section_rt();
         ts_section_vsock();
+        ts_section_driver();
         ts_section_variants(NULL);
     } else {
         return usage();
