@@ -1,5 +1,6 @@
 /* drv_bench.c — `linkbench bench driver`: the driver's CPU per message over a matrix of schedules, beside the floor's, against an echo process on the other core. */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ struct bench_params {
     int driver_cpu, server_cpu;     /* 0 and 1; -1 = no pinning */
     int64_t tick_ns;                /* drv_params.tick_ns */
     int threads;                    /* driver threads (all on driver_cpu) */
+    int repeat;                     /* driver and floor runs per row, alternating (default 1) */
     bool driver, floor;             /* which rows run (both by default) */
     bool echo_only;                 /* only serve echoes (for a driver counted elsewhere) */
     uint16_t echo_port;             /* echo server already running there (0: start one per run) */
@@ -54,6 +56,7 @@ static void bench_defaults(struct bench_params *b)
     b->server_cpu = 1;
     b->tick_ns = 50 * RT_US;
     b->threads = 1;
+    b->repeat = 1;
     b->driver = b->floor = true;
 }
 
@@ -74,6 +77,8 @@ static void usage(FILE *f)
             "  --warmup S         warm-up seconds per run (default 0.5)\n"
             "  --tick-us N        the pacing tick (default 50)\n"
             "  --threads N        driver threads, all on the driver's CPU (default 1)\n"
+            "  --repeat N         runs of each per row, driver and floor alternating; the row\n"
+            "                     gives medians, x the median of the paired ratios (default 1)\n"
             "  --driver-cpu N     pin the driver (default 0; -1 none)\n"
             "  --server-cpu N     pin the echo process (default 1; -1 none)\n"
             "  --floor            the floor only;  --no-floor  the driver only\n"
@@ -104,7 +109,7 @@ static int parse(int argc, char **argv, struct bench_params *b)
 {
     static const struct option opts[] = {
         {"patterns", 1, 0, 'p'}, {"links", 1, 0, 'l'}, {"rates", 1, 0, 'r'}, {"size", 1, 0, 's'},
-        {"seconds", 1, 0, 't'}, {"warmup", 1, 0, 'w'}, {"tick-us", 1, 0, 'k'}, {"threads", 1, 0, 'T'},
+        {"seconds", 1, 0, 't'}, {"warmup", 1, 0, 'w'}, {"tick-us", 1, 0, 'k'}, {"threads", 1, 0, 'T'}, {"repeat", 1, 0, 'R'},
         {"driver-cpu", 1, 0, 'd'}, {"server-cpu", 1, 0, 'c'}, {"floor", 0, 0, 'f'},
         {"no-floor", 0, 0, 'F'}, {"echo-only", 0, 0, 'E'}, {"echo-port", 1, 0, 'P'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -140,6 +145,7 @@ static int parse(int argc, char **argv, struct bench_params *b)
         case 'w': b->warmup_s = atof(optarg); break;
         case 'k': b->tick_ns = (int64_t)(atof(optarg) * 1e3); break;
         case 'T': b->threads = atoi(optarg); break;
+        case 'R': b->repeat = atoi(optarg); break;
         case 'd': b->driver_cpu = atoi(optarg); break;
         case 'c': b->server_cpu = atoi(optarg); break;
         case 'f': b->driver = false; break;
@@ -152,9 +158,11 @@ static int parse(int argc, char **argv, struct bench_params *b)
     }
     if (b->size_bytes < 48 || b->size_bytes > 65535 || b->seconds <= 0 || b->warmup_s < 0 ||
         b->tick_ns < RT_US || b->threads < 1 || b->threads > DRV_THREADS_MAX || b->n_patterns == 0 ||
+        b->repeat < 1 || b->repeat > 99 ||
         (!b->driver && !b->floor)) {
         fprintf(stderr, "bench driver: --size 48..65535, --seconds > 0, --warmup >= 0, --tick-us >= 1,\n"
-                        "  --threads 1..%d, a pattern, and not both --floor and --no-floor\n", DRV_THREADS_MAX);
+                        "  --threads 1..%d, --repeat 1..99, a pattern, and not both --floor and --no-floor\n",
+                DRV_THREADS_MAX);
         return 2;
     }
     return 0;
@@ -361,6 +369,51 @@ static void run_floor(const struct bench_params *b, enum drv_pattern pat, double
     f->kept_up = r.received >= 0.98 * (double)r.scheduled;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double med(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Every field's median over n runs into *dm and *fm; kept_up when most runs kept up;
+ * the first run's note. Returns the median of the paired driver / floor ratios. */
+static double median_of(const struct figures *d, const struct figures *f, int n, struct figures *dm,
+                        struct figures *fm)
+{
+    const struct figures *src[2] = {d, f};
+    struct figures *dst[2] = {dm, fm};
+    for (int s = 0; s < 2; s++) {
+        *dst[s] = src[s][0];
+        static const size_t off[] = {offsetof(struct figures, sent_s), offsetof(struct figures, recv_s),
+            offsetof(struct figures, ns_msg), offsetof(struct figures, usr_msg), offsetof(struct figures, sys_msg),
+            offsetof(struct figures, wake_s), offsetof(struct figures, loop_s), offsetof(struct figures, lag50_us),
+            offsetof(struct figures, lag99_us), offsetof(struct figures, echo_util), offsetof(struct figures, sc_msg)};
+        for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+            double v[99];
+            for (int k = 0; k < n; k++)
+                v[k] = *(const double *)((const char *)&src[s][k] + off[i]);
+            *(double *)((char *)dst[s] + off[i]) = med(v, n);
+        }
+        int kept = 0;
+        for (int k = 0; k < n; k++) {
+            kept += src[s][k].kept_up;
+            if (!dst[s]->note[0] && src[s][k].note[0])
+                memcpy(dst[s]->note, src[s][k].note, sizeof dst[s]->note);
+        }
+        dst[s]->kept_up = 2 * kept > n;
+    }
+    double r[99];
+    for (int k = 0; k < n; k++)
+        r[k] = f[k].ns_msg > 0 ? d[k].ns_msg / f[k].ns_msg : 0;
+    return med(r, n);
+}
+
 static void loadavg(char *buf, size_t n)
 {
     FILE *f = fopen("/proc/loadavg", "r");
@@ -414,21 +467,40 @@ int drv_bench(int argc, char **argv)
         for (int li = 0; li < b.n_links; li++)
             for (int ri = 0; ri < b.n_rates; ri++) {
                 enum drv_pattern pat = b.patterns[pi];
-                struct figures dr = {0}, fl = {0};
-                if (b.driver)
-                    run_driver(&b, pat, b.links[li], b.rates[ri], &dr);
-                if (b.floor)
-                    run_floor(&b, pat, b.links[li], b.rates[ri], &fl);
-                const struct figures *x = b.driver ? &dr : &fl;
+                struct figures dv[99], fv[99];
+                memset(dv, 0, sizeof dv);
+                memset(fv, 0, sizeof fv);
+                for (int k = 0; k < b.repeat; k++) {
+                    /* alternate which goes first: a drift in the machine's load falls on both */
+                    for (int w = 0; w < 2; w++) {
+                        bool drv_turn = (w == 0) == (k % 2 == 0);
+                        if (drv_turn && b.driver)
+                            run_driver(&b, pat, b.links[li], b.rates[ri], &dv[k]);
+                        if (!drv_turn && b.floor)
+                            run_floor(&b, pat, b.links[li], b.rates[ri], &fv[k]);
+                    }
+                }
+                struct figures dr, fl;
+                double x = b.driver && b.floor ? median_of(dv, fv, b.repeat, &dr, &fl) : 0;
+                if (!b.driver)
+                    median_of(fv, fv, b.repeat, &fl, &fl);
+                if (!b.floor)
+                    median_of(dv, dv, b.repeat, &dr, &dr);
+                const struct figures *o = b.driver ? &dr : &fl;
                 printf("%-8s %6.0f %8.0f | %9.0f %9.0f | %6.0f %5.0f %5.0f %4.2f | %6.0f %5.0f %5.0f %4.2f | %5.2f %5.0f | %7.0f %7.0f "
                        "| %7.1f %7.1f | %4s %4s | %3.0f%%%s%s\n",
-                       pat == DRV_POISSON ? "poisson" : "constant", b.links[li], b.rates[ri], x->sent_s, x->recv_s,
+                       pat == DRV_POISSON ? "poisson" : "constant", b.links[li], b.rates[ri], o->sent_s, o->recv_s,
                        dr.ns_msg, dr.usr_msg, dr.sys_msg, dr.sc_msg, fl.ns_msg, fl.usr_msg, fl.sys_msg, fl.sc_msg,
-                       b.driver && b.floor && fl.ns_msg > 0 ? dr.ns_msg / fl.ns_msg : 0,
-                       b.driver && b.floor ? dr.usr_msg - fl.usr_msg : 0, dr.wake_s, fl.wake_s, dr.lag50_us,
+                       x, b.driver && b.floor ? dr.usr_msg - fl.usr_msg : 0, dr.wake_s, fl.wake_s, dr.lag50_us,
                        dr.lag99_us, !b.driver ? "-" : dr.kept_up ? "yes" : "no",
-                       !b.floor ? "-" : fl.kept_up ? "yes" : "no", 100 * x->echo_util,
+                       !b.floor ? "-" : fl.kept_up ? "yes" : "no", 100 * o->echo_util,
                        dr.note[0] || fl.note[0] ? "  " : "", dr.note[0] ? dr.note : fl.note);
+                if (b.repeat > 1 && b.driver && b.floor) {
+                    printf("%35s x per run:", "");
+                    for (int k = 0; k < b.repeat; k++)
+                        printf(" %.2f", fv[k].ns_msg > 0 ? dv[k].ns_msg / fv[k].ns_msg : 0);
+                    printf("\n");
+                }
                 fflush(stdout);
             }
     loadavg(la, sizeof la);

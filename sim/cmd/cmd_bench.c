@@ -9,7 +9,7 @@
 static const struct lb_cmd benches[] = {
     {"vsock", "pipelined 64 B echo and ping-pong over one loopback WebSocket; idle memory",
      bench_vsock_main},
-    {"driver", "the load generator's CPU per message (send, receive) at increasing offered rates",
+    {"driver", "the load generator's CPU per message beside its floor's, over patterns x links x rates",
      drv_bench},
 };
 #define N_BENCHES (sizeof benches / sizeof benches[0])
