@@ -252,6 +252,7 @@ static void echo_stop(struct echo_proc *e)
 struct figures {
     bool ok;
     double sent_s, recv_s, ns_msg, usr_msg, sys_msg, wake_s, loop_s, lag50_us, lag99_us, echo_util, sc_msg;
+    double util, runq_ms;
     bool kept_up;
     char note[300];
 };
@@ -310,6 +311,8 @@ static void run_driver(const struct bench_params *b, enum drv_pattern pat, doubl
     f->lag50_us = (double)met_hist_percentile(r.lag, 50) / 1e3;
     f->lag99_us = (double)met_hist_percentile(r.lag, 99) / 1e3;
     f->echo_util = (double)(c1 - c0) / (double)(r.t_end - r.t_start);
+    f->util = r.cpu_util;
+    f->runq_ms = (double)r.runq_wait_ns / 1e6;
     int64_t offered = m->scheduled;
     f->kept_up = r.window.echo_delivered >= 0.98 * (double)offered &&
                  r.window.backlog_end - r.window.backlog_start <= 0.02 * (double)offered;
@@ -393,7 +396,8 @@ static double median_of(const struct figures *d, const struct figures *f, int n,
         static const size_t off[] = {offsetof(struct figures, sent_s), offsetof(struct figures, recv_s),
             offsetof(struct figures, ns_msg), offsetof(struct figures, usr_msg), offsetof(struct figures, sys_msg),
             offsetof(struct figures, wake_s), offsetof(struct figures, loop_s), offsetof(struct figures, lag50_us),
-            offsetof(struct figures, lag99_us), offsetof(struct figures, echo_util), offsetof(struct figures, sc_msg)};
+            offsetof(struct figures, lag99_us), offsetof(struct figures, echo_util), offsetof(struct figures, sc_msg),
+            offsetof(struct figures, util), offsetof(struct figures, runq_ms)};
         for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
             double v[99];
             for (int k = 0; k < n; k++)
@@ -459,10 +463,11 @@ int drv_bench(int argc, char **argv)
     printf("  ns/msg: CPU per message (sent + received in the window), usr + sys; x: driver / floor;\n"
            "  sc: system calls per message (the kernel's count); +usr: the driver's user time per message\n"
            "  over the floor's; wake/s, flwk/s: the kernel's count of the driver's and the floor's sleeps\n"
-           "  (voluntary switches); lag: t_sent - t_sched; echo: the echo process's CPU\n");
-    printf("%-8s %6s %8s | %9s %9s | %6s %5s %5s %4s | %6s %5s %5s %4s | %5s %5s | %7s %7s | %7s %7s | %4s %4s | %4s\n",
+           "  (voluntary switches); lag: t_sent - t_sched; cpu: the driver's busiest thread's share of its\n"
+           "  core; runqms: ms it waited for its core (others ran there); echo: the echo process's CPU\n");
+    printf("%-8s %6s %8s | %9s %9s | %6s %5s %5s %4s | %6s %5s %5s %4s | %5s %5s | %7s %7s | %7s %7s | %4s %4s | %4s %5s | %4s\n",
            "pattern", "links", "offered", "sent/s", "recv/s", "drv", "usr", "sys", "sc", "floor", "usr", "sys", "sc",
-           "x", "+usr", "wake/s", "flwk/s", "lag50us", "lag99us", "kept", "flkp", "echo");
+           "x", "+usr", "wake/s", "flwk/s", "lag50us", "lag99us", "kept", "flkp", "cpu", "runqms", "echo");
     for (int pi = 0; pi < b.n_patterns; pi++)
         for (int li = 0; li < b.n_links; li++)
             for (int ri = 0; ri < b.n_rates; ri++) {
@@ -488,12 +493,12 @@ int drv_bench(int argc, char **argv)
                     median_of(dv, dv, b.repeat, &dr, &dr);
                 const struct figures *o = b.driver ? &dr : &fl;
                 printf("%-8s %6.0f %8.0f | %9.0f %9.0f | %6.0f %5.0f %5.0f %4.2f | %6.0f %5.0f %5.0f %4.2f | %5.2f %5.0f | %7.0f %7.0f "
-                       "| %7.1f %7.1f | %4s %4s | %3.0f%%%s%s\n",
+                       "| %7.1f %7.1f | %4s %4s | %3.0f%% %5.0f | %3.0f%%%s%s\n",
                        pat == DRV_POISSON ? "poisson" : "constant", b.links[li], b.rates[ri], o->sent_s, o->recv_s,
                        dr.ns_msg, dr.usr_msg, dr.sys_msg, dr.sc_msg, fl.ns_msg, fl.usr_msg, fl.sys_msg, fl.sc_msg,
                        x, b.driver && b.floor ? dr.usr_msg - fl.usr_msg : 0, dr.wake_s, fl.wake_s, dr.lag50_us,
                        dr.lag99_us, !b.driver ? "-" : dr.kept_up ? "yes" : "no",
-                       !b.floor ? "-" : fl.kept_up ? "yes" : "no", 100 * o->echo_util,
+                       !b.floor ? "-" : fl.kept_up ? "yes" : "no", 100 * dr.util, dr.runq_ms, 100 * o->echo_util,
                        dr.note[0] || fl.note[0] ? "  " : "", dr.note[0] ? dr.note : fl.note);
                 if (b.repeat > 1 && b.driver && b.floor) {
                     printf("%35s x per run:", "");

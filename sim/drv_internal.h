@@ -96,7 +96,8 @@ struct drv_ws {
     size_t frag_cap, frag_len;
     bool in_frag;
     int64_t msgs_in, msgs_out, bytes_in, bytes_out;   /* since the connection opened */
-    rt_ns t_read;                /* when its previous read began (bounds the next stamp) */
+    rt_ns t_read;                /* end of its previous read when that emptied the socket (the
+                                  * next stamp is no earlier); 0 otherwise */
     uint32_t ip;                 /* local address, host order (the census joins by it) */
     uint16_t port;
     struct drv_hs *hs;

@@ -403,7 +403,6 @@ int drv_ws_read(struct drv_thr *t, struct drv_link *L, size_t budget, drv_msg_fn
         struct iovec io = {buf + have, room};
         struct msghdr mh = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf,
                             .msg_controllen = sizeof cbuf};
-        rt_ns t0 = rt_now();
         ssize_t n = recvmsg(L->fd, &mh, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
@@ -420,8 +419,8 @@ int drv_ws_read(struct drv_thr *t, struct drv_link *L, size_t budget, drv_msg_fn
         w->bytes_in += n;
         got += (size_t)n;
         /* when the last byte arrived: the kernel's stamp of the latest segment read (no
-         * later than now, no earlier than the previous read that emptied the socket);
-         * else the time of the read */
+         * later than now, no earlier than the end of the previous read that emptied the
+         * socket: a bound that can only lengthen a latency); else the time of the read */
         rt_ns t_recv = t1, ks = stamp_of(&mh);
         if (ks) {
             if (!t->rt_off_set) {
@@ -438,7 +437,7 @@ int drv_ws_read(struct drv_thr *t, struct drv_link *L, size_t budget, drv_msg_fn
         if (ks && t_recv >= t->t_meas0 && t1 < (t->t_stop != RT_NEVER ? t->t_stop : t->t_send_end))
             met_hist_record(t->h[H_RX], t1 - t_recv);   /* how long it waited for the driver */
         bool drained = (size_t)n < room;
-        w->t_read = drained ? t0 : 0;
+        w->t_read = drained ? t1 : 0;
         int rc = parse(t, L, buf, have + (size_t)n, t_recv, on_msg);
         if (rc)
             return rc;
