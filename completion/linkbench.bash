@@ -22,7 +22,7 @@ _linkbench()
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
         -o|--output)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --repeat|--duration|--links|--target|--target-pid|--target-cmd|--listen|--shard|--start-at|--every)
+        --repeat|--remeasure|--duration|--links|--target|--target-pid|--target-cmd|--listen)
             return ;;
     esac
     if [[ $cur == -* ]]; then

@@ -117,6 +117,9 @@ struct drv_params {
     int64_t saturated_lag_ns;       /* ... or when p99 of its own lag (sending late, or reading
                                      * late) passes this (default 1 ms) and distorted the run
                                      * (drv_saturated) */
+    int nice;                       /* each thread asks for this nice value (setpriority; 0 =
+                                     * leave it): below the server's, the instrument is not
+                                     * queued behind the threads it measures (default 0) */
 
     int64_t progress_interval_ns;   /* default 250 ms */
     drv_progress_fn progress;       /* may be NULL; called on thread 0 (drv_run's caller) with
@@ -236,6 +239,8 @@ struct drv_result {
     int64_t syscalls;               /* the threads' system calls in it, counted by the kernel
                                      * (perf raw_syscalls:sys_enter); -1 where it will not count */
     int64_t tick_ns;                /* the pacing tick it ran with */
+    int64_t nice;                   /* the nice value its threads ran at (the highest of them:
+                                     * asking for less than the process had needs CAP_SYS_NICE) */
     int64_t threads;                /* threads (summed over merged results) */
     int64_t rx_reads, rx_stamped;   /* reads that returned data; of them with the kernel's stamp
                                      * (the rest are stamped with the read's time) */

@@ -159,6 +159,7 @@ struct drv_thr {
     rt_ns *tsched;               /* every link's ring, n_links * DRV_RING */
     uint32_t n_src;
     int cpu;                     /* pinned here while it runs; -1 none */
+    int nice;                    /* the nice value it ran at */
     pthread_t th;
     bool thread_started;
 

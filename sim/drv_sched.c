@@ -114,6 +114,7 @@ int drv_params_check(const struct drv_params *p, char *err, size_t errlen)
         if (p->cpus[i] < 0 || p->cpus[i] >= CPU_SETSIZE)
             FAIL("cpus[%d]: must be 0..%d (got %d)", i, CPU_SETSIZE - 1, p->cpus[i]);
     if (p->read_budget_bytes < 4096) FAIL("read_budget_bytes: must be >= 4096 (got %zu)", p->read_budget_bytes);
+    if (p->nice < -20 || p->nice > 19) FAIL("nice: must be -20..19 (got %d)", p->nice);
     if (p->saturated_cpu_frac <= 0) FAIL("saturated_cpu_frac: must be > 0 (got %g)", p->saturated_cpu_frac);
     if (p->progress_interval_ns < RT_MS) FAIL("progress_interval_ns: must be >= 1 ms (got %lld)", (long long)p->progress_interval_ns);
     for (int i = 0; i < p->n_faults; i++) {

@@ -365,6 +365,34 @@ static void paragraph(FILE *f, const json_t *r, double dur)
     fprintf(f, "\n\n");
 }
 
+/* The runs set aside because the driver was saturated, each with what it measured: a
+ * reader sees how often the instrument failed and that nothing was dropped quietly. */
+static void discarded(FILE *f, const json_t *r)
+{
+    const json_t *d = json_object_get(r, "discarded_runs");
+    if (!json_array_size(d))
+        return;
+    fprintf(f, "## Measured again\n\nThese runs were set aside and their repetition measured "
+            "again (`driver.remeasure`); they stay in `report.json` (`discarded_runs`).\n\n"
+            "| variant | rep | attempt | why | driver CPU | driver lag p99 | driver run-queue wait |\n"
+            "| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+    size_t i;
+    const json_t *x;
+    json_array_foreach(d, i, x) {
+        const json_t *m = json_object_get(x, "metrics"), *dr = json_object_get(m, "driver");
+        char lag[48];
+        rep_md_lat(lag, sizeof lag, json_number_value(json_object_get(dr, "lag_p99_ns")) / 1e3);
+        fprintf(f, "| %s | %lld | %lld | %s | %.1f %% | %s | %.0f ms |\n",
+                json_string_value(json_object_get(x, "variant")) ?: "?",
+                (long long)json_integer_value(json_object_get(x, "rep")) + 1,
+                (long long)json_integer_value(json_object_get(json_object_get(x, "discarded"), "attempt")),
+                json_string_value(json_object_get(json_object_get(x, "discarded"), "why")) ?: "?",
+                100 * json_number_value(json_object_get(m, "cpu_driver_util")), lag,
+                json_number_value(json_object_get(dr, "runq_wait_ns")) / 1e6);
+    }
+    fprintf(f, "\n");
+}
+
 static void expectations(FILE *f, const json_t *r)
 {
     char *buf = NULL, err[512];
@@ -422,6 +450,7 @@ char *rep_md_string(const json_t *r)
     table(f, r, dur);
     fprintf(f, "## What the numbers show\n\n");
     paragraph(f, r, dur);
+    discarded(f, r);
     expectations(f, r);
     fprintf(f, "## Files\n\nBeside this file: `report.json` (everything, with ranges), "
             "`series_<variant>_<rep>.csv` (time series), `lat_<in|out|rtt>_<variant>.csv` "

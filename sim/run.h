@@ -19,6 +19,9 @@ typedef struct run_opts {
     const char *out_dir;       /* results root (default "results") */
     const char *variants;      /* --variant a,b (NULL: the scenario's) */
     int64_t repeat;            /* --repeat N (0: the scenario's) */
+    int64_t remeasure;         /* --remeasure N, when remeasure_set (else the scenario's
+                                * driver.remeasure) */
+    bool remeasure_set;
     int64_t links;             /* --links N (0: the scenario's) */
     double duration_s;         /* --duration S (0: the scenario's) */
     bool quiet;                /* no progress line, no table */
@@ -75,7 +78,7 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
 /* Build report.json from the parts (consumed), mark it partial after Ctrl-C, write it in
  * dir, print it when o->json. The report (caller's) or NULL after printing the error. */
 json_t *run_report_emit(const run_opts *o, const char *dir, json_t *scen, json_t *mach,
-                        json_t *conf, json_t *runs);
+                        json_t *conf, json_t *runs, json_t *discarded);
 int run_file(const run_opts *o, const char *file);
 
 #endif

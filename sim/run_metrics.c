@@ -325,6 +325,7 @@ json_t *run_object(const run_inputs *in)
          * apart, wake-ups, the kernel's count of its system calls; -1: not counted) */
         json_t *dj = json_object_get(m, "driver");
         json_object_set_new(dj, "tick_ns", json_integer(dr->tick_ns));
+        json_object_set_new(dj, "nice", json_integer(dr->nice));
         json_object_set_new(dj, "threads", json_integer(dr->threads));
         json_object_set_new(dj, "cpu_user_ns", json_integer(dr->cpu_user_ns));
         json_object_set_new(dj, "cpu_sys_ns", json_integer(dr->cpu_sys_ns));

@@ -89,6 +89,9 @@ void run_plan_driver(const struct scn *s, int64_t links, uint16_t port, struct d
     int64_t th = s->driver_threads ? s->driver_threads : p->n_cpus;
     p->threads = (int)(th < 1 ? 1 : th > DRV_THREADS_MAX ? DRV_THREADS_MAX : th);
     p->tick_ns = (int64_t)(s->driver_tick_us * 1e3);
+    p->saturated_cpu_frac = s->driver_saturated_cpu;
+    p->saturated_lag_ns = (int64_t)(s->driver_saturated_lag_us * 1e3);
+    p->nice = (int)s->driver_nice;
 
     /* groups in scenario order, the implicit default group last; link indices follow */
     int64_t first[SCN_GROUPS_MAX + 1], count[SCN_GROUPS_MAX + 1];

@@ -162,6 +162,11 @@ struct scn {
     int64_t driver_threads;    /* driver loops (threads) over all driver processes; 0: one per
                                 * CPU pin.driver lists, else per CPU pin.server leaves, else 1 */
     double driver_tick_us;     /* the driver's pacing tick (drv.h) */
+    int64_t driver_remeasure;  /* a repetition whose driver was saturated is measured again
+                                * up to this many times (the discarded runs are reported) */
+    double driver_saturated_cpu;      /* drv_params.saturated_cpu_frac */
+    double driver_saturated_lag_us;   /* drv_params.saturated_lag_ns, in us */
+    int64_t driver_nice;       /* the driver threads' nice value (drv_params.nice) */
     int n_pin_server, n_pin_driver;
     int pin_server[SCN_CPUS_MAX], pin_driver[SCN_CPUS_MAX];
     int n_steps;               /* 0: one run with `links` */

@@ -131,6 +131,10 @@ json_t *scn_to_json(const struct scn *s)
     json_t *drv = json_object();
     set(drv, "threads", json_integer(s->driver_threads));
     set(drv, "tick_us", json_real(s->driver_tick_us));
+    set(drv, "remeasure", json_integer(s->driver_remeasure));
+    set(drv, "saturated_cpu", json_real(s->driver_saturated_cpu));
+    set(drv, "saturated_lag_us", json_real(s->driver_saturated_lag_us));
+    set(drv, "nice", json_integer(s->driver_nice));
     set(o, "driver", drv);
 
     json_t *st = json_array();

@@ -55,6 +55,10 @@ void scn_defaults(struct scn *s)
     s->limits = (struct scn_limits){.rate_limit_per_s = 0, .max_msg_bytes = 4 << 20};
     s->driver_threads = 0;
     s->driver_tick_us = 50;
+    s->driver_remeasure = 2;
+    s->driver_saturated_cpu = 0.8;
+    s->driver_saturated_lag_us = 1000;
+    s->driver_nice = -10;
 }
 
 struct vctx {
@@ -455,5 +459,9 @@ int scn_validate(const struct scn *s, const struct scn_catalog *cat, const char 
     chk_cpus(&c, "pin.driver", s->pin_driver, s->n_pin_driver);
     chk_i(&c, "driver.threads", s->driver_threads, 0, 64);
     chk_d(&c, "driver.tick_us", s->driver_tick_us, 1, false, 10000);
+    chk_i(&c, "driver.remeasure", s->driver_remeasure, 0, 10);
+    chk_d(&c, "driver.saturated_cpu", s->driver_saturated_cpu, 0, true, 1);
+    chk_d(&c, "driver.saturated_lag_us", s->driver_saturated_lag_us, 1, false, 10000000);
+    chk_i(&c, "driver.nice", s->driver_nice, -20, 19);
     return c.errs;
 }

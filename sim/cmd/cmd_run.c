@@ -34,6 +34,9 @@ static void usage(FILE *f)
         "  --variant a,b    run these variants (names or paths of .so modules)\n"
         "  --out DIR        results root (default results/)\n"
         "  --repeat N       repetitions per variant\n"
+        "  --remeasure N    measure a repetition whose driver was saturated again, up to N\n"
+        "                   times (0..10; default: the scenario's driver.remeasure, 2); the\n"
+        "                   runs set aside are kept in report.json's discarded_runs\n"
         "  --duration S     measured seconds per run\n"
         "  --links N        links (replaces the scenario's steps by one run)\n"
         "  --json           print report.json instead of the table\n"
@@ -133,14 +136,12 @@ int cmd_run(int argc, char **argv)
     run_opts o;
     run_opts_default(&o);
     enum { O_VARIANT = 256, O_OUT, O_REPEAT, O_DURATION, O_LINKS, O_JSON, O_QUIET, O_TARGET,
-           O_TARGET_PID, O_TARGET_CMD, O_SHARD, O_START_AT, O_EVERY };
-    static run_shard shard;
-    const char *shard_spec = NULL, *start_at = NULL, *every = NULL;
+           O_TARGET_PID, O_TARGET_CMD, O_REMEASURE };
     run_target tg = {0};
     int64_t tpid = 0;
     static const struct option lo[] = {
         {"variant", required_argument, 0, O_VARIANT}, {"out", required_argument, 0, O_OUT},
-        {"repeat", required_argument, 0, O_REPEAT}, {"duration", required_argument, 0, O_DURATION},
+        {"repeat", required_argument, 0, O_REPEAT}, {"remeasure", required_argument, 0, O_REMEASURE}, {"duration", required_argument, 0, O_DURATION},
         {"links", required_argument, 0, O_LINKS}, {"json", no_argument, 0, O_JSON},
         {"quiet", no_argument, 0, O_QUIET}, {"target", required_argument, 0, O_TARGET},
         {"target-pid", required_argument, 0, O_TARGET_PID},
@@ -164,6 +165,15 @@ int cmd_run(int argc, char **argv)
         case O_REPEAT:
             if (parse_i64("--repeat", optarg, 1, &o.repeat) < 0)
                 return LB_EXIT_USAGE;
+            break;
+        case O_REMEASURE:
+            if (parse_i64("--remeasure", optarg, 0, &o.remeasure) < 0)
+                return LB_EXIT_USAGE;
+            if (o.remeasure > 10) {
+                fprintf(stderr, "linkbench run: --remeasure: must be 0..10 (got %s)\n", optarg);
+                return LB_EXIT_USAGE;
+            }
+            o.remeasure_set = true;
             break;
         case O_LINKS:
             if (parse_i64("--links", optarg, 1, &o.links) < 0)
