@@ -22,7 +22,7 @@ _linkbench()
             COMPREPLY=($(compgen -d -- "$cur")); return ;;
         -o|--output)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
-        --repeat|--remeasure|--duration|--links|--target|--target-pid|--target-cmd|--listen)
+        --repeat|--remeasure|--duration|--links|--target|--target-pid|--target-cmd|--listen|--shard|--start-at|--every)
             return ;;
     esac
     if [[ $cur == -* ]]; then

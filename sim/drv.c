@@ -251,8 +251,10 @@ static void on_msg(struct drv_thr *t, struct drv_link *L, const uint8_t *m, uint
         }
         L->conn_push_delivered++;
         arrived(t, true, t_recv);
-        if (meas && h.t_app > 0)
-            met_hist_record(t->h[H_OUT], t_recv - h.t_app);
+        /* a push is late from its scheduled tick (t_sched), like an echo from its
+         * scheduled send: a generator that fell behind is part of the latency */
+        if (meas && (h.t_sched > 0 || h.t_app > 0))
+            met_hist_record(t->h[H_OUT], t_recv - (h.t_sched > 0 ? h.t_sched : h.t_app));
         return;
     }
     if (h.link_id != L->id || h.seq >= L->tx_seq) {

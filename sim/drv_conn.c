@@ -61,13 +61,17 @@ void drv_conn_start(struct drv_thr *t, struct drv_link *L)
      * tick the loop reads it on (drv.h) */
     int ts = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
     setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &ts, sizeof ts);
-    /* bind the source address but let connect() pick the port per destination, so
-     * each 127.0.0.x has its own 28 000 ports towards the server */
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u + L->src)};
-    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
-        conn_fail(t, L, errno == EADDRNOTAVAIL ? &t->r.fail_addr : &t->r.fail_connect);
-        return;
+    /* a loopback target: bind the source address but let connect() pick the port per
+     * destination, so each 127.0.0.x has its own 28 000 ports towards the server. Any
+     * other target: the kernel's source address for the route (a 127.x source cannot
+     * leave the host), 28 000 ports per destination address and port */
+    if (drv_target_loopback(t->d)) {
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001u + L->src)};
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+            conn_fail(t, L, errno == EADDRNOTAVAIL ? &t->r.fail_addr : &t->r.fail_connect);
+            return;
+        }
     }
     struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(t->p.port),
                               .sin_addr.s_addr = t->d->target_ip};

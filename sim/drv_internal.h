@@ -2,6 +2,7 @@
 #ifndef LINKBENCH_DRV_INTERNAL_H
 #define LINKBENCH_DRV_INTERNAL_H
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>

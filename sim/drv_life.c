@@ -117,7 +117,7 @@ static int thr_init(struct drv *d, int k, struct drv_fault *tmp, int cap)
     t->cpu = d->p.n_cpus > 0 ? d->p.cpus[k % d->p.n_cpus] : d->p.cpu;
     t->mask_rng = d->p.seed ^ ((uint64_t)(k + 1) * 0xd1b54a32d192ed03ull);
     t->r.links_wanted = t->n_links;
-    t->r.src_addrs_used = n_src;
+    t->r.src_addrs_used = drv_target_loopback(d) ? n_src : 1;   /* else the kernel's one */
     t->r.establish_ns = -1;
     t->t_ramp = t->t_progress = t->t_fault = t->t_phase = t->t_drain = RT_NEVER;
     for (int g = 0; g < DRV_MAX_GROUPS; g++)

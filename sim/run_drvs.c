@@ -17,12 +17,18 @@
 void run_drvs_share_range(const struct drv_params *p, int g, int k, int n, int64_t *first,
                           int64_t *count)
 {
-    int64_t global = 0;
-    for (int i = 0; i < g; i++)
+    /* drv_share's split (drv_sched.c): a group's extra links go round the circle after
+     * the previous group's */
+    int64_t global = 0, off = 0;
+    for (int i = 0; i < g; i++) {
         global += p->groups[i].links;
-    int64_t L = p->groups[g].links, base = L / n, extra = L % n;
-    *count = base + (k < extra);
-    *first = global + k * base + (k < extra ? k : extra);
+        off = (off + p->groups[i].links % n) % n;
+    }
+    int64_t L = p->groups[g].links, base = L / n, extra = L % n, before = 0;
+    for (int j = 0; j < k; j++)
+        before += (j - off + n) % n < extra;
+    *count = base + ((k - off + n) % n < extra);
+    *first = global + k * base + before;
 }
 
 int run_drvs_share(const struct drv_params *p, int k, int n, struct drv_params *out,
@@ -230,6 +236,16 @@ void run_drvs_request_stop(run_drvs *h)
     for (int i = 0; i < h->n; i++)
         if (h->pid[i] > 0)
             kill(h->pid[i], SIGTERM);
+}
+
+/* A shard's result into the run's: drv_result_merge with the helper's reason (sent as
+ * text beside the result). */
+void run_drvs_merge(struct drv_result *r, const struct drv_result *b, const char *b_why, char *why,
+                    size_t whylen)
+{
+    struct drv_result c = *b;
+    c.saturated_why = b_why;
+    drv_result_merge(r, &c, why, whylen);
 }
 
 int run_drvs_collect(run_drvs *h, struct drv_result *r, met_hist *const *dst, rt_ns deadline,

@@ -20,6 +20,7 @@
 #include "run_ext.h"
 #include "run_plan.h"
 #include "run_remeasure.h"
+#include "run_shard.h"
 
 #define VARIANT "external"   /* the report's variant name for the target */
 
@@ -469,8 +470,19 @@ static int load(const run_opts *o, const char *file, const struct scn_scaling *s
         scn_override_repetitions(s, o->repeat);
     if (!errs && o->remeasure_set)
         s->driver_remeasure = o->remeasure;
-    if (!errs)
-        errs = scn_validate(s, NULL, file, &d);
+    int64_t most = s->links;
+    for (int i = 0; i < s->n_steps; i++)
+        most = s->steps[i] > most ? s->steps[i] : most;
+    if (!errs) {
+        /* "processes" is the built-in server's: how many links one server process holds
+         * does not bound a target's, so the copy validated has as many as they need */
+        static struct scn v;
+        v = *s;
+        int64_t need = (most + SCN_LINKS_PER_PROCESS_MAX - 1) / SCN_LINKS_PER_PROCESS_MAX;
+        if (v.processes < need)
+            v.processes = need;
+        errs = scn_validate(&v, NULL, file, &d);
+    }
     if (errs && d.text)
         fputs(d.text, stderr);
     scn_diag_deinit(&d);

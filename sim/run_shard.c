@@ -192,7 +192,8 @@ static const struct field FIELDS[] = {
     I(cpu_ns), I(wall_ns), {"cpu_util", offsetof(struct drv_result, cpu_util), F_DBL},
     I(lag_max_ns), I(lag_p99_ns), I(lag_own_p99_ns), I(rx_delay_p99_ns),
     {"driver_saturated", offsetof(struct drv_result, driver_saturated), F_BOOL},
-    I(runq_wait_ns), I(cpu_tx_ns), I(cpu_rx_ns), I(wakeups),
+    I(runq_wait_ns), I(wakeups), I(cpu_user_ns), I(cpu_sys_ns), I(wakeups_kernel), I(syscalls),
+    I(tick_ns), I(nice), I(threads), I(rx_reads), I(rx_stamped),
 };
 #undef I
 #define D(f) {#f, offsetof(struct drv_dir, f), F_I64}

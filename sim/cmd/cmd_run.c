@@ -136,7 +136,9 @@ int cmd_run(int argc, char **argv)
     run_opts o;
     run_opts_default(&o);
     enum { O_VARIANT = 256, O_OUT, O_REPEAT, O_DURATION, O_LINKS, O_JSON, O_QUIET, O_TARGET,
-           O_TARGET_PID, O_TARGET_CMD, O_REMEASURE };
+           O_TARGET_PID, O_TARGET_CMD, O_SHARD, O_START_AT, O_EVERY, O_REMEASURE };
+    static run_shard shard;
+    const char *shard_spec = NULL, *start_at = NULL, *every = NULL;
     run_target tg = {0};
     int64_t tpid = 0;
     static const struct option lo[] = {
