@@ -215,7 +215,7 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
              * (bounded); the run set aside stays in the report */
             for (int a = 0; !rc && !run_interrupted &&
                             run_remeasure_take(runs, discarded, a, (int)s->driver_remeasure, dir); a++) {
-                if (!o->quiet)
+                if (o->progress)
                     fprintf(stderr, "linkbench: %s  %s  rep %d: the driver was saturated: measured again (%d of at most %d)\n",
                             s->name, s->variants[v], rep + 1, a + 1, (int)s->driver_remeasure);
                 run_progress_run_start(s->variants[v], rep, (int)s->repetitions, links,
@@ -242,6 +242,10 @@ static int run_links(const run_opts *o, const char *file, const struct scn *s, i
             printf("note: the driver was saturated in some runs (see notes): those figures "
                    "measure the load generator, not the variant\n");
         print_notes(rep);
+        json_int_t nre = json_integer_value(json_object_get(fl, "remeasured"));
+        if (nre > 0)
+            printf("note: %lld run%s set aside, the driver saturated, and measured again "
+                   "(report.md \"Measured again\")\n", (long long)nre, nre > 1 ? "s" : "");
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(fl, "reasons"), i, r)
