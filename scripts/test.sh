@@ -16,21 +16,31 @@ echo "test: normal pass done at ${SECONDS}s"
 
 # The quick suite: every shipped scenario scaled down, against every variant, then the
 # gate on its reports (expect lines: exact counts and ratios between variants measured
-# in the same run, which hold on a noisy machine). `run` already fails on a broken
-# expectation; `check` re-reads the written reports, as a CI gate on stored results would.
+# in the same run). A run whose driver stayed saturated after its re-measurements
+# measured the load generator (a shared CI machine's neighbours), not the variants:
+# its lines are skipped, named in the output and the JUnit file, never passed; its
+# validity (loss, corruption, a dead server) is still checked; more than a third of
+# the reports saturated fails the gate. So `run`'s own exit status (1 when an expect
+# line fails, saturated or not) is left to `check`, which re-reads the written reports
+# as a CI gate on stored results would; a crash or a usage error still fails here.
 quick_out="$top/build/quick-results"
 rm -rf "$quick_out"
-if "$top/build/linkbench" run --quiet --out "$quick_out" "$top/workloads/suites/quick.json" | tee "$quick_out.log"; then
-  mapfile -t reports < <(find "$quick_out" -name report.json | sort)
-  "$top/build/linkbench" check --junit "$top/build/quick-check.xml" "${reports[@]}" ||
-    failed+=(quick-check)
+set +e
+"$top/build/linkbench" run --quiet --out "$quick_out" "$top/workloads/suites/quick.json" | tee "$quick_out.log"
+quick_rc=${PIPESTATUS[0]}
+set -e
+mapfile -t reports < <(sed -n 's/^report: //p' "$quick_out.log")
+if [ "$quick_rc" -gt 1 ] || [ "${#reports[@]}" -eq 0 ]; then
+  echo "test: the quick suite's run failed (exit $quick_rc, ${#reports[@]} reports)"
+  failed+=(quick-run)
+else
+  "$top/build/linkbench" check --skip-saturated --max-saturated $(( ${#reports[@]} / 3 )) \
+      --junit "$top/build/quick-check.xml" "${reports[@]}" || failed+=(quick-check)
   # the JUnit file a CI would publish: our schema, junitparser, its counts
   /usr/bin/python3 "$top/tests/junit_check.py" "$top/build/quick-check.xml" || failed+=(quick-junit)
   # its results page in a real browser; screenshots kept in build/page-shots/ (CI artifact)
   page=$(sed -n 's/^page: //p' "$quick_out.log" | tail -n1)
   "$top/scripts/check_page.sh" "$page" "$top/build/page-shots" || failed+=(quick-page)
-else
-  failed+=(quick-run)
 fi
 echo "test: quick suite and check done at ${SECONDS}s"
 

@@ -119,6 +119,8 @@ struct drv_link {
     uint32_t src;                /* source address index: 127.0.0.(1 + src) */
     rt_ns next_t;                /* t_sched of the next slot */
     rt_ns t_conn;                /* when the current connect started */
+    rt_ns t_reading_since;       /* when it last resumed reading (a stall fault): what arrived
+                                  * before lay unread by the scenario's choice, not the driver's */
     uint64_t slots_left;         /* UINT64_MAX = unlimited */
     uint64_t tx_seq;             /* next seq to send == echoes sent on this link */
     uint64_t seq_meas0;          /* first seq scheduled in the measured window */

@@ -228,6 +228,7 @@ int drv_fault(struct drv_thr *t, enum drv_fault_kind kind, uint32_t first, uint3
             break;
         case DRV_FAULT_RESUME_READING:
             L->stop_reading = false;
+            L->t_reading_since = rt_now();
             if (L->state == L_OPEN) {
                 drv_ep_set(t, L, EPOLLIN | (L->wblocked ? EPOLLOUT : 0));
                 n++;

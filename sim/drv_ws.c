@@ -434,7 +434,10 @@ int drv_ws_read(struct drv_thr *t, struct drv_link *L, size_t budget, drv_msg_fn
             t->stamped++;
         }
         t->reads++;
-        if (ks && t_recv >= t->t_meas0 && t1 < (t->t_stop != RT_NEVER ? t->t_stop : t->t_send_end))
+        /* the receive-side delay is the driver's own wait: bytes that arrived while the
+         * link was stalled on purpose (stop_reading) waited for the scenario */
+        if (ks && t_recv >= t->t_meas0 && t_recv >= L->t_reading_since &&
+            t1 < (t->t_stop != RT_NEVER ? t->t_stop : t->t_send_end))
             met_hist_record(t->h[H_RX], t1 - t_recv);   /* how long it waited for the driver */
         bool drained = (size_t)n < room;
         w->t_read = drained ? t1 : 0;

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "chk.h"
+#include "lb_run.h"
 #include "lb_cli.h"
 #include "lb_tmpdir.h"
 
@@ -300,6 +301,42 @@ Test(check, saturated_driver_exit_1_unless_allowed)
     cr_expect(strstr(out, "4 held, 0 failed, 0 skipped, 1 invalid report"), "%s", out);
     cr_assert_eq(lb("check --allow-saturated '%s'", path("sat.json")), 0, "%s", out);
     cr_expect(strstr(out, "4 held, 0 failed, 0 skipped, 0 invalid reports"), "%s", out);
+}
+
+/* --skip-saturated: a saturated report's lines are neither held nor failed but one
+ * skipped case naming the runs; its validity is still checked; more saturated reports
+ * than --max-saturated fail the gate (exit 1); the options are checked. */
+Test(check, saturated_driver_skipped_when_told_within_a_cap)
+{
+    saturated_report("sat.json", SAT_RUNS);
+    report("ok.json", EXPECTS, 0, 1000, 500, true);
+    cr_assert_eq(lb("check --skip-saturated --junit '%s' '%s' '%s'", path("j.xml"), path("sat.json"),
+                    path("ok.json")), 0, "%s", out);
+    cr_expect(strstr(out, "skip  echo@100: the driver was saturated (evloop rep 1 (cpu+rx))"), "%s", out);
+    cr_expect(strstr(out, "4 held, 0 failed, 1 skipped, 0 invalid reports (2 reports)"), "%s", out);
+    char *x = lb_slurp(path("j.xml"));
+    cr_assert_not_null(x);
+    cr_expect(strstr(x, "<skipped"), "%s", x);
+    cr_expect(!strstr(x, "<error"), "%s", x);
+    free(x);
+    cr_assert_eq(lb("check --skip-saturated --max-saturated 1 '%s' '%s'", path("sat.json"), path("ok.json")),
+                 0, "%s", out);
+    cr_assert_eq(lb("check --skip-saturated --max-saturated 0 '%s' '%s'", path("sat.json"), path("ok.json")),
+                 1, "%s", out);
+    cr_expect(strstr(out, "saturated in 1 reports, more than --max-saturated 0"), "%s", out);
+    /* an invalid saturated report is still invalid */
+    json_error_t je;
+    json_t *rep = json_load_file(path("sat.json"), 0, &je);
+    cr_assert_not_null(rep, "%s", je.text);
+    json_object_set_new(rep, "valid", json_false());
+    json_object_set_new(json_object_get(rep, "flags"), "reasons", json_pack("[s]", "12 messages lost"));
+    cr_assert_eq(json_dump_file(rep, path("sat.json"), 0), 0);
+    json_decref(rep);
+    cr_assert_eq(lb("check --skip-saturated '%s'", path("sat.json")), 1, "%s", out);
+    cr_expect(strstr(out, "the report is invalid: 12 messages lost"), "%s", out);
+    cr_assert_eq(lb("check --skip-saturated --allow-saturated '%s'", path("ok.json")), 2, "%s", out);
+    cr_assert_eq(lb("check --max-saturated 3 '%s'", path("ok.json")), 2, "%s", out);
+    cr_assert_eq(lb("check --skip-saturated --max-saturated -1 '%s'", path("ok.json")), 2, "%s", out);
 }
 
 /* baseline update takes nothing from a saturated report (and writes nothing) unless

@@ -15,7 +15,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: linkbench check [--baseline FILE] [--junit FILE] [--summary-export FILE]\n"
-        "                       [--allow-saturated] [-v] <report.json|results dir>...\n"
+        "                       [--allow-saturated | --skip-saturated [--max-saturated N]] [-v]\n"
+        "                       <report.json|results dir>...\n"
         "\n"
         "Evaluate each report's expect lines (the scenario's, kept in report.config) on\n"
         "its summary (medians over repetitions unless a line names min or max). A line\n"
@@ -32,7 +33,13 @@ static void usage(FILE *f)
         "  --allow-saturated      check a report whose driver was saturated anyway (by\n"
         "                         default it counts as invalid: its figures measure the\n"
         "                         load generator, not the variants)\n"
-        "  --summary-export FILE  also write a compact JSON summary (verdict, exit code,\n"
+        "  --skip-saturated       leave such a report's lines and baseline comparisons\n"
+        "                         unchecked, each reported as skipped, the report's\n"
+        "                         validity still checked (a gate on a shared machine:\n"
+        "                         a late driver says nothing either way)\n"
+        "  --max-saturated N      with --skip-saturated: more than N saturated reports\n"
+        "                         fail the check (exit 1): a gate that skipped everything\n"
+        "                         would pass on a machine that measured nothing\n"        "  --summary-export FILE  also write a compact JSON summary (verdict, exit code,\n"
         "                         counts, every result; no histograms)\n"
         "  -v, --verbose          print the lines that hold too\n"
         "  -h, --help             this text\n"
@@ -41,7 +48,7 @@ static void usage(FILE *f)
         "\n"
         "exit codes: 0 every line and comparison holds; 99 one falls short; 1 a report is\n"
         "invalid (the run itself failed: lost messages, a server died) or its driver was\n"
-        "saturated; 2 usage or input error (unreadable report or baseline, bad expect line)\n");
+        "saturated (or more than --max-saturated were); 2 usage or input error (unreadable report or baseline, bad expect line)\n");
 }
 
 /* One printed result line, "<ok  |FAIL|skip>  <key>[ baseline]: <rest>", as a JUnit
@@ -97,8 +104,9 @@ static void emit(const char *buf, bool verbose, chk_junit *ju, json_t *results)
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         char line[4096];
         snprintf(line, sizeof line, "%.*s", (int)len, p);
-        bool invalid = strstr(line, ": the report is invalid") != NULL ||
-                       strstr(line, ": the driver was saturated") != NULL;
+        bool invalid = strncmp(line, "skip", 4) &&
+                       (strstr(line, ": the report is invalid") != NULL ||
+                        strstr(line, ": the driver was saturated") != NULL);
         if (verbose || strncmp(line, "ok  ", 4))
             printf("%s\n", line);
         record(line, invalid, ju, results);
@@ -137,12 +145,15 @@ bool cmd_report_saturated(const json_t *rep, char *why, size_t len)
 int cmd_check(int argc, char **argv)
 {
     const char *baseline_path = NULL, *junit_path = NULL, *summary_path = NULL;
-    bool verbose = false, allow_saturated = false;
-    enum { O_JUNIT = 256, O_SUMMARY, O_ALLOW_SAT };
+    bool verbose = false, allow_saturated = false, skip_saturated = false;
+    long max_saturated = -1;
+    enum { O_JUNIT = 256, O_SUMMARY, O_ALLOW_SAT, O_SKIP_SAT, O_MAX_SAT };
     static const struct option lo[] = {{"baseline", required_argument, 0, 'b'},
                                        {"junit", required_argument, 0, O_JUNIT},
                                        {"summary-export", required_argument, 0, O_SUMMARY},
                                        {"allow-saturated", no_argument, 0, O_ALLOW_SAT},
+                                       {"skip-saturated", no_argument, 0, O_SKIP_SAT},
+                                       {"max-saturated", required_argument, 0, O_MAX_SAT},
                                        {"verbose", no_argument, 0, 'v'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
@@ -168,11 +179,32 @@ int cmd_check(int argc, char **argv)
         case O_ALLOW_SAT:
             allow_saturated = true;
             break;
+        case O_SKIP_SAT:
+            skip_saturated = true;
+            break;
+        case O_MAX_SAT: {
+            char *end;
+            errno = 0;
+            max_saturated = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || max_saturated < 0) {
+                fprintf(stderr, "linkbench check: --max-saturated: expected a count >= 0, got '%s'\n", optarg);
+                return LB_EXIT_USAGE;
+            }
+            break;
+        }
         default:
             fprintf(stderr, "linkbench check: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);
             return LB_EXIT_USAGE;
         }
+    }
+    if (allow_saturated && skip_saturated) {
+        fprintf(stderr, "linkbench check: --allow-saturated and --skip-saturated exclude each other\n");
+        return LB_EXIT_USAGE;
+    }
+    if (max_saturated >= 0 && !skip_saturated) {
+        fprintf(stderr, "linkbench check: --max-saturated needs --skip-saturated\n");
+        return LB_EXIT_USAGE;
     }
     if (optind >= argc) {
         fprintf(stderr, "linkbench check: no report given\n");
@@ -219,9 +251,19 @@ int cmd_check(int argc, char **argv)
         rc = LB_EXIT_FAIL;
     }
     chk_counts cnt = {0};
-    int invalid = 0;
+    int invalid = 0, n_saturated = 0;
     for (int i = 0; rc == LB_EXIT_OK && reps && i < n; i++) {
-        if (chk_expect_report(reps[i], &o, &cnt, err, sizeof err) < 0 ||
+        char sat[1024];
+        bool saturated = cmd_report_saturated(reps[i], sat, sizeof sat);
+        if (saturated && skip_saturated) {
+            /* its lines are neither held nor failed: one skipped line says why */
+            char key[160];
+            chk_report_key(reps[i], key, sizeof key);
+            n_saturated++;
+            cnt.skipped++;
+            fprintf(o.f, "skip  %s: the driver was saturated (%s): its lines and baseline "
+                    "comparisons not checked (--skip-saturated)\n", key, sat);
+        } else if (chk_expect_report(reps[i], &o, &cnt, err, sizeof err) < 0 ||
             (baseline && chk_baseline_compare(baseline, reps[i], &o, &cnt, err, sizeof err) < 0)) {
             fprintf(stderr, "linkbench check: %s: %s\n", paths[i], err);
             rc = LB_EXIT_USAGE;
@@ -240,8 +282,7 @@ int cmd_check(int argc, char **argv)
         }
         /* a saturated driver measured itself: like an invalid report, nothing it
          * measured of the variants can be trusted */
-        char sat[1024];
-        if (!allow_saturated && cmd_report_saturated(reps[i], sat, sizeof sat)) {
+        if (saturated && !allow_saturated && !skip_saturated) {
             char key[160];
             chk_report_key(reps[i], key, sizeof key);
             invalid++;
@@ -249,6 +290,11 @@ int cmd_check(int argc, char **argv)
                     "load generator, not the variants (--allow-saturated checks them anyway)\n",
                     key, sat);
         }
+    }
+    if (rc == LB_EXIT_OK && max_saturated >= 0 && n_saturated > max_saturated) {
+        invalid++;
+        fprintf(o.f, "FAIL  check: the driver was saturated in %d reports, more than --max-saturated %ld: "
+                "too little of what was run was measured\n", n_saturated, max_saturated);
     }
     if (o.f)
         fclose(o.f);
