@@ -1,6 +1,7 @@
 /* vsock.c — the virtual socket's life: messages, options, counters, handshake and close, dispatch to backends. */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -53,6 +54,27 @@ static void add_counters(vsock_counters *a, const vsock_counters *b)
     const int64_t *y = (const int64_t *)b;
     for (size_t i = 0; i < sizeof *a / sizeof(int64_t); i++)
         x[i] += y[i];
+}
+
+static _Atomic int64_t bufs[2][3][2];   /* [role][kind][count, bytes] */
+
+void vsock__buf(const vsock *s, int kind, int64_t count, int64_t bytes)
+{
+    int r = s->role == VSOCK_CLIENT;
+    if (count)
+        atomic_fetch_add_explicit(&bufs[r][kind][0], count, memory_order_relaxed);
+    if (bytes)
+        atomic_fetch_add_explicit(&bufs[r][kind][1], bytes, memory_order_relaxed);
+}
+
+void vsock_get_buffers(enum vsock_role role, vsock_buffers *out)
+{
+    int r = role == VSOCK_CLIENT;
+    out->out_bufs = atomic_load(&bufs[r][VSOCK_BUF_OUT][0]);
+    out->out_bytes = atomic_load(&bufs[r][VSOCK_BUF_OUT][1]);
+    out->carry_bufs = atomic_load(&bufs[r][VSOCK_BUF_CARRY][0]);
+    out->carry_bytes = atomic_load(&bufs[r][VSOCK_BUF_CARRY][1]);
+    out->ws_contexts = atomic_load(&bufs[r][VSOCK_BUF_WS][0]);
 }
 
 void vsock_get_counters(const vsock *s, vsock_counters *out)

@@ -121,6 +121,14 @@ int vsock_read_nb(vsock *s, size_t max_bytes, size_t *bytes_read);
 vsock_msg *vsock_poll_msg(vsock *s);          /* next decoded message or NULL */
 /* Queue a message for sending (takes ownership of nothing: copies into the frame). */
 int vsock_queue(vsock *s, const void *data, size_t len, int opcode);
+/* Queue the messages of a list (linked by next) as one frame each, under one lock: the
+ * corked replies of an event loop's read. Copies; owns none of them. Returns how many
+ * were queued, in list order (fewer than all when the output limit is reached: the rest
+ * are the caller's), or a negative error when none was (-EPIPE, -ECONNRESET, -ENOBUFS,
+ * -ENOMEM). */
+int vsock_queue_list(vsock *s, const vsock_msg *head);
+/* The size of the frame vsock_queue makes of len bytes (header, mask when a client). */
+size_t vsock_frame_bytes(const vsock *s, size_t len);
 /* Write one message at once, from any thread, when nothing is queued before it (the
  * fast path of an event loop's send: uWS writes inline when its buffer is empty).
  * *frame_bytes gets the frame's size. 0: the whole frame is in the kernel; > 0: that
@@ -132,6 +140,25 @@ int64_t vsock_send_now(vsock *s, const void *data, size_t len, int opcode, size_
  * (arm write readiness), other negative: error. */
 int vsock_flush(vsock *s);
 size_t vsock_pending_out(const vsock *s);     /* bytes queued, not yet in the kernel */
+
+/* Reading in place, for event loops that read many sockets into one buffer: no
+ * per-socket protocol context (wslay's is ~8.8 KiB), no copy out of the buffer, no lock
+ * held while the handler runs. The handler gets each whole data message in order, its
+ * payload in place (valid during the call only), and answers 0 (go on),
+ * VSOCK_STOP_AFTER (stop after this one) or VSOCK_STOP_BEFORE (stop; this one is handed
+ * over again, first, by the next call). */
+enum { VSOCK_STOP_AFTER = 1, VSOCK_STOP_BEFORE = 2 };
+typedef int (*vsock_msg_fn)(void *arg, uint8_t *data, size_t len, int opcode);
+/* Hand over the messages of the bytes kept from the last call and, when do_read, of one
+ * recv into buf (cap bytes, the caller's, shared by its sockets) after them. A frame cut
+ * by the end of a read is kept by the socket (only its bytes; given back by vsock_trim
+ * once nothing is half-read). Pings are answered and close frames replied to in the
+ * output buffer (flush it). *bytes_read: what the recv took. 0 (maybe nothing new),
+ * -EPIPE (the peer closed: its close frame, or EOF, after every message before it was
+ * handed over), -ECONNRESET, -EPROTO (a 1002 or 1007 close was queued), -EMSGSIZE (1009),
+ * -ENOMEM. A socket read this way is read only this way. */
+int vsock_read_inplace(vsock *s, uint8_t *buf, size_t cap, bool do_read, vsock_msg_fn fn,
+                       void *arg, size_t *bytes_read);
 bool vsock_want_write(const vsock *s);
 /* Give back buffers of an idle socket (memory per idle link). */
 void vsock_trim(vsock *s);
@@ -173,6 +200,16 @@ typedef struct vsock_counters {
                                 * misread bytes, discarded (no client sent them) */
     int64_t pings_answered;
 } vsock_counters;
+
+/* Buffers live sockets of one role hold right now (gauges: they fall when a buffer is
+ * given back, by a flush, vsock_trim or vsock_destroy). What an idle socket should hold:
+ * none. */
+typedef struct vsock_buffers {
+    int64_t out_bufs, out_bytes;       /* output buffers (allocated capacity) */
+    int64_t carry_bufs, carry_bytes;   /* kept bytes of cut frames (in-place reading) */
+    int64_t ws_contexts;               /* wslay contexts (~8.8 KiB each) */
+} vsock_buffers;
+void vsock_get_buffers(enum vsock_role role, vsock_buffers *out);
 
 /* Counters of one socket, and process-wide totals (all sockets, live and destroyed). */
 void vsock_get_counters(const vsock *s, vsock_counters *out);

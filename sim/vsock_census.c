@@ -48,6 +48,9 @@ int vsock_census_get(vsock *s, vsock_census *c)
     for (const vsock_msg *m = s->in_head; m; m = m->next)
         c->inbox_msgs++;
     c->rx_partial_bytes = s->rx_cur ? s->rx_cur->len : 0;
+    /* read in place (vsock_inplace.c): frames kept, cut or not yet handed over, are read
+     * from the kernel and not yet messages (msgs_in counts them once handed over) */
+    c->rx_partial_bytes += (int64_t)(s->carry_len - s->carry_off);
     c->out_bytes = (int64_t)(s->ob_len - s->ob_off);
     int fd = s->fd;
     if (fd >= 0)

@@ -22,7 +22,9 @@ typedef struct vsock_census {
     int64_t msgs_in;             /* data messages decoded since the socket was made */
     int64_t msgs_out;            /* data messages framed into its output since made */
     int64_t inbox_msgs;          /* decoded, not yet taken by its owner (vsock_read/poll_msg) */
-    int64_t rx_partial_bytes;    /* payload of a message being decoded, not yet whole */
+    int64_t rx_partial_bytes;    /* payload of a message being decoded, not yet whole (read
+                                  * in place: also the bytes of frames kept, not yet handed
+                                  * over) */
     int64_t out_bytes;           /* framed, not yet written to the kernel */
     int64_t bytes_in, bytes_out; /* read from / written to the kernel since made */
     int64_t kernel_in_bytes;     /* SIOCINQ: arrived, not yet read */

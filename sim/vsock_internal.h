@@ -72,6 +72,14 @@ struct vsock {
     vsock_msg *in_head, *in_tail;
     uint8_t *pre;                /* bytes that arrived with the handshake head */
     uint32_t pre_off, pre_len;
+    /* in-place reading (vsock_inplace.c; no wslay context): a frame not yet complete */
+    uint8_t *carry;              /* malloc'd on demand, given back by vsock_trim */
+    uint32_t carry_off, carry_len, carry_cap;   /* kept bytes: carry[off..len) */
+    uint32_t utf8;               /* UTF-8 check state across a text message's fragments */
+    uint8_t frag_op;             /* opcode of the fragmented message in rx_cur, 0 none */
+    bool inplace;                /* read with vsock_read_inplace (close frames without wslay) */
+    bool frag_ready;             /* rx_cur is whole but not yet taken by the handler */
+    bool rx_eof;                 /* the peer's FIN was read; reported after what came before */
 
     /* send: one coalescing buffer, ob[ob_off..ob_len) not yet in the kernel */
     uint8_t *ob;
@@ -92,6 +100,10 @@ struct vsock {
 };
 
 /* vsock.c */
+/* Buffer gauges (vsock_get_buffers): kind 0 output, 1 carry, 2 wslay context; count and
+ * bytes are changes (+1/-1, capacity grown or given back). */
+enum { VSOCK_BUF_OUT, VSOCK_BUF_CARRY, VSOCK_BUF_WS };
+void vsock__buf(const vsock *s, int kind, int64_t count, int64_t bytes);
 int vsock__init(vsock *s, const struct vsock_backend *be, int fd, enum vsock_role role,
                 const vsock_opts *o);
 void vsock__fail(vsock *s, int err);       /* set the sticky error (first one wins) */
@@ -106,6 +118,7 @@ static inline uint64_t vsock__out_total(const vsock *s)
     return s->out_sent + (s->ob_len - s->ob_off);
 }
 int vsock__append(vsock *s, const void *data, size_t len);   /* 0, -ENOMEM */
+int vsock__reserve(vsock *s, size_t need);   /* room for need more bytes: 0, -ENOMEM */
 /* One data frame (masked when a client) into the buffer: 0, -ENOMEM. */
 int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len);
 /* The same frame at dst (room for len + 14 bytes); returns its size. */
@@ -116,6 +129,7 @@ int vsock__flush_once(vsock *s);        /* one send: 0 all out, -EAGAIN, other n
 ssize_t vsock__recv(vsock *s, void *buf, size_t len);          /* backend recv + bytes_in */
 int vsock__set_pre(vsock *s, const void *data, size_t len);  /* 0, -ENOMEM */
 int vsock__queue_close(vsock *s, int code);   /* close frame into the buffer */
+int vsock__inplace_close(vsock *s, int code); /* the same without wslay (vsock_inplace.c) */
 /* One decode round: read within rx_budget (stopping after a message when rx_one) and
  * parse into the inbox; 0 or the error that ended reading (sticky). */
 int vsock__decode(vsock *s);

@@ -54,6 +54,37 @@ int vsock_queue(vsock *s, const void *data, size_t len, int opcode)
     return r;
 }
 
+size_t vsock_frame_bytes(const vsock *s, size_t len)
+{
+    return len + (len < 126 ? 2 : len < 65536 ? 4 : 10) + (s->role == VSOCK_CLIENT ? 4 : 0);
+}
+
+int vsock_queue_list(vsock *s, const vsock_msg *head)
+{
+    pthread_mutex_lock(&s->mu);
+    int r = 0;
+    if (s->close_called || s->err || !s->hs_done) {
+        r = s->hs_done || s->err ? vsock__write_err(s) : -EINVAL;
+    } else {
+        size_t have = s->ob_len - s->ob_off, add = 0;
+        const vsock_msg *m = head;
+        for (; m && have + add + m->len <= OB_LIMIT_BYTES; m = m->next)
+            add += vsock_frame_bytes(s, m->len);
+        /* one reservation for the whole list, then the frames back to back */
+        if (add && vsock__reserve(s, add) == 0) {
+            for (const vsock_msg *q = head; q != m; q = q->next) {
+                s->ob_len += vsock__encode_frame(s, s->ob + s->ob_len, q->opcode ? q->opcode
+                                                 : VSOCK_BINARY, q->data, q->len);
+                r++;
+            }
+        } else {
+            r = add ? -ENOMEM : -ENOBUFS;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
 int vsock_flush(vsock *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -127,15 +158,24 @@ void vsock_trim(vsock *s)
 {
     pthread_mutex_lock(&s->mu);
     if (s->ob_off == s->ob_len) {
+        if (s->ob)
+            vsock__buf(s, VSOCK_BUF_OUT, -1, -(int64_t)s->ob_cap);
         free(s->ob);
         s->ob = NULL;
         s->ob_cap = s->ob_off = s->ob_len = 0;
+    }
+    if (s->carry && s->carry_len == s->carry_off) {   /* in-place reading: nothing half-read */
+        vsock__buf(s, VSOCK_BUF_CARRY, -1, -(int64_t)s->carry_cap);
+        free(s->carry);
+        s->carry = NULL;
+        s->carry_cap = 0;
     }
     /* wslay's context (~8.5 KiB of buffers) can go when it holds no state: every byte
      * it was given belongs to a frame it has parsed, nothing is half-assembled, nothing
      * queued, no close under way. It is made again on the next read or close. */
     if (s->ws && !s->rx_cur && !s->pre && s->rx_fed == s->rx_framed && !s->close_called &&
         !s->err && !wslay_event_want_write(s->ws) && wslay_event_get_read_enabled(s->ws)) {
+        vsock__buf(s, VSOCK_BUF_WS, -1, 0);
         wslay_event_context_free(s->ws);
         s->ws = NULL;
     }
