@@ -36,12 +36,22 @@ static void on_readable(struct link_host *h, struct link *l, uint32_t id)
     enqueue(a, s);
 }
 
+static void flush_held_locked(app *a, slot *s);
+
 static void on_writable(struct link_host *h, struct link *l, uint32_t id)
 {
     app *a = h->app;
     slot *s = slot_get(a, id);
     if (!s) return;
     learn_link(s, l);
+    if (a->inl) {
+        /* inline: offer the held messages again right here, on the variant's thread,
+         * which then offers its own held inbound message (deliver) again */
+        pthread_mutex_lock(&s->mu);
+        flush_held_locked(a, s);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     atomic_store(&s->want_flush, true);
     enqueue(a, s);
 }
@@ -196,23 +206,57 @@ static void serve_time(app *a, rt_ns t0)
     }
 }
 
+/* A message's sequence number on its link (s->mu held). In sink mode these holes are the
+ * only evidence of loss on the way in: a hole no drop explains is lost (run_metrics.c).
+ * A link's first message sets where its sequence starts (a client reconnected by churn
+ * goes on counting). */
+static void seq_locked(app *a, slot *s, const struct wire_hdr *h)
+{
+    if (h->seq > s->next_seq && s->seq_started)
+        ADD(seq_missing, (int64_t)(h->seq - s->next_seq));
+    if (h->seq > s->next_seq) { s->seq_gaps++; ADD(seq_gaps, 1); }
+    if (!s->seq_started || h->seq >= s->next_seq) {
+        uint64_t shift = s->seq_started ? h->seq + 1 - s->next_seq : 64;
+        s->seen_win = (shift >= 64 ? 0 : s->seen_win << shift) | 1;
+        s->next_seq = h->seq + 1;
+    } else {
+        /* Behind: a late message filling a hole counted above (two workers may take
+         * a pair's shared queue out of order) is not missing after all; one already
+         * taken is a duplicate. Beyond the window it stays counted as missing. */
+        uint64_t d = s->next_seq - 1 - h->seq;
+        s->seq_backwards++;
+        ADD(seq_backwards, 1);
+        if (d < 64 && (s->seen_win >> d & 1))
+            ADD(seq_dup, 1);
+        else if (d < 64) {
+            s->seen_win |= (uint64_t)1 << d;
+            ADD(seq_missing, -1);
+            ADD(seq_late, 1);
+        }
+    }
+    s->seq_started = true;
+}
+
+/* The client→app latency of one message (the caller's histogram). */
+static void lat_in_record(app *a, worker *w, rt_ns now, const struct wire_hdr *h)
+{
+    pthread_mutex_lock(&w->mu);
+    bool ok = w->hist && met_hist_record(w->hist, now - h->t_sched);
+    pthread_mutex_unlock(&w->mu);
+    if (!ok) ADD(lat_overflow, 1);
+}
+
 /* One message taken from consumer c's recv: account it on the link it belongs to (pair's
  * recv returns messages of two links), then echo or free it. True when its echo was held:
  * c then takes nothing more until that link's held FIFO drains (c->blocker). */
-static bool process(app *a, worker *w, slot *c, vsock_msg *m)
+static bool process_at(app *a, worker *w, slot *c, vsock_msg *m, rt_ns now)
 {
-    rt_ns now = rt_now();
     ADD(recv_msgs, 1);
     ADD(recv_bytes, m->len);
     struct wire_hdr h;
     bool has_hdr = wire_get(m->data, m->len, &h) == 0;
     if (!has_hdr) ADD(recv_no_hdr, 1);
-    else if (h.t_sched > 0) {
-        pthread_mutex_lock(&w->mu);
-        bool ok = w->hist && met_hist_record(w->hist, now - h.t_sched);
-        pthread_mutex_unlock(&w->mu);
-        if (!ok) ADD(lat_overflow, 1);
-    }
+    else if (h.t_sched > 0) lat_in_record(a, w, now, &h);
     slot *s = slot_get(a, m->link_id);
     if (!s) {   /* a variant that mislabels messages: never lose one silently */
         ADD(unsent_at_close, 1);
@@ -221,34 +265,7 @@ static bool process(app *a, worker *w, slot *c, vsock_msg *m)
     }
     pthread_mutex_lock(&s->mu);
     s->recv_msgs++;
-    if (has_hdr) {
-        /* In sink mode these holes are the only evidence of loss on the way in: a hole
-         * no drop explains is lost (run_metrics.c). A link's first message sets where
-         * its sequence starts (a client reconnected by churn goes on counting). */
-        if (h.seq > s->next_seq && s->seq_started)
-            ADD(seq_missing, (int64_t)(h.seq - s->next_seq));
-        if (h.seq > s->next_seq) { s->seq_gaps++; ADD(seq_gaps, 1); }
-        if (!s->seq_started || h.seq >= s->next_seq) {
-            uint64_t shift = s->seq_started ? h.seq + 1 - s->next_seq : 64;
-            s->seen_win = (shift >= 64 ? 0 : s->seen_win << shift) | 1;
-            s->next_seq = h.seq + 1;
-        } else {
-            /* Behind: a late message filling a hole counted above (two workers may take
-             * a pair's shared queue out of order) is not missing after all; one already
-             * taken is a duplicate. Beyond the window it stays counted as missing. */
-            uint64_t d = s->next_seq - 1 - h.seq;
-            s->seq_backwards++;
-            ADD(seq_backwards, 1);
-            if (d < 64 && (s->seen_win >> d & 1))
-                ADD(seq_dup, 1);
-            else if (d < 64) {
-                s->seen_win |= (uint64_t)1 << d;
-                ADD(seq_missing, -1);
-                ADD(seq_late, 1);
-            }
-        }
-        s->seq_started = true;
-    }
+    if (has_hdr) seq_locked(a, s, &h);
     if (!s->released) a->v->update_active(atomic_load(&s->l));
     pthread_mutex_unlock(&s->mu);
 
@@ -275,6 +292,58 @@ static bool process(app *a, worker *w, slot *c, vsock_msg *m)
     }
     pthread_mutex_unlock(&s->mu);
     return held;
+}
+
+/* app.inline (host->deliver): the handler for one message, on the variant's thread. It
+ * does what a worker does for a message it takes (process), in one pass under the
+ * link's lock when the app only echoes: a link whose echo is held takes nothing more
+ * (-EAGAIN), as its worker would not. The message's arrival at the app is the time the
+ * variant's read handed it over (t_decoded, one clock read per read, as the driver
+ * stamps its receives), else the clock now. */
+static bool consumer_waits(slot *s);
+
+static int deliver(struct link_host *h, struct link *l, uint32_t id, vsock_msg *m)
+{
+    app *a = h->app;
+    slot *s = slot_get(a, id);
+    m->link_id = id;
+    rt_ns now = m->t_decoded > 0 ? m->t_decoded : rt_now();
+    if (!s || atomic_load_explicit(&a->service_ns, memory_order_relaxed) != 0 || a->p.mode != APP_ECHO) {
+        if (s) {
+            if (!atomic_load_explicit(&s->l, memory_order_relaxed)) learn_link(s, l);
+            if (consumer_waits(s)) return -EAGAIN;
+        }
+        process_at(a, &a->inline_w, s, m, now);   /* s NULL: counted unsent, never lost silently */
+        return 0;
+    }
+    if (!atomic_load_explicit(&s->l, memory_order_relaxed)) learn_link(s, l);
+    struct wire_hdr hd;
+    bool has_hdr = wire_get(m->data, m->len, &hd) == 0;
+    pthread_mutex_lock(&s->mu);
+    if (!atomic_load(&s->closed) && s->held > 0) {   /* consumer_waits; no blocker inline */
+        pthread_mutex_unlock(&s->mu);
+        return -EAGAIN;
+    }
+    ADD(recv_msgs, 1);
+    ADD(recv_bytes, m->len);
+    s->recv_msgs++;
+    if (has_hdr) seq_locked(a, s, &hd);
+    else ADD(recv_no_hdr, 1);
+    if (!s->released) a->v->update_active(atomic_load(&s->l));
+    if (has_hdr) {   /* keep the driver's timestamps; say when the app took it */
+        hd.t_app = now;
+        wire_put(m->data, &hd);
+    }
+    ADD(echoed, 1);
+    offer_locked(a, s, m);   /* held (send said -EAGAIN): later deliveries answer -EAGAIN */
+    pthread_mutex_unlock(&s->mu);
+    if (has_hdr && hd.t_sched > 0) lat_in_record(a, &a->inline_w, now, &hd);
+    return 0;
+}
+
+static bool process(app *a, worker *w, slot *c, vsock_msg *m)
+{
+    return process_at(a, w, c, m, rt_now());
 }
 
 static void release_slot(app *a, slot *s)
@@ -437,6 +506,12 @@ app *app_create(const app_params *p, const struct link_variant *v, link_host_imp
     host->base.on_readable = on_readable;
     host->base.on_writable = on_writable;
     host->base.on_closed = on_closed;
+    /* inline handlers only where the variant says it can run them on its threads */
+    a->inl = p->inline_handlers && (v->caps & LINK_CAP_APP_INLINE);
+    host->base.deliver = a->inl ? deliver : NULL;
+    pthread_mutex_init(&a->inline_w.mu, NULL);
+    a->inline_w.a = a;
+    a->inline_w.hist = a->inl ? met_hist_create() : NULL;
     link_host_set_drop_hook(host, drop_hook, a);
     return a;
 }
@@ -476,6 +551,7 @@ void app_destroy(app *a)
     if (a->host && a->host->base.app == a) {
         link_host_set_drop_hook(a->host, NULL, NULL);
         a->host->base.app = NULL;
+        a->host->base.deliver = NULL;
     }
     for (uint32_t id = 0; a->slots && id < a->p.max_links; id++) {
         slot *s = atomic_load(&a->slots[id]);
@@ -488,6 +564,10 @@ void app_destroy(app *a)
     for (int i = 0; a->workers && i < a->p.workers; i++) {
         met_hist_destroy(a->workers[i].hist);
         pthread_mutex_destroy(&a->workers[i].mu);
+    }
+    if (a->inline_w.a) {
+        met_hist_destroy(a->inline_w.hist);
+        pthread_mutex_destroy(&a->inline_w.mu);
     }
     free(a->workers);
     free(a->slots);

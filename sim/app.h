@@ -38,6 +38,8 @@ typedef struct app_params {
     rt_ns idle_timeout_ns;          /* reaper's TryCloseIfIdle argument; 0 = no reaper */
     rt_ns reap_period_ns;           /* how often the reaper runs (default 1 s) */
     uint32_t max_links;             /* link ids 0..max_links-1 (default 65536) */
+    bool inline_handlers;           /* app.inline: run the handler on the variant's thread
+                                     * where it declares LINK_CAP_APP_INLINE (default off) */
 } app_params;
 
 void app_params_default(app_params *p);
@@ -124,6 +126,8 @@ void app_stats_get(app *a, app_stats *out);
 void app_link_stats_get(app *a, uint32_t id, app_link_stats *out);
 uint32_t app_links(app *a);   /* ids handed out so far */
 uint32_t app_max_links(app *a);   /* the link table's size (params.max_links) */
+/* Whether handlers run inline (app.inline asked and the variant supports it). */
+bool app_inline(const app *a);
 /* Add the client→app latency histogram (ns, from the wire header's t_sched) to dst. */
 void app_lat_in_merge(app *a, met_hist *dst);
 

@@ -126,8 +126,18 @@ void app_link_stats_get(app *a, uint32_t id, app_link_stats *o)
     pthread_mutex_unlock(&s->mu);
 }
 
+bool app_inline(const app *a)
+{
+    return a->inl;
+}
+
 void app_lat_in_merge(app *a, met_hist *dst)
 {
+    if (a->inl) {
+        pthread_mutex_lock(&a->inline_w.mu);
+        if (a->inline_w.hist) met_hist_merge(dst, a->inline_w.hist);
+        pthread_mutex_unlock(&a->inline_w.mu);
+    }
     for (int i = 0; i < a->p.workers; i++) {
         pthread_mutex_lock(&a->workers[i].mu);
         if (a->workers[i].hist) met_hist_merge(dst, a->workers[i].hist);

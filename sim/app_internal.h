@@ -65,6 +65,8 @@ struct app {
     rt_ctx *ctx;
     worker *workers;
     int n_workers;
+    bool inl;                    /* handlers run inline on the variant's threads */
+    worker inline_w;             /* their latency histogram (any variant thread) */
     rt_thread *pusher, *reaper;
     /* The census at the end of a run needs the app still: app_quiesce sets paused,
      * then waits until no worker, pusher or reaper is busy (each enters through

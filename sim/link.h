@@ -10,8 +10,9 @@
 
 /* 2: the held operation (what a link holds, for the accounting at the end of a run).
  * 3: drop_reasons (the reasons a variant can drop for; expect lines are checked
- *    against it). */
-#define LINK_ABI_VERSION 3
+ *    against it).
+ * 4: link_variant.caps and link_host.deliver (the app model's inline mode). */
+#define LINK_ABI_VERSION 4
 
 struct link_server;   /* a variant's server state (opaque to the harness) */
 struct link;          /* a variant's per-link state (opaque to the harness) */
@@ -49,6 +50,19 @@ struct link_start_args {
 
 /* ---------------------------------------------------------------- the variant */
 
+/* Modes of the app model a variant may support (link_variant.caps). The app model is
+ * the same for every variant; a mode is used only where the variant declares it, and
+ * every report says where it was in effect. */
+enum {
+    /* app.inline: the variant hands each received message to host->deliver on its own
+     * I/O thread, and the app runs its handler there (echo included), as uWebSockets
+     * runs a message handler on its event loop, instead of a receive queue drained by
+     * the app's worker pool. on_writable then also runs the app on the calling thread
+     * (it offers held messages again): the variant must call both without holding a
+     * lock its send takes. */
+    LINK_CAP_APP_INLINE = 1u << 0,
+};
+
 struct link_variant {
     int abi_version;            /* LINK_ABI_VERSION */
     const char *name;           /* e.g. "dual" */
@@ -62,6 +76,7 @@ struct link_variant {
     unsigned drop_reasons;
     const struct link_param *params;
     int n_params;
+    unsigned caps;              /* LINK_CAP_* bits: app-model modes it supports */
 
     /* Start a server. 0 or a negative error. */
     int (*start)(const struct link_start_args *a, struct link_server **out);
@@ -160,6 +175,15 @@ struct link_host {
     /* l closed (exactly once per link). Its recv side drains, then answers -EPIPE. */
     void (*on_closed)(struct link_host *h, struct link *l, uint32_t link_id,
                       enum link_close_cause cause);
+    /* app.inline only (NULL otherwise; see LINK_CAP_APP_INLINE): run the app's handler
+     * for m, received on l, on the calling thread, instead of queueing m for recv. 0: the
+     * app took m. -EAGAIN: the app takes nothing from l now (a reply it sent earlier
+     * waits for room, as a Go caller blocked in Send takes nothing more): the variant
+     * keeps m, stops reading l, and offers m again once it has called on_writable.
+     * m->t_decoded, when > 0 (rt_now clock), is when the variant's read handed m over:
+     * the app takes it as m's arrival (lat_in, t_app), so a read of many messages costs
+     * one clock read, as the driver stamps its receives; 0: the app reads the clock. */
+    int (*deliver)(struct link_host *h, struct link *l, uint32_t link_id, vsock_msg *m);
 };
 
 /* Host services, exported by the harness (thread-safe, lock-free counters). */

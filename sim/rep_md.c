@@ -90,6 +90,29 @@ static double cfg_num(const json_t *r, const char *a, const char *b, const char 
     return json_is_number(x) ? json_number_value(x) : NAN;
 }
 
+/* app.inline: where the handlers ran (each run's server says whether it was in effect). */
+static void app_inline(FILE *f, const json_t *r)
+{
+    if (!json_is_true(json_object_get(json_object_get(json_object_get(r, "config"), "app"), "inline")))
+        return;
+    char on[256] = "";
+    size_t i;
+    const json_t *run;
+    json_array_foreach(json_object_get(r, "runs"), i, run) {
+        const char *v = json_string_value(json_object_get(run, "variant"));
+        if (!v || !json_is_true(json_object_get(json_object_get(run, "server"), "app_inline")))
+            continue;
+        bool seen = false;   /* one name per variant, matched whole */
+        for (const char *p = on; *p && !seen; p += strcspn(p, ",") + (p[strcspn(p, ",")] ? 2 : 0))
+            seen = strlen(v) == strcspn(p, ",") && !strncmp(p, v, strlen(v));
+        if (seen)
+            continue;
+        snprintf(on + strlen(on), sizeof on - strlen(on), "%s%s", on[0] ? ", " : "", v);
+    }
+    fprintf(f, ", handlers inline (app.inline) on the variants' own threads where supported: %s; "
+            "on the app's workers elsewhere", on[0] ? on : "none");
+}
+
 static void machine(FILE *f, const json_t *r)
 {
     const json_t *m = json_object_get(r, "machine");
@@ -441,6 +464,7 @@ char *rep_md_string(const json_t *r)
         fprintf(f, "; clients send %g msg/s per link (%s)", rate, cfg_str(r, "client", "pattern") ?: "?");
     if (cfg_str(r, "app", "mode"))
         fprintf(f, "; app %s", cfg_str(r, "app", "mode"));
+    app_inline(f, r);
     if (push > 0)
         fprintf(f, ", %g pushes/s per link", push);
     fprintf(f, ". Report %s%s.\n\n", json_is_true(json_object_get(r, "valid")) ? "valid" : "**INVALID**",

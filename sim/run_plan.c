@@ -25,7 +25,7 @@ json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t
     /* a whole rate as an integer: the Go reference server reads push_per_s as one */
     double rate = s->app.push_rate_per_s;
     json_t *push_rate = rate == floor(rate) && rate < 9e15 ? json_integer((json_int_t)rate) : json_real(rate);
-    return json_pack("{s:s,s:o,s:{s:I,s:b,s:I},s:{s:I,s:s,s:I,s:o,s:s,s:I,s:I,s:I,s:I,s:I},s:o}",
+    return json_pack("{s:s,s:o,s:{s:I,s:b,s:I},s:{s:I,s:s,s:I,s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:b},s:o}",
         "variant", variant, "params", params,
         "common", "rate_limit_per_s", (json_int_t)s->limits.rate_limit_per_s,
         "auto_close", s->app.auto_close, "max_msg_bytes", (json_int_t)s->limits.max_msg_bytes,
@@ -38,7 +38,7 @@ json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t
         "push_bytes", (json_int_t)s->app.push_payload.min_bytes,
         "idle_timeout_ns", (json_int_t)(s->app.idle_timeout_ms * 1000000),
         "reap_period_ns", (json_int_t)(s->app.idle_period_ms * 1000000),
-        "max_links", (json_int_t)max_links,
+        "max_links", (json_int_t)max_links, "inline", s->app.inline_handlers,
         "pin", pin);
 }
 

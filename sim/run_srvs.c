@@ -130,7 +130,7 @@ static bool is_max_key(const char *k)
 }
 static bool is_first_key(const char *k)
 {
-    return !strcmp(k, "pid") || !strcmp(k, "threads_per_link_declared") ||
+    return !strcmp(k, "pid") || !strcmp(k, "threads_per_link_declared") || !strcmp(k, "app_inline") ||
            !strcmp(k, "event") || !strcmp(k, "variant");
 }
 

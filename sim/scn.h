@@ -96,6 +96,7 @@ struct scn_app {
     int64_t idle_timeout_ms;   /* reaper closes links idle this long; 0 = no reaper */
     int64_t idle_period_ms;    /* how often the reaper scans */
     bool auto_close;           /* link_common.auto_close */
+    bool inline_handlers;      /* app.inline: handlers on the variant's threads where supported */
 };
 
 struct scn_limits {

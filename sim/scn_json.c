@@ -103,6 +103,7 @@ json_t *scn_to_json(const struct scn *s)
     json_t *app = json_object(), *push = json_object(), *idle = json_object();
     set(app, "mode", json_string(scn__mode_names[a->mode]));
     set(app, "workers", json_integer(a->workers));
+    set(app, "inline", json_boolean(a->inline_handlers));
     set(app, "service_time_us", json_integer(a->service_time_us));
     set(push, "rate_per_s", json_real(a->push_rate_per_s));
     set(push, "pattern", json_string(scn__pattern_names[a->push_pattern]));

@@ -288,7 +288,7 @@ static void parse_groups(struct ctx *c, const json_t *v, struct scn *s)
 static const char *const push_keys[] = {"rate_per_s", "pattern", "payload_bytes"};
 static const char *const idle_keys[] = {"timeout_ms", "period_ms"};
 static const char *const app_keys[] = {"mode", "workers", "service_time_us", "push", "idle",
-                                       "auto_close"};
+                                       "auto_close", "inline"};
 
 static void parse_app(struct ctx *c, const json_t *v, struct scn_app *a)
 {
@@ -305,6 +305,7 @@ static void parse_app(struct ctx *c, const json_t *v, struct scn_app *a)
         } else if (!strcmp(k, "workers")) get_int(c, p, x, &a->workers);
         else if (!strcmp(k, "service_time_us")) get_int(c, p, x, &a->service_time_us);
         else if (!strcmp(k, "auto_close")) get_bool(c, p, x, &a->auto_close);
+        else if (!strcmp(k, "inline")) get_bool(c, p, x, &a->inline_handlers);
         else if (!strcmp(k, "push")) {
             if (!is_object(c, p, x)) continue;
             json_object_foreach(x, k2, y) {

@@ -166,6 +166,7 @@ static int configure(server *sv, const json_t *cfg, struct link_common *common, 
     sv->ap.idle_timeout_ns = jint(a, "idle_timeout_ns", sv->ap.idle_timeout_ns);
     sv->ap.reap_period_ns = jint(a, "reap_period_ns", sv->ap.reap_period_ns);
     sv->ap.max_links = (uint32_t)jint(a, "max_links", sv->ap.max_links);
+    sv->ap.inline_handlers = json_is_true(json_object_get(a, "inline"));
     if (app_params_check(&sv->ap, err, sizeof err) < 0)
         return fail(sv, "app: %s", err);
 
@@ -428,6 +429,8 @@ int srv_main(int ctrl_fd, int report_fd)
         json_object_set_new(rep, "pid", json_integer(getpid()));
         json_object_set_new(rep, "variant", json_string(sv.mod->v->name));
         json_object_set_new(rep, "threads_per_link_declared", json_real(sv.mod->v->threads_per_link));
+        /* app.inline asked and supported: the handlers ran on the variant's threads */
+        json_object_set_new(rep, "app_inline", json_boolean(app_inline(sv.app)));
         json_object_set_new(rep, "seq_anomalies", seq_anomalies(sv.app));
         if (census)
             json_object_set_new(rep, "census", census);

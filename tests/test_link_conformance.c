@@ -9,6 +9,7 @@
 struct conf_case {
     char variant[512];
     int backend;
+    int inl;   /* app.inline: handlers on the variant's threads (where it declares them) */
 };
 
 static void free_cases(struct criterion_test_params *p)
@@ -34,14 +35,25 @@ static struct criterion_test_params conf_cases(void)
     char **names = NULL;
     int n = variant_list(&names);
     if (n < 0) n = 0;
-    struct conf_case *cs = cr_malloc(sizeof *cs * (size_t)(2 * n + 1));
-    for (int i = 0; i < n; i++)
-        for (int b = 0; b < 2; b++) {
-            snprintf(cs[2 * i + b].variant, sizeof cs->variant, "%s", names[i]);
-            cs[2 * i + b].backend = b;
-        }
+    /* every variant on both backends; those that declare app.inline once more with it */
+    struct conf_case *cs = cr_malloc(sizeof *cs * (size_t)(4 * n + 1));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        link_module *m = NULL;
+        char err[256];
+        bool inl = link_module_load(names[i], &m, err, sizeof err) == 0 &&
+                   (m->v->caps & LINK_CAP_APP_INLINE);
+        if (m)
+            link_module_unload(m);
+        for (int mode = 0; mode <= (int)inl; mode++)
+            for (int b = 0; b < 2; b++) {
+                snprintf(cs[k].variant, sizeof cs->variant, "%s", names[i]);
+                cs[k].backend = b;
+                cs[k++].inl = mode;
+            }
+    }
     link_registry_names_free(names, n);
-    return cr_make_param_array(struct conf_case, cs, (size_t)(2 * n), free_cases);
+    return cr_make_param_array(struct conf_case, cs, (size_t)k, free_cases);
 }
 
 static const char *backend_name(int b) { return b == FX_MEM ? "mem" : "tcp"; }
@@ -66,14 +78,23 @@ static const struct fx_override test_overrides[] = {
 static int start_case(fx *f, const struct conf_case *c, const app_params *ap,
                       const struct link_common *common)
 {
-    int rc = fx_start_with(f, c->variant, (enum fx_backend)c->backend, ap, common, test_overrides,
+    app_params p;
+    if (ap) p = *ap;
+    else app_params_default(&p);
+    p.inline_handlers = c->inl;
+    int rc = fx_start_with(f, c->variant, (enum fx_backend)c->backend, &p, common, test_overrides,
                            sizeof test_overrides / sizeof test_overrides[0]);
+    if (rc == 0 && app_inline(f->app) != (bool)c->inl) {
+        snprintf(f->err, sizeof f->err, "app.inline %s but the app says %s", c->inl ? "asked" : "not asked",
+                 app_inline(f->app) ? "inline" : "workers");
+        return -EINVAL;
+    }
     return rc;
 }
 
 #define START(f, c, ap, common)                                                                 \
     do {                                                                                        \
-        cr_log_info("%s/%s", (c)->variant, backend_name((c)->backend));                          \
+        cr_log_info("%s/%s%s", (c)->variant, backend_name((c)->backend), (c)->inl ? "/inline" : ""); \
         int rc_ = start_case((f), (c), (ap), (common));                                         \
         cr_assert_eq(rc_, 0, "%s/%s: %s", (c)->variant, backend_name((c)->backend), (f)->err); \
     } while (0)

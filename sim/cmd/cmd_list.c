@@ -15,7 +15,9 @@ static void list_usage(FILE *f)
     fprintf(f,
             "usage: linkbench list [--params | --names | --scenarios]\n\n"
             "Print every built-in variant (every module in the variant directory) with its\n"
-            "summary, declared threads per link and loss policy.\n\n"
+            "summary, declared threads per link, loss policy and the app-model modes it\n"
+            "supports (inline: app.inline runs the app's handlers on the variant's own\n"
+            "threads; elsewhere app.inline is ignored and said so in the report).\n\n"
             "  --params     also list each variant's params: default, range and meaning\n"
             "  --names      only the variant names, one per line\n"
             "  --scenarios  the shipped scenarios and suites (linkbench run <name>), with\n"
@@ -100,7 +102,7 @@ int cmd_list(int argc, char **argv)
     }
     int bad = 0;
     char from[PATH_MAX] = "";
-    printf("%-12s %-8s %-9s %s\n", "variant", "threads", "loss", "summary");
+    printf("%-12s %-8s %-9s %-7s %s\n", "variant", "threads", "loss", "modes", "summary");
     for (int i = 0; i < n; i++) {
         link_module *m;
         char err[1024];
@@ -111,8 +113,9 @@ int cmd_list(int argc, char **argv)
             continue;
         }
         const struct link_variant *v = m->v;
-        printf("%-12s %-8g %-9s %s\n", v->name, v->threads_per_link,
-               link_loss_policy_name(v->loss_policy), v->summary);
+        printf("%-12s %-8g %-9s %-7s %s\n", v->name, v->threads_per_link,
+               link_loss_policy_name(v->loss_policy), v->caps & LINK_CAP_APP_INLINE ? "inline" : "-",
+               v->summary);
         if (want_params) {
             print_params(v);
             printf("\n");

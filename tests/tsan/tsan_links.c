@@ -18,10 +18,17 @@ static const struct fx_override overrides[] = {
 #undef KEEP_PARTIAL
 };
 
+/* The second pass over a variant that declares app.inline runs every case with it. */
+static bool ts_inline;
+
 static int start(fx *f, const char *variant, enum fx_backend b, const app_params *ap,
                  const struct link_common *c)
 {
-    int rc = fx_start_with(f, variant, b, ap, c, overrides, sizeof overrides / sizeof overrides[0]);
+    app_params p;
+    if (ap) p = *ap;
+    else app_params_default(&p);
+    p.inline_handlers = ts_inline;
+    int rc = fx_start_with(f, variant, b, &p, c, overrides, sizeof overrides / sizeof overrides[0]);
     TS_CHECK(rc == 0, "%s: start: %s", variant, f->err);
     /* the seed designs' log lines into a real (unnamed) file: the logger's lock, buffer
      * and writes run under TSan from every link thread */
@@ -426,14 +433,23 @@ static void stop_start_under_load(const char *variant)
 static void one_variant(const char *v)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("tsan_runner: variant %s\n", v);
-    echo_concurrent(v, FX_MEM);
-    echo_concurrent(v, FX_TCP);
-    closes_under_load(v);
-    slow_app(v);
-    rate_limited(v);
-    idle_reaper(v);
-    stop_start_under_load(v);
+    link_module *m = NULL;
+    char err[256];
+    bool inl = link_module_load(v, &m, err, sizeof err) == 0 && (m->v->caps & LINK_CAP_APP_INLINE);
+    if (m)
+        link_module_unload(m);
+    for (int pass = 0; pass <= (int)inl; pass++) {
+        ts_inline = pass;
+        printf("tsan_runner: variant %s%s\n", v, pass ? " (app.inline)" : "");
+        echo_concurrent(v, FX_MEM);
+        echo_concurrent(v, FX_TCP);
+        closes_under_load(v);
+        slow_app(v);
+        rate_limited(v);
+        idle_reaper(v);
+        stop_start_under_load(v);
+    }
+    ts_inline = false;
 }
 
 void ts_section_variants(const char *variant)
