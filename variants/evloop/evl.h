@@ -30,6 +30,7 @@ enum evl_param {
     EVL_P_IDLE_TIMEOUT_MS,    /* loop-side idle close; 0 = off (the app's reaper decides) */
     EVL_P_TRIM_AFTER_MS,      /* give vsock buffers back after this long without I/O */
     EVL_P_RATE_BURST,         /* limiter bucket; 0 = rate (the seed's choice) */
+    EVL_P_CORK_BYTES,         /* app.inline: a read's replies are written once this many wait */
     EVL_P_COUNT
 };
 
@@ -91,6 +92,12 @@ typedef struct evl_loop {
     evl_tlist stall;                    /* write armed: last progress + write timeout */
     evl_tlist closing;                  /* close handshake timeout */
     evl_tlist rate;                     /* waiting for a token */
+    uint8_t *rbuf;                      /* every link of the loop is read into it */
+    size_t rbuf_cap;                    /* read_budget_bytes */
+    vsock_msg *pool;                    /* messages to reuse (loop thread only) */
+    int npool;
+    bool pool_used;                     /* taken from since the last pool pass */
+    rt_ns pool_pass;                    /* last pool pass (at most one per trim period) */
 } evl_loop;
 
 struct link_server {
@@ -118,8 +125,9 @@ enum {
     EVL_REQ_FLUSH = 1u << 5    /* an inline send left part of its frame queued: arm write */
 };
 
-/* Why reading is stopped (bits). */
-enum { EVL_PAUSE_BACKPRESSURE = 1, EVL_PAUSE_RATE = 2 };
+/* Why reading is stopped (bits). APP: app.inline's handler takes nothing from the link
+ * until its held reply is written (it answered deliver with -EAGAIN). */
+enum { EVL_PAUSE_BACKPRESSURE = 1, EVL_PAUSE_RATE = 2, EVL_PAUSE_APP = 4 };
 
 struct link {
     /* ---- shared with app threads (atomics) */
@@ -152,11 +160,15 @@ struct link {
     rt_io *io;
     uint8_t state, pause, io_ev;
     bool peer_eof, in_pending, reap, app_done, trimmed, wr_armed;
+    bool in_read, in_flush, tx_dirty;    /* loop sends (app.inline) corked until the read ends */
     int rd_err;                          /* error from vsock_read_nb, acted on once drained */
     int tx_depth;                        /* tx_lock nesting on the loop */
     vsock_msg *held;                     /* inbound message waiting for a token or room;
                                           * written with __atomic_store_n: the held op reads
                                           * it from another thread */
+    vsock_msg *cork, *cork_tail;         /* to send, not yet in the vsock (tx lock) */
+    int64_t cork_bytes;                  /* their frames' bytes */
+    int64_t cork_n;                      /* how many (still counted in in_msgs) */
     vsock_msg *sent, *sent_tail;         /* queued in the vsock, maybe not in the kernel */
     int64_t sent_bytes;                  /* frame bytes of the sent list */
     int64_t close_frame_bytes;
@@ -167,6 +179,7 @@ struct link {
 typedef struct link evl_link;
 
 /* evl_server.c */
+extern __attribute__((tls_model("initial-exec"))) _Thread_local evl_loop *evl_cur_loop;   /* or NULL */
 void evl_post(evl_link *l, uint32_t req);            /* any thread */
 void evl_defer(evl_link *l);                          /* loop thread: run at the safe point */
 
@@ -181,6 +194,14 @@ void evl_idle_expire(evl_tlist *tl, evl_tnode *n, rt_ns now);
 void evl_stall_expire(evl_tlist *tl, evl_tnode *n, rt_ns now);
 void evl_closing_expire(evl_tlist *tl, evl_tnode *n, rt_ns now);
 void evl_rate_expire(evl_tlist *tl, evl_tnode *n, rt_ns now);
+int evl_loop_send(evl_link *l, vsock_msg *m);        /* send on l's own loop thread */
+
+/* Messages of the loop (evl_server.c, loop thread): malloc'd like vsock_msg_new, so
+ * anyone may free them, but those written by this loop come back here for the next
+ * read instead of going through malloc and free once each. */
+vsock_msg *evl_msg_get(evl_loop *lp, size_t len);
+void evl_msg_put(evl_loop *lp, vsock_msg *m);
+void evl_pool_trim(evl_loop *lp);   /* give the pool back when it was not used lately */
 
 /* evl_link.c (app side) */
 void evl_tx_lock(evl_link *l);     /* loop thread; nests */

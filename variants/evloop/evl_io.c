@@ -1,6 +1,7 @@
 /* evl_io.c — evloop's loop side: attach, budgeted reads with lossless backpressure, rate waits, inline writes with watermarks, close handshake, destroy. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "evl.h"
 
@@ -14,6 +15,7 @@ static rt_ns lnow(const evl_link *l)
 
 static void schedule_reap(evl_link *l);
 static void flush_out(evl_link *l);
+static void cork_out(evl_link *l);
 static void take_sends_locked(evl_link *l);
 
 /* ---------------------------------------------------------------- watcher */
@@ -56,6 +58,10 @@ void evl_idle_expire(evl_tlist *tl, evl_tnode *n, rt_ns now)
     if (l->state != EVL_OPEN)
         return;
     rt_ns last_io = n->at - trim;
+    if (now - l->loop->pool_pass >= trim) {   /* links go quiet: maybe the loop too */
+        l->loop->pool_pass = now;
+        evl_pool_trim(l->loop);
+    }
     if (!l->trimmed) {
         evl_tx_lock(l);
         bool busy = l->wr_armed || l->sent || l->held;
@@ -137,67 +143,110 @@ static void throttle(evl_link *l, rt_ns now)
     evl_tlist_put(&l->loop->rate, &l->tn_rate, rt_limiter_next_at(l->lim, now));
 }
 
-/* Deliver what the vsock has decoded, reading the fd at most once (when it reported
- * readable), within the byte and message budgets. What is left in the kernel is
- * reported again by level-triggered readiness; what is left decoded in the vsock
- * goes to the safe point, because the kernel will not report it again. */
-static void read_step(evl_link *l, bool readable, rt_ns now)
+/* Hand one message to the app: inline (app.inline) or into the receive queue. 0 taken;
+ * 1 when reading must stop after it (the app refused it: kept in l->held; or the queue
+ * reached its high mark). */
+static int give(evl_link *l, vsock_msg *m)
 {
-    size_t budget = (size_t)P(l, EVL_P_READ_BUDGET_MSGS), msgs = 0;
-    bool did_read = !readable, any = false;
-    while (l->state == EVL_OPEN && !l->pause) {
+    struct link_host *h = l->srv->host;
+    if (h->deliver) {
+        /* the handler runs here; its replies are corked until the read ends */
+        if (h->deliver(h, l, l->id, m) == -EAGAIN) {
+            __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);   /* offered again after on_writable */
+            l->pause |= EVL_PAUSE_APP;
+            return 1;
+        }
+        return 0;
+    }
+    size_t len = 0;
+    if (!rq_push(l, m, &len)) {
+        __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);
+        pause_backpressure(l);
+        return 1;
+    }
+    if (len >= (size_t)P(l, EVL_P_RECV_HIGH)) {
+        pause_backpressure(l);
+        return 1;
+    }
+    return 0;
+}
+
+/* One read's messages, as the vsock parses them in the loop's buffer. */
+typedef struct rx {
+    evl_link *l;
+    size_t msgs, budget;
+    rt_ns now;            /* the loop's time (the limiter's clock) */
+    rt_ns stamp;          /* when this read handed its first message over (rt_now) */
+    bool more, throttled;
+} rx;
+
+static int on_msg(void *arg, uint8_t *data, size_t len, int opcode)
+{
+    rx *c = arg;
+    evl_link *l = c->l;
+    if (c->msgs >= c->budget) {
+        c->more = true;   /* the kernel will not report these again: the safe point */
+        return VSOCK_STOP_BEFORE;
+    }
+    if (l->lim && !rt_limiter_allow_at(l->lim, c->now)) {
+        c->throttled = true;   /* never dropped: it waits in the vsock for its token */
+        return VSOCK_STOP_BEFORE;
+    }
+    vsock_msg *m = evl_msg_get(l->loop, len);
+    if (!m) {
+        c->more = true;
+        return VSOCK_STOP_BEFORE;
+    }
+    memcpy(m->data, data, len);
+    m->len = (uint32_t)len;
+    m->opcode = (uint8_t)opcode;
+    m->link_id = l->id;
+    /* One clock read per read, as the driver stamps its receives: with app.inline the
+     * app takes it as the message's arrival (link_host.deliver) */
+    if (!c->stamp)
+        c->stamp = rt_now();
+    m->t_decoded = c->stamp;
+    c->msgs++;
+    return give(l, m) ? VSOCK_STOP_AFTER : 0;
+}
+
+/* Deliver what the link has (a held message, then frames kept in the vsock), reading
+ * the fd at most once (when it reported readable), within the byte and message budgets.
+ * What is left in the kernel is reported again by level-triggered readiness; what the
+ * vsock keeps parsed goes to the safe point, because the kernel will not report it. */
+static void read_body(evl_link *l, bool readable, rt_ns now)
+{
+    rx c = {.l = l, .budget = (size_t)P(l, EVL_P_READ_BUDGET_MSGS), .now = now};
+    size_t n = 0;
+    bool stopped = false;
+    if (l->state == EVL_OPEN && !l->pause && l->held) {
         vsock_msg *m = l->held;
         __atomic_store_n(&l->held, NULL, __ATOMIC_RELAXED);
-        if (!m)
-            m = vsock_poll_msg(l->vs);
-        if (!m) {
-            if (l->peer_eof || l->rd_err) {
-                /* Everything the peer sent before its close (or the error) is delivered. */
-                evl_close_begin(l, l->peer_eof ? LINK_CLOSE_PEER : LINK_CLOSE_ERROR);
-                break;
-            }
-            if (did_read)
-                break;
-            size_t n = 0;
-            int rc = vsock_read_nb(l->vs, (size_t)P(l, EVL_P_READ_BUDGET_BYTES), &n);
-            did_read = true;
-            any |= n > 0;
-            if (rc == -EPIPE)
-                l->peer_eof = true;
-            else if (rc < 0)
-                l->rd_err = rc;
-            continue;
-        }
-        any = true;
-        if (msgs >= budget) {
-            __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);
-            evl_defer(l);
-            break;
-        }
-        if (l->lim && !rt_limiter_allow_at(l->lim, now)) {
-            __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);   /* never dropped: it waits for its token */
-            throttle(l, now);
-            break;
-        }
-        size_t len = 0;
-        if (!rq_push(l, m, &len)) {
-            __atomic_store_n(&l->held, m, __ATOMIC_RELAXED);
-            pause_backpressure(l);
-            break;
-        }
-        msgs++;
-        if (len >= (size_t)P(l, EVL_P_RECV_HIGH)) {
-            pause_backpressure(l);
-            break;
-        }
+        c.msgs++;
+        stopped = give(l, m) != 0;
     }
-    if (any && l->state == EVL_OPEN)
+    if (l->state == EVL_OPEN && !l->pause && !stopped) {
+        evl_loop *lp = l->loop;
+        int rc = vsock_read_inplace(l->vs, lp->rbuf, lp->rbuf_cap, readable, on_msg, &c, &n);
+        if (rc == -EPIPE)
+            l->peer_eof = true;
+        else if (rc < 0)
+            l->rd_err = rc;
+        if (c.throttled)
+            throttle(l, now);
+        else if (c.more)
+            evl_defer(l);
+        /* Everything the peer sent before its close (or the error) is delivered. */
+        if ((l->peer_eof || l->rd_err) && !l->held && l->state == EVL_OPEN)
+            evl_close_begin(l, l->peer_eof ? LINK_CLOSE_PEER : LINK_CLOSE_ERROR);
+    }
+    if ((n > 0 || c.msgs > 0) && l->state == EVL_OPEN)
         touch(l);
-    if (did_read && readable)
-        atomic_store_explicit(&l->rx_burst, msgs > 1, memory_order_relaxed);
-    /* Decoding may have queued a pong or a close reply inside wslay: send it now, not
-     * at the link's next data write (which, on a quiet link, may never come). */
-    if (did_read && readable && l->state == EVL_OPEN && !l->wr_armed) {
+    if (readable)
+        atomic_store_explicit(&l->rx_burst, c.msgs > 1, memory_order_relaxed);
+    /* The read may have queued a pong or a close reply: send it now, not at the link's
+     * next data write (which, on a quiet link, may never come). */
+    if (readable && l->state == EVL_OPEN && !l->wr_armed) {
         evl_tx_lock(l);
         bool ww = vsock_want_write(l->vs);
         evl_tx_unlock(l);
@@ -207,6 +256,25 @@ static void read_step(evl_link *l, bool readable, rt_ns now)
         }
     }
     update_io(l);
+}
+
+/* One read with its handlers (app.inline): what they send on this link is queued in
+ * the vsock meanwhile and written here in one send (uWS corks a read's replies). */
+static void read_step(evl_link *l, bool readable, rt_ns now)
+{
+    /* app.inline: the outbound lock once for the read, its handlers' sends nest in it */
+    bool inl = l->srv->host->deliver != NULL;
+    if (inl)
+        evl_tx_lock(l);
+    l->in_read = true;
+    read_body(l, readable, now);
+    l->in_read = false;
+    if (l->tx_dirty && !l->wr_armed)
+        flush_out(l);
+    else if (l->tx_dirty)
+        cork_out(l);    /* with write armed, the writable event writes it */
+    if (inl)
+        evl_tx_unlock(l);
 }
 
 void evl_rate_expire(evl_tlist *tl, evl_tnode *n, rt_ns now)
@@ -221,15 +289,18 @@ void evl_rate_expire(evl_tlist *tl, evl_tnode *n, rt_ns now)
     read_step(l, false, now > n->at ? now : n->at);
 }
 
+static int discard(void *arg, uint8_t *data, size_t len, int opcode)
+{
+    (void)arg, (void)data, (void)len, (void)opcode;
+    return 0;
+}
+
 /* The link is closing: the peer's data after our close frame is not delivered; we
  * read only to see its close reply. */
 static void closing_read(evl_link *l)
 {
-    vsock_msg *m;
     size_t n = 0;
-    int rc = vsock_read_nb(l->vs, (size_t)P(l, EVL_P_READ_BUDGET_BYTES), &n);
-    while ((m = vsock_poll_msg(l->vs)))
-        vsock_msg_free(m);
+    int rc = vsock_read_inplace(l->vs, l->loop->rbuf, l->loop->rbuf_cap, true, discard, NULL, &n);
     if (rc < 0) {
         l->peer_eof = true;
         schedule_reap(l);
@@ -253,7 +324,7 @@ static void reap_sent(evl_link *l, int64_t pending)
         l->sent = m->next;
         written -= f;
         l->sent_bytes -= f;
-        vsock_msg_free(m);
+        evl_msg_put(l->loop, m);
     }
     if (!l->sent)
         l->sent_tail = NULL;
@@ -275,8 +346,13 @@ static void check_writable(evl_link *l)
     if (l->state != EVL_OPEN || !atomic_load(&l->want_writable))
         return;
     int64_t out = atomic_load(&l->in_bytes) + atomic_load(&l->vs_bytes);
-    if (out <= P(l, EVL_P_SEND_LOW_BYTES) && atomic_exchange(&l->want_writable, false))
+    if (out <= P(l, EVL_P_SEND_LOW_BYTES) && atomic_exchange(&l->want_writable, false)) {
         l->srv->host->on_writable(l->srv->host, l, l->id);
+        if (l->pause & EVL_PAUSE_APP) {   /* the app may take again: offer the held one */
+            l->pause &= (uint8_t)~EVL_PAUSE_APP;
+            evl_defer(l);
+        }
+    }
 }
 
 static int64_t data_pending(const evl_link *l)
@@ -290,6 +366,9 @@ static void flush_out(evl_link *l)
     if (l->state == EVL_DEAD || l->reap)
         return;
     evl_tx_lock(l);
+again:
+    l->tx_dirty = false;
+    cork_out(l);
     size_t before = vsock_pending_out(l->vs);
     int rc = vsock_flush(l->vs);
     size_t after = vsock_pending_out(l->vs);
@@ -316,7 +395,12 @@ static void flush_out(evl_link *l)
     if (after < before && l->state == EVL_OPEN)
         touch(l);
     update_io(l);
-    check_writable(l);
+    bool nested = l->in_flush;
+    l->in_flush = true;
+    check_writable(l);   /* app.inline: on_writable may send on this thread */
+    l->in_flush = nested;
+    if (l->tx_dirty && !nested && !l->in_read && !l->wr_armed && l->state != EVL_DEAD && !l->reap)
+        goto again;
     evl_tx_unlock(l);
 }
 
@@ -331,11 +415,61 @@ static void take_sends(evl_link *l)
     evl_tx_unlock(l);
 }
 
-static void take_sends_locked(evl_link *l)
+/* The cork: messages to send, in order, not yet in the vsock (loop thread, tx lock held).
+ * Their link_id field holds their frame's size from here on (restored before a message
+ * is handed back). One vsock call then queues them all (vsock_queue_list). */
+static void cork_add(evl_link *l, vsock_msg *m)
 {
+    l->cork_n++;
+    m->next = NULL;
+    m->link_id = (uint32_t)vsock_frame_bytes(l->vs, m->len);
+    l->cork_bytes += m->link_id;
+    if (l->cork_tail)
+        l->cork_tail->next = m;
+    else
+        l->cork = m;
+    l->cork_tail = m;
+}
+
+/* Into the vsock behind what is there; the sent list keeps them until written. */
+static void cork_out(evl_link *l)
+{
+    vsock_msg *c = l->cork;
+    if (!c)
+        return;
+    int n = vsock_queue_list(l->vs, c);
+    vsock_msg *last = NULL, *rest = c;
+    int64_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+        last = rest;
+        bytes += rest->link_id;
+        rest = rest->next;
+    }
+    if (last) {
+        last->next = NULL;
+        if (l->sent_tail)
+            l->sent_tail->next = c;
+        else
+            l->sent = c;
+        l->sent_tail = last;
+        l->sent_bytes += bytes;
+    }
+    l->cork = l->cork_tail = NULL;
+    l->cork_bytes = 0;
+    atomic_fetch_sub(&l->in_msgs, l->cork_n);   /* in the vsock now, or dropped */
+    l->cork_n = 0;
+    drop_list(l, rest, LINK_DROP_SEND_FAILED);   /* the socket failed, or its limit */
+    atomic_store(&l->vs_bytes, (int64_t)vsock_pending_out(l->vs));
+}
+
+/* The app's messages from outq into the cork; false when there were none. */
+static bool move_sends_locked(evl_link *l)
+{
+    if (!atomic_load_explicit(&l->outq, memory_order_relaxed))
+        return false;
     vsock_msg *s = atomic_exchange(&l->outq, NULL), *r = NULL;
     if (!s)
-        return;
+        return false;
     l->tx_idle = false;
     while (s) {   /* the stack is newest-first */
         vsock_msg *n = s->next;
@@ -349,32 +483,53 @@ static void take_sends_locked(evl_link *l)
             atomic_fetch_sub(&l->in_msgs, 1);
         }
         drop_list(l, r, LINK_DROP_UNSENT_AT_CLOSE);
-        return;
+        return true;
     }
     while (r) {
         vsock_msg *m = r;
         r = r->next;
-        m->next = NULL;
-        size_t b = vsock_pending_out(l->vs);
-        int rc = vsock_queue(l->vs, m->data, m->len, m->opcode ? m->opcode : VSOCK_BINARY);
-        atomic_fetch_sub(&l->in_bytes, (int64_t)m->len);
-        atomic_fetch_sub(&l->in_msgs, 1);
-        if (rc < 0) {
-            drop_list(l, m, LINK_DROP_SEND_FAILED);
-            continue;
-        }
-        m->link_id = (uint32_t)(vsock_pending_out(l->vs) - b);
-        l->sent_bytes += m->link_id;
-        if (l->sent_tail)
-            l->sent_tail->next = m;
-        else
-            l->sent = m;
-        l->sent_tail = m;
+        int64_t len = m->len;
+        cork_add(l, m);   /* still counted in in_msgs: out of the vsock until cork_out */
+        atomic_fetch_sub(&l->in_bytes, len);
     }
+    return true;
+}
+
+static void take_sends_locked(evl_link *l)
+{
+    if (!move_sends_locked(l) || l->state != EVL_OPEN)
+        return;
     if (!l->wr_armed)
         flush_out(l);
     else
-        atomic_store(&l->vs_bytes, (int64_t)vsock_pending_out(l->vs));
+        cork_out(l);   /* the writable event writes it */
+}
+
+int evl_loop_send(evl_link *l, vsock_msg *m)
+{
+    if (l->state != EVL_OPEN)
+        return -EPIPE;   /* the caller keeps m */
+    evl_tx_lock(l);
+    move_sends_locked(l);   /* what app threads queued before it goes first */
+    l->tx_idle = false;
+    atomic_fetch_add(&l->in_msgs, 1);   /* accepted, not yet in the vsock (the held op) */
+    cork_add(l, m);
+    if (l->in_read || l->in_flush) {
+        /* written when the read (or the flush) ends, or once cork_bytes wait */
+        l->tx_dirty = true;
+        if (l->in_read && !l->in_flush && l->cork_bytes >= P(l, EVL_P_CORK_BYTES)) {
+            if (l->wr_armed)
+                cork_out(l);
+            else
+                flush_out(l);
+        }
+    } else if (l->wr_armed) {
+        cork_out(l);   /* the writable event writes it */
+    } else {
+        flush_out(l);
+    }
+    evl_tx_unlock(l);
+    return 0;
 }
 
 void evl_stall_expire(evl_tlist *tl, evl_tnode *n, rt_ns now)
@@ -421,6 +576,7 @@ void evl_close_begin(evl_link *l, enum link_close_cause cause)
         return;
     struct link_host *h = l->srv->host;
     evl_tx_lock(l);   /* no inline send from here on: the close frame is the last */
+    cork_out(l);      /* replies the read made before the close go before our close frame */
     l->tx_idle = false;
     l->state = EVL_CLOSING;
     atomic_store(&l->closed, true);
@@ -559,6 +715,11 @@ void evl_link_destroy(evl_link *l)
         l->sent_bytes = 0;
     }
     l->state = EVL_DEAD;
+    drop_list(l, l->cork, LINK_DROP_UNSENT_AT_CLOSE);
+    l->cork = l->cork_tail = NULL;
+    l->cork_bytes = 0;
+    atomic_fetch_sub(&l->in_msgs, l->cork_n);
+    l->cork_n = 0;
     take_sends(l);
     vsock_msg_free(l->held);
     __atomic_store_n(&l->held, NULL, __ATOMIC_RELAXED);

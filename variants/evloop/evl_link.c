@@ -98,16 +98,19 @@ int evl_send(struct link *l, vsock_msg *m)
     if (atomic_load(&l->closed))
         return -EPIPE;
     int64_t len = m->len;
-    if (srv->p[EVL_P_SEND_BACKPRESSURE] && out_bytes(l) > srv->p[EVL_P_SEND_HIGH_BYTES]) {
+    /* on the link's loop: what its handlers corked counts too */
+    bool on_loop = evl_cur_loop == l->loop;
+    int64_t corked = on_loop ? l->cork_bytes : 0;
+    if (srv->p[EVL_P_SEND_BACKPRESSURE] && out_bytes(l) + corked > srv->p[EVL_P_SEND_HIGH_BYTES]) {
         /* Flag first, then look again: either we see the loop's drain, or the loop
          * sees the flag and calls on_writable. */
         atomic_store(&l->want_writable, true);
-        if (out_bytes(l) > srv->p[EVL_P_SEND_HIGH_BYTES]) {
+        if (out_bytes(l) + corked > srv->p[EVL_P_SEND_HIGH_BYTES]) {
             link_host_count(srv->host, LINK_C_SEND_BACKPRESSURE, 1);
             return -EAGAIN;
         }
     }
-    if (out_bytes(l) + len > srv->p[EVL_P_SEND_HARD_BYTES]) {
+    if (out_bytes(l) + corked + len > srv->p[EVL_P_SEND_HARD_BYTES]) {
         if (!srv->p[EVL_P_SEND_OVERFLOW_CLOSE]) {
             m->link_id = l->id;
             link_host_drop(srv->host, m, LINK_DROP_SEND_OVERFLOW);
@@ -115,6 +118,11 @@ int evl_send(struct link *l, vsock_msg *m)
         }
         request_close(l, LINK_CLOSE_OVERFLOW);
         return -EPIPE;   /* the caller keeps m */
+    }
+    if (on_loop) {
+        /* On the link's own loop (an app.inline handler, or on_writable): straight into
+         * the vsock, written when the read that brought the request ends. */
+        return evl_loop_send(l, m);
     }
     int fast = send_inline(l, m);
     if (fast)
@@ -143,7 +151,10 @@ int evl_recv(struct link *l, vsock_msg **out)
 
 void evl_update_active(struct link *l)
 {
-    atomic_store_explicit(&l->last_active, rt_now(), memory_order_relaxed);
+    /* On the link's loop (app.inline) the loop's time of this iteration is as good for
+     * an idle check of seconds, and costs no clock read per message. */
+    rt_ns now = evl_cur_loop == l->loop ? rt_loop_now(l->loop->rl) : rt_now();
+    atomic_store_explicit(&l->last_active, now, memory_order_relaxed);
 }
 
 bool evl_try_close_if_idle(struct link *l, rt_ns idle)
