@@ -7,4 +7,8 @@
  * argv[0] is "vsock". Returns an exit code (0 ok, 1 failed, 2 usage). */
 int bench_vsock_main(int argc, char **argv);
 
+/* `linkbench bench peers`: built-in variants and reference servers side by side
+ * (bench_peers.c). argv[0] is "peers". Returns an exit code (0, 1, 2). */
+int bench_peers_main(int argc, char **argv);
+
 #endif

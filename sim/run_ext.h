@@ -74,6 +74,8 @@ void run_tproc_mark_async(run_tproc *p, int slot, rt_ns at);
 void run_tproc_sync(run_tproc *p);
 /* The process is gone (checked without blocking). */
 bool run_tproc_exited(run_tproc *p);
+/* The watched process (the started command, or --target-pid). */
+pid_t run_tproc_pid(const run_tproc *p);
 /* Server metrics with the contract's names into m, for links held, from what the
  * kernel tells (run_watch.h: CPU, CPU by thread name, threads and threads per link,
  * wake-ups, RSS, context switches; syscalls_window for syscalls_per_msg); the readings

@@ -98,6 +98,11 @@ bool run_tproc_exited(run_tproc *p)
     return kill(p->root, 0) < 0 && errno == ESRCH;
 }
 
+pid_t run_tproc_pid(const run_tproc *p)
+{
+    return p ? p->root : 0;
+}
+
 void run_tproc_mark_async(run_tproc *p, int slot, rt_ns at)
 {
     if (p)

@@ -11,6 +11,8 @@ static const struct lb_cmd benches[] = {
      bench_vsock_main},
     {"driver", "the load generator's CPU per message beside its floor's, over patterns x links x rates",
      drv_bench},
+    {"peers", "built-in variants and reference servers side by side: msgs per server CPU-s, RSS per idle link",
+     bench_peers_main},
 };
 #define N_BENCHES (sizeof benches / sizeof benches[0])
 
