@@ -46,10 +46,13 @@ static void on_writable(struct link_host *h, struct link *l, uint32_t id)
     learn_link(s, l);
     if (a->inl) {
         /* inline: offer the held messages again right here, on the variant's thread,
-         * which then offers its own held inbound message (deliver) again */
+         * which then offers its own held inbound message (deliver) again; not while
+         * paused for the census (they stay held, counted) */
+        if (!app_gate_enter(a)) return;
         pthread_mutex_lock(&s->mu);
         flush_held_locked(a, s);
         pthread_mutex_unlock(&s->mu);
+        app_gate_leave(a);
         return;
     }
     atomic_store(&s->want_flush, true);
@@ -302,9 +305,21 @@ static bool process_at(app *a, worker *w, slot *c, vsock_msg *m, rt_ns now)
  * stamps its receives), else the clock now. */
 static bool consumer_waits(slot *s);
 
+static int deliver_gated(app *a, struct link *l, uint32_t id, vsock_msg *m);
+
 static int deliver(struct link_host *h, struct link *l, uint32_t id, vsock_msg *m)
 {
     app *a = h->app;
+    /* paused for the census (app_quiesce): the app takes nothing, as its workers stop
+     * between messages; the variant keeps m (its held op counts it) */
+    if (!app_gate_enter(a)) return -EAGAIN;
+    int rc = deliver_gated(a, l, id, m);
+    app_gate_leave(a);
+    return rc;
+}
+
+static int deliver_gated(app *a, struct link *l, uint32_t id, vsock_msg *m)
+{
     slot *s = slot_get(a, id);
     m->link_id = id;
     rt_ns now = m->t_decoded > 0 ? m->t_decoded : rt_now();
@@ -335,6 +350,7 @@ static int deliver(struct link_host *h, struct link *l, uint32_t id, vsock_msg *
         wire_put(m->data, &hd);
     }
     ADD(echoed, 1);
+    s->echoed++;
     offer_locked(a, s, m);   /* held (send said -EAGAIN): later deliveries answer -EAGAIN */
     pthread_mutex_unlock(&s->mu);
     if (has_hdr && hd.t_sched > 0) lat_in_record(a, &a->inline_w, now, &hd);

@@ -179,7 +179,8 @@ struct link_host {
      * for m, received on l, on the calling thread, instead of queueing m for recv. 0: the
      * app took m. -EAGAIN: the app takes nothing from l now (a reply it sent earlier
      * waits for room, as a Go caller blocked in Send takes nothing more): the variant
-     * keeps m, stops reading l, and offers m again once it has called on_writable.
+     * keeps m, stops reading l, and offers m again once it has called on_writable (also
+     * the answer while the app is paused for the census at the end of a run).
      * m->t_decoded, when > 0 (rt_now clock), is when the variant's read handed m over:
      * the app takes it as m's arrival (lat_in, t_app), so a read of many messages costs
      * one clock read, as the driver stamps its receives; 0: the app reads the clock. */
