@@ -1,4 +1,4 @@
-/* fuzz_targets.c — fuzz entry points: HTTP upgrade parser, frames into a server vsock, scenario loader. */
+/* fuzz_targets.c — fuzz entry points: HTTP upgrade parser, frames into a server vsock (wslay, and in place against it), scenario loader. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -172,6 +172,111 @@ int lb_fuzz_vsock_frames(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* ---------------------------------------------------------------- in place vs wslay */
+
+typedef struct fz_msgs {
+    size_t n, bytes;
+    uint64_t hash;       /* of every message's opcode, length and bytes, in order */
+    uint8_t stops;       /* the handler's answers, a bit per message (in place only) */
+    int calls;
+} fz_msgs;
+
+static void fz_add(fz_msgs *g, int op, const uint8_t *d, size_t len)
+{
+    uint64_t h = g->hash ^ ((uint64_t)op << 56) ^ len;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ d[i]) * 0x100000001b3ULL;
+    g->hash = h * 0x100000001b3ULL;
+    g->n++;
+    g->bytes += len;
+}
+
+static int fz_take(void *arg, uint8_t *data, size_t len, int op)
+{
+    fz_msgs *g = arg;
+    INVARIANT(op == VSOCK_TEXT || op == VSOCK_BINARY);
+    int ans = (g->stops >> (g->calls++ & 7)) & 3;   /* 0 go on, 1 stop after, 2 stop before */
+    if (ans == 3) ans = 0;
+    if (ans != VSOCK_STOP_BEFORE)
+        fz_add(g, op, data, len);
+    return ans;
+}
+
+/* A pair with these bytes from the client, then EOF; chunk bytes per server recv. */
+static int fz_pair(const uint8_t *data, size_t size, size_t chunk, vsock **srv, vsock **cli)
+{
+    vsock_opts o;
+    vsock_opts_default(&o);
+    o.max_msg_bytes = 4096;
+    o.close_timeout = 1;
+    if (vsock_mem_pair(srv, cli, &o) < 0) return -1;
+    vsock_mem_set_chunk(*srv, chunk, 0);
+    int fd = vsock_fd(*cli);
+    for (size_t off = 0; off < size;) {
+        ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    shutdown(fd, SHUT_WR);
+    return 0;
+}
+
+int lb_fuzz_vsock_inplace(const uint8_t *data, size_t size)
+{
+    if (size < 3) return 0;
+    size_t chunk = data[0] % 17;
+    size_t cap = 16 + (size_t)data[1] * 16;   /* 16..4096: frames beyond it go through the carry */
+    fz_msgs a = {0}, b = {.stops = data[2]};
+    data += 3;
+    size -= 3;
+    vsock *srv, *cli;
+    /* the reference: wslay through the blocking API */
+    if (fz_pair(data, size, chunk, &srv, &cli) < 0) return 0;
+    /* a small recv chunk makes each call read a few bytes: stop once calls stop reading */
+    int64_t seen = -1;
+    for (int guard = 0, idle = 0; guard < 1000000 && idle < 1000; guard++) {
+        vsock_msg *m = NULL;
+        int rc = vsock_read(srv, &m, rt_now());
+        if (rc == 0) {
+            fz_add(&a, m->opcode, m->data, m->len);
+            vsock_msg_free(m);
+            idle = 0;
+            continue;
+        }
+        if (rc != -ETIMEDOUT) break;
+        vsock_counters vc;
+        vsock_get_counters(srv, &vc);
+        idle = vc.bytes_in == seen ? idle + 1 : 0;
+        seen = vc.bytes_in;
+    }
+    vsock_destroy(srv);
+    vsock_destroy(cli);
+    /* in place */
+    if (fz_pair(data, size, chunk, &srv, &cli) < 0) return 0;
+    uint8_t *buf = malloc(cap);   /* exact size: ASan sees a read or write past it */
+    int idle = 0;
+    for (int guard = 0; guard < 200000 && buf; guard++) {
+        size_t n = 0;
+        int calls = b.calls;
+        int rc = vsock_read_inplace(srv, buf, cap, true, fz_take, &b, &n);
+        vsock_flush(srv);
+        if (rc < 0) {
+            INVARIANT(rc == -EPIPE || rc == -ECONNRESET || rc == -EPROTO || rc == -EMSGSIZE);
+            break;
+        }
+        idle = n == 0 && b.calls == calls ? idle + 1 : 0;
+        if (idle > 1000) break;
+    }
+    free(buf);
+    vsock_destroy(srv);
+    vsock_destroy(cli);
+    if (a.n != b.n || a.hash != b.hash)
+        fprintf(stderr, "wslay handed over %zu messages (%zu bytes), in place %zu (%zu bytes)\n", a.n,
+                a.bytes, b.n, b.bytes);
+    INVARIANT(a.n == b.n && a.bytes == b.bytes && a.hash == b.hash);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- scenario loader */
 
 int lb_fuzz_scn(const uint8_t *data, size_t size)
@@ -229,5 +334,6 @@ lb_fuzz_fn lb_fuzz_lookup(const char *name)
     if (!strcmp(name, "ws_handshake")) return lb_fuzz_ws_handshake;
     if (!strcmp(name, "vsock_frames")) return lb_fuzz_vsock_frames;
     if (!strcmp(name, "scn")) return lb_fuzz_scn;
+    if (!strcmp(name, "vsock_inplace")) return lb_fuzz_vsock_inplace;
     return NULL;
 }

@@ -16,6 +16,11 @@ int lb_fuzz_ws_handshake(const uint8_t *data, size_t size);
  * through the blocking or the event-loop read path in chunks the first two bytes pick. */
 int lb_fuzz_vsock_frames(const uint8_t *data, size_t size);
 
+/* The same bytes read in place (vsock_read_inplace: a small shared buffer, recv chunks
+ * and the handler's stop answers picked by the first three bytes) and through wslay
+ * (vsock_read): both must hand over the same messages, in the same order. */
+int lb_fuzz_vsock_inplace(const uint8_t *data, size_t size);
+
 /* The bytes as a scenario file: JSON, scn_parse_json, scn_validate; a scenario that
  * validates must survive scn_to_json and re-parse to the same JSON. */
 int lb_fuzz_scn(const uint8_t *data, size_t size);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fuzz.sh — build the libFuzzer targets (clang, LB_FUZZ=ON) into build-fuzz/ and run each for a bounded time.
-# FUZZ_SECONDS (default 60) per target; FUZZ_TARGETS (default all: ws_handshake vsock_frames scn).
+# FUZZ_SECONDS (default 60) per target; FUZZ_TARGETS (default all: ws_handshake vsock_frames
+# vsock_inplace scn).
 # Seeds come from fuzz/corpus/<target>/ (read only); what the fuzzer learns goes to
 # build-fuzz/corpus/<target>/, crashes to build-fuzz/artifacts/<target>/. A crash fails
 # the script: copy its input to tests/data/fuzz-regress/<target>/ and fix the bug.
@@ -8,7 +9,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir=${FUZZ_BUILD_DIR:-$top/build-fuzz}
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-ws_handshake vsock_frames scn}
+targets=${FUZZ_TARGETS:-ws_handshake vsock_frames vsock_inplace scn}
 command -v clang >/dev/null || { echo "fuzz: clang is missing (scripts/setup.sh installs it)" >&2; exit 2; }
 CC=clang cmake -S "$top" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLB_FUZZ=ON >/dev/null
 bins=()

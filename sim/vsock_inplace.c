@@ -122,7 +122,8 @@ typedef struct pass {
 } pass;
 
 /* Header of the frame at p: 1 with its header size and payload length, 0 incomplete,
- * -1 an impossible length (most significant bit set). */
+ * -1 a length RFC 6455 §5.2 forbids (most significant bit set, or not in the fewest
+ * bytes: wslay refuses those too). */
 static int header(const uint8_t *p, size_t avail, size_t *hdr, uint64_t *pl)
 {
     if (avail < 2)
@@ -134,6 +135,8 @@ static int header(const uint8_t *p, size_t avail, size_t *hdr, uint64_t *pl)
             return 0;
         h = 4;
         len = (uint64_t)p[2] << 8 | p[3];
+        if (len < 126)
+            return -1;
     } else if (len == 127) {
         if (avail < 10)
             return 0;
@@ -141,7 +144,7 @@ static int header(const uint8_t *p, size_t avail, size_t *hdr, uint64_t *pl)
         len = 0;
         for (int i = 0; i < 8; i++)
             len = len << 8 | p[2 + i];
-        if (len >> 63)
+        if (len >> 63 || len < 65536)
             return -1;
     }
     if (p[1] & 0x80)

@@ -376,3 +376,14 @@ Test(vsock_inplace, buffers_held_while_busy_are_given_back_by_trim)
     }
     pair_up();
 }
+
+Test(vsock_inplace, length_not_in_the_fewest_bytes_is_1002)
+{
+    /* found by fuzz_vsock_inplace against wslay: 0 bytes said in the 16-bit form */
+    uint8_t w[16] = {0x82, 0x80 | 126, 0, 0, 1, 2, 3, 4};
+    bad(w, 8, -EPROTO, 1002);
+    tear_down();
+    pair_up();
+    uint8_t v[16] = {0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0, 200, 1, 2, 3, 4};   /* 200 in 64 bits */
+    bad(v, 14, -EPROTO, 1002);
+}
