@@ -113,7 +113,7 @@ void rep_file_name(const char *variant, char *out, size_t len)
     for (size_t i = 0; i < l && o + 1 < len; i++) {
         char c = b[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '-' || c == '.';
+                  c == '_' || c == '-' || c == '.' || c == '+' || c == '@';   /* instances' names */
         out[o++] = ok ? c : '_';
     }
     out[o] = 0;

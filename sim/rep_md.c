@@ -195,14 +195,22 @@ static void table(FILE *f, const json_t *r, double dur)
                 !json_is_number(json_object_get(ku, "min")) ? "-" : ku_lo >= 1 ? "yes"
                 : ku_hi <= 0 ? "**no**" : "some reps",
                 n3(a[6], 48, rss / 1024), isfinite(rss) ? " KiB" : "");
-        const char *decl = declared_policy(v);
+        /* an instance runs its module with other params: the declaration is the module's,
+         * which its config may change (batch's nonblocking_delivery makes it drop) */
+        const char *module = rep_variant_module(r, v);
+        const char *decl = declared_policy(module);
+        bool inst = strcmp(module, v) != 0;
+        char declw[96];
+        snprintf(declw, sizeof declw, "%s%s%s", inst ? module : "", inst ? "'s: " : "", decl);
         if (!isfinite(drops))
-            fprintf(f, "%s → not measured |\n", decl);
+            fprintf(f, "%s → not measured |\n", declw);
         else if (drops > 0)
-            fprintf(f, "%s → **dropped %s**%s |\n", decl, n3(a[7], 48, drops),
-                    strcmp(decl, "drops") && strcmp(decl, "?") ? " (contradicts the declaration)" : "");
+            fprintf(f, "%s → **dropped %s**%s |\n", declw, n3(a[7], 48, drops),
+                    strcmp(decl, "drops") && strcmp(decl, "?")
+                        ? inst ? " (its config changes the module's policy)" : " (contradicts the declaration)"
+                        : "");
         else
-            fprintf(f, "%s → none dropped%s |\n", decl,
+            fprintf(f, "%s → none dropped%s |\n", declw,
                     !strcmp(decl, "drops") ? " (no drop was needed here)" : "");
     }
     fprintf(f, "\nMedians over repetitions; CPU is the whole server process (variant, app "

@@ -384,3 +384,26 @@ int rep_write_atomic(const char *path, const void *data, size_t len, char *err, 
         return say(err, errlen, "%s: %s", path, strerror(-rc)), rc;
     return 0;
 }
+
+static const json_t *instance_of(const json_t *report, const char *name)
+{
+    size_t i;
+    const json_t *x;
+    json_array_foreach(json_object_get(json_object_get(report, "config"), "variants"), i, x) {
+        const char *n = json_string_value(json_object_get(x, "name"));
+        if (json_is_object(x) && n && !strcmp(n, name))
+            return x;
+    }
+    return NULL;
+}
+
+const char *rep_variant_module(const json_t *report, const char *name)
+{
+    const char *m = json_string_value(json_object_get(instance_of(report, name), "variant"));
+    return m ? m : name;
+}
+
+const json_t *rep_variant_config(const json_t *report, const char *name)
+{
+    return json_object_get(instance_of(report, name), "config");
+}

@@ -71,6 +71,12 @@ extern const char *const REP_LATENCY_KEYS[];
 json_t *rep_report_build(const json_t *scenario, const json_t *machine, const json_t *config,
                          const json_t *runs, char *err, size_t errlen);
 
+/* The module a report's variant ran: an instance's "variant" (config.variants holds
+ * {"name", "variant", "config"} for each instance), else name itself. */
+const char *rep_variant_module(const json_t *report, const char *name);
+/* An instance's own params (config.variants[].config), or NULL for a plain variant. */
+const json_t *rep_variant_config(const json_t *report, const char *name);
+
 /* Write the report (indented, keys in insertion order) to path atomically. Returns 0 or
  * a negative errno with "path: reason" in err. */
 int rep_report_write(const json_t *report, const char *path, char *err, size_t errlen);

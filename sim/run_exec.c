@@ -242,7 +242,7 @@ static void file_label(const char *variant, char *out, size_t cap)
     for (; i < n && i + 1 < cap; i++) {
         char c = b[i];
         out[i] = (char)((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '-' || c == '_' ? c : '_');
+                        c == '-' || c == '_' || c == '+' || c == '@' ? c : '_');
     }
     out[i] = 0;
 }

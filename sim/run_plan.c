@@ -10,12 +10,16 @@
 json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t links)
 {
     json_t *params = json_object();
-    /* go:<design> takes its C port's variant_config first (one scenario drives both the
-     * same way), then its own entries, which win */
-    const char *twin = run_go_design(variant);
-    for (int pass = twin ? 0 : 1; pass < 2; pass++)
-        for (int i = 0; i < s->n_vparams; i++)
-            if (!strcmp(s->vparams[i].variant, pass == 0 ? twin : variant))
+    /* An instance runs its module with the module's variant_config, then its own config.
+     * go:<design> takes its C port's variant_config first (one scenario drives both the
+     * same way), then its own entries. Later entries win. */
+    const char *module = scn_variant_module(s, variant);
+    const char *twin = run_go_design(module);
+    const char *owners[3] = {twin, module, strcmp(module, variant) ? variant : NULL};
+    for (int pass = 0; pass < 3; pass++)
+        for (int i = 0; owners[pass] && i < s->n_vparams; i++)
+            if (!strcmp(s->vparams[i].variant, owners[pass]) &&
+                s->vparams[i].of_instance == (pass == 2))
                 json_object_set_new(params, s->vparams[i].param, json_integer(s->vparams[i].value));
     json_t *pin = json_array();
     for (int i = 0; i < s->n_pin_server; i++)
@@ -26,7 +30,7 @@ json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t
     double rate = s->app.push_rate_per_s;
     json_t *push_rate = rate == floor(rate) && rate < 9e15 ? json_integer((json_int_t)rate) : json_real(rate);
     return json_pack("{s:s,s:o,s:{s:I,s:b,s:I},s:{s:I,s:s,s:I,s:o,s:s,s:I,s:I,s:I,s:I,s:I,s:b},s:o}",
-        "variant", variant, "params", params,
+        "variant", module, "params", params,
         "common", "rate_limit_per_s", (json_int_t)s->limits.rate_limit_per_s,
         "auto_close", s->app.auto_close, "max_msg_bytes", (json_int_t)s->limits.max_msg_bytes,
         "app", "workers", (json_int_t)s->app.workers,

@@ -20,7 +20,8 @@ typedef struct run_xfault {
 } run_xfault;
 
 /* The server child's configuration document (srv_main.h) for variant with `links`
- * links: the variant's variant_config entries, common settings, app model, pinning.
+ * links: the module it runs (an instance's variant), its params (variant_config, then an
+ * instance's own config), common settings, app model, pinning.
  * New reference, NULL on ENOMEM. */
 json_t *run_plan_server_config(const struct scn *s, const char *variant, int64_t links);
 

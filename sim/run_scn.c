@@ -114,13 +114,18 @@ int run_load_scenario(const run_opts *o, const char *file, const struct scn_scal
     }
     if (!errs && o->variants && scn_override_variants(s, vlist, &d) < 0)
         errs++;
+    /* the catalog holds modules: an instance is checked against its variant's table */
     link_module *mods[SCN_VARIANTS_MAX] = {0};
     struct scn_variant_info info[SCN_VARIANTS_MAX];
     int n = 0;
     if (!errs) {
         for (int i = 0; i < s->n_variants; i++) {
             char err[1024];
-            const char *name = s->variants[i];
+            const char *name = scn_variant_module(s, s->variants[i]);
+            bool seen = false;
+            for (int j = 0; j < n; j++) seen |= !strcmp(info[j].name, name);
+            if (seen || scn_instance_find(s, name))
+                continue;   /* loaded already; an instance of an instance is the validator's */
             /* go:<design>: the Go server takes its C port's params (run_go.h) */
             const char *twin = run_go_design(name);
             char gopath[4096];
@@ -128,11 +133,13 @@ int run_load_scenario(const run_opts *o, const char *file, const struct scn_scal
                 scn_diag_add(&d, "%s: variants: %s: %s", file, name, err), errs++;
                 continue;
             }
-            int rc = link_module_load(twin ? twin : name, &mods[i], err, sizeof err);
-            if (rc == 0)
-                info[n++] = (struct scn_variant_info){.name = name, .v = mods[i]->v};
-            else if (rc != -ENOENT || strchr(name, '/'))
+            int rc = link_module_load(twin ? twin : name, &mods[n], err, sizeof err);
+            if (rc == 0) {
+                info[n] = (struct scn_variant_info){.name = name, .v = mods[n]->v};
+                n++;
+            } else if (rc != -ENOENT || strchr(name, '/')) {
                 scn_diag_add(&d, "%s: variants: %s", file, err), errs++;
+            }
             /* an unknown plain name is left to the validator ("did you mean ...") */
         }
     }

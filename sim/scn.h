@@ -16,7 +16,7 @@
 #define SCN_TEXT_BYTES 2048      /* description */
 #define SCN_VARIANTS_MAX 16
 #define SCN_GROUPS_MAX 7         /* + the implicit "default" group = the driver's 8 */
-#define SCN_VPARAMS_MAX 64       /* variant_config entries, all variants together */
+#define SCN_VPARAMS_MAX 128      /* variant_config entries and instance configs, all together */
 #define SCN_FAULTS_MAX 64
 #define SCN_STEPS_MAX 32
 #define SCN_CPUS_MAX 64
@@ -113,10 +113,22 @@ struct scn_fault {
     double duration_s;         /* 0 = until the end (stop_reading) / n.a. */
 };
 
-struct scn_vparam {            /* one variant_config entry */
-    char variant[SCN_NAME_BYTES];
+struct scn_vparam {            /* one variant_config entry, or one param of an instance's config */
+    char variant[SCN_NAME_BYTES];  /* a variant, or an instance's name (scn_instance) */
     char param[SCN_NAME_BYTES];
     int64_t value;
+    bool of_instance;              /* from an instance's "config", not from variant_config */
+};
+
+/* A variant instance: a variant module run under its own name with its own params
+ * ("variants": [{"name": "poll@50ms", "variant": "poll", "config": {"poll_read_ms": 50}}]).
+ * The run, the report, expect lines and charts know it by name; the server loads
+ * `variant`. Its params: variant_config of `variant` (and of the C port, for go:), then
+ * its own config (scn_vparam entries under its name), which win. */
+struct scn_instance {
+    char name[SCN_NAME_BYTES];
+    char variant[SCN_VARIANT_BYTES]; /* the module: a variant name, go:<design> or a path */
+    int at;                        /* its index in the file's "variants" (error paths) */
 };
 
 enum scn_cmp { SCN_CMP_EQ, SCN_CMP_NE, SCN_CMP_LT, SCN_CMP_LE, SCN_CMP_GT, SCN_CMP_GE };
@@ -151,6 +163,9 @@ struct scn {
     int64_t processes;         /* server processes (SO_REUSEPORT) */
     int n_variants;
     char variants[SCN_VARIANTS_MAX][SCN_VARIANT_BYTES];
+    int variants_at[SCN_VARIANTS_MAX]; /* each one's index in the file's list (error paths) */
+    int n_instances;           /* definitions of the names in variants[] that are instances */
+    struct scn_instance instances[SCN_VARIANTS_MAX];
     int n_vparams;
     struct scn_vparam vparams[SCN_VPARAMS_MAX];
     struct scn_client client;
@@ -236,6 +251,11 @@ void scn_override_repetitions(struct scn *s, int64_t repetitions);
 /* names: comma-separated ("dual,evloop"). 0, or -1 with an error in d (empty name,
  * too many or too long names). */
 int scn_override_variants(struct scn *s, const char *names, struct scn_diag *d);
+
+/* The module variant `name` runs: an instance's variant, else name itself. */
+const char *scn_variant_module(const struct scn *s, const char *name);
+/* The instance called name, or NULL. */
+const struct scn_instance *scn_instance_find(const struct scn *s, const char *name);
 
 /* Links of group i (i == n_groups: the implicit "default" group) for a run with
  * `links` links in total. */

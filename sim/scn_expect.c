@@ -185,8 +185,10 @@ static int parse_ref(struct lex *x, struct scn_ref *r)
         x->i++;
         snprintf(r->variant, sizeof r->variant, "*");
     } else {
-        /* ':' for go:<design> variants (run_go.h) */
-        while (ident_char(x->s[x->i]) || x->s[x->i] == ':') x->i++;
+        /* ':' for go:<design> variants (run_go.h), '+' and '@' for instances' names
+         * ("poll@50ms", "poll+keep_partial") */
+        while (ident_char(x->s[x->i]) || x->s[x->i] == ':' || x->s[x->i] == '+' || x->s[x->i] == '@')
+            x->i++;
         size_t len = x->i - start;
         if (len == 0 || !isalpha((unsigned char)x->s[start]))
             return fail(x, start, "expected a variant name or *");

@@ -68,12 +68,29 @@ json_t *scn_to_json(const struct scn *s)
     set(o, "connect_rate_per_s", json_real(s->connect_rate_per_s));
     set(o, "processes", json_integer(s->processes));
 
+    /* an instance as the object that defines it, its config beside it */
     json_t *v = json_array();
-    for (int i = 0; i < s->n_variants; i++) json_array_append_new(v, json_string(s->variants[i]));
+    for (int i = 0; i < s->n_variants; i++) {
+        const struct scn_instance *in = scn_instance_find(s, s->variants[i]);
+        if (!in) {
+            json_array_append_new(v, json_string(s->variants[i]));
+            continue;
+        }
+        json_t *cfg = json_object();
+        for (int k = 0; k < s->n_vparams; k++)
+            if (s->vparams[k].of_instance && !strcmp(s->vparams[k].variant, in->name))
+                set(cfg, s->vparams[k].param, json_integer(s->vparams[k].value));
+        json_t *io = json_object();
+        set(io, "name", json_string(in->name));
+        set(io, "variant", json_string(in->variant));
+        set(io, "config", cfg);
+        json_array_append_new(v, io);
+    }
     set(o, "variants", v);
 
     json_t *vc = json_object();
     for (int i = 0; i < s->n_vparams; i++) {
+        if (s->vparams[i].of_instance) continue;   /* in its instance's object above, or not run */
         json_t *per = json_object_get(vc, s->vparams[i].variant);
         if (!per) {
             per = json_object();

@@ -478,46 +478,96 @@ static void parse_steps(struct ctx *c, const json_t *v, struct scn *s)
     }
 }
 
+/* One {param: int} object into s->vparams under `owner` (a variant or an instance name). */
+static void parse_params(struct ctx *c, const char *path, const char *owner, bool of_instance,
+                         const json_t *x, struct scn *s)
+{
+    const char *par;
+    json_t *y;
+    char p2[PATH_BYTES];
+    if (!is_object(c, path, x)) return;
+    json_object_foreach((json_t *)x, par, y) {
+        join(p2, path, par);
+        if (s->n_vparams == SCN_VPARAMS_MAX) {
+            err(c, p2, NULL, "too many params (variant_config and instance configs: at most 128 in all)");
+            return;
+        }
+        struct scn_vparam *vp = &s->vparams[s->n_vparams];
+        if (strlen(owner) >= sizeof vp->variant || strlen(par) >= sizeof vp->param) {
+            err(c, p2, NULL, "name too long");
+            continue;
+        }
+        int before = c->errs;
+        get_int(c, p2, y, &vp->value);
+        if (c->errs != before) continue;
+        snprintf(vp->variant, sizeof vp->variant, "%s", owner);
+        snprintf(vp->param, sizeof vp->param, "%s", par);
+        vp->of_instance = of_instance;
+        s->n_vparams++;
+    }
+}
+
+/* An instance: {"name": N, "variant": V, "config": {param: int}}. Its name goes into
+ * variants[], its definition into instances[]; names are checked in scn_validate. */
+static void parse_instance(struct ctx *c, const char *path, size_t i, const json_t *x,
+                           struct scn *s)
+{
+    static const char *const keys[] = {"name", "variant", "config"};
+    struct scn_instance *in = &s->instances[s->n_instances];
+    memset(in, 0, sizeof *in);
+    in->at = (int)i;
+    const char *k;
+    json_t *y;
+    char p[PATH_BYTES];
+    json_object_foreach((json_t *)x, k, y) {
+        join(p, path, k);
+        if (!strcmp(k, "name")) get_string(c, p, y, in->name, sizeof in->name);
+        else if (!strcmp(k, "variant")) get_string(c, p, y, in->variant, sizeof in->variant);
+        else if (strcmp(k, "config")) unknown_key(c, p, k, keys, 3);
+    }
+    for (int j = 0; j < 2; j++)
+        if (!json_object_get(x, keys[j])) err(c, join(p, path, keys[j]), NULL, "required key missing");
+    if (!in->name[0] || !in->variant[0]) return;
+    const json_t *cfg = json_object_get(x, "config");
+    if (cfg) parse_params(c, join(p, path, "config"), in->name, true, cfg, s);
+    s->variants_at[s->n_variants] = (int)i;
+    memcpy(s->variants[s->n_variants++], in->name, SCN_NAME_BYTES);   /* both NUL-terminated within */
+    s->n_instances++;
+}
+
+/* Each entry a variant's name, or an instance (an object). */
 static void parse_variants(struct ctx *c, const json_t *v, struct scn *s)
 {
     if (!is_array(c, "variants", v, SCN_VARIANTS_MAX)) return;
     s->n_variants = 0;
+    s->n_instances = 0;
     size_t i;
     json_t *x;
     char p[PATH_BYTES];
-    json_array_foreach(v, i, x)
-        get_string(c, index_path(p, "variants", i), x, s->variants[s->n_variants++], SCN_VARIANT_BYTES);
+    json_array_foreach(v, i, x) {
+        index_path(p, "variants", i);
+        if (json_is_object(x)) {
+            parse_instance(c, p, i, x, s);
+            continue;
+        }
+        if (!json_is_string(x)) {
+            err(c, p, x, "must be a variant's name or an instance {\"name\", \"variant\", \"config\"}");
+            continue;
+        }
+        s->variants_at[s->n_variants] = (int)i;
+        get_string(c, p, x, s->variants[s->n_variants++], SCN_VARIANT_BYTES);
+    }
 }
 
 /* {variant: {param: int}}; names are checked against the catalog in scn_validate. */
 static void parse_variant_config(struct ctx *c, const json_t *v, struct scn *s)
 {
     if (!is_object(c, "variant_config", v)) return;
-    const char *var, *par;
-    json_t *x, *y;
-    char p[PATH_BYTES], p2[PATH_BYTES];
-    json_object_foreach((json_t *)v, var, x) {
-        join(p, "variant_config", var);
-        if (!is_object(c, p, x)) continue;
-        json_object_foreach(x, par, y) {
-            join(p2, p, par);
-            if (s->n_vparams == SCN_VPARAMS_MAX) {
-                err(c, p2, NULL, "too many variant_config entries (at most 64 in all)");
-                return;
-            }
-            struct scn_vparam *vp = &s->vparams[s->n_vparams];
-            if (strlen(var) >= sizeof vp->variant || strlen(par) >= sizeof vp->param) {
-                err(c, p2, NULL, "name too long");
-                continue;
-            }
-            int before = c->errs;
-            get_int(c, p2, y, &vp->value);
-            if (c->errs != before) continue;
-            snprintf(vp->variant, sizeof vp->variant, "%s", var);
-            snprintf(vp->param, sizeof vp->param, "%s", par);
-            s->n_vparams++;
-        }
-    }
+    const char *var;
+    json_t *x;
+    char p[PATH_BYTES];
+    json_object_foreach((json_t *)v, var, x)
+        parse_params(c, join(p, "variant_config", var), var, false, x, s);
 }
 
 static const char *const expect_keys[] = {"line", "why"};

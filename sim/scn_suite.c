@@ -57,6 +57,10 @@ int scn_override_variants(struct scn *s, const char *names, struct scn_diag *d)
         if (!comma) break;
         p = comma + 1;
     }
+    for (int i = 0; i < s->n_variants; i++) s->variants_at[i] = i;
+    /* instance definitions stay: the list may name them, expect lines may name the ones
+     * it leaves out (such lines are skipped, as for any variant not run), and the
+     * effective config (scn_to_json) holds only those that run */
     return 0;
 }
 

@@ -31,7 +31,7 @@ void scn_defaults(struct scn *s)
     s->processes = 1;
     s->n_variants = SCN_BUILTIN_N;
     for (int i = 0; i < SCN_BUILTIN_N; i++)
-        snprintf(s->variants[i], SCN_VARIANT_BYTES, "%s", scn__builtin_variants[i]);
+        snprintf(s->variants[i], SCN_VARIANT_BYTES, "%s", scn__builtin_variants[i]), s->variants_at[i] = i;
     s->client = (struct scn_client){
         .rate_per_s = 10,
         .pattern = SCN_PATTERN_CONSTANT,
@@ -187,6 +187,19 @@ static bool valid_name(const char *n)
     return true;
 }
 
+const struct scn_instance *scn_instance_find(const struct scn *s, const char *name)
+{
+    for (int i = 0; i < s->n_instances; i++)
+        if (!strcmp(s->instances[i].name, name)) return &s->instances[i];
+    return NULL;
+}
+
+const char *scn_variant_module(const struct scn *s, const char *name)
+{
+    const struct scn_instance *in = scn_instance_find(s, name);
+    return in ? in->variant : name;
+}
+
 static const struct scn_variant_info *lookup(const struct scn_catalog *cat, const char *name)
 {
     for (int i = 0; i < cat->n; i++)
@@ -197,7 +210,7 @@ static const struct scn_variant_info *lookup(const struct scn_catalog *cat, cons
 /* "unknown variant (did you mean ...)" into rule when name is not in cat (nor, with
  * builtins, one of the six built-in names). Suggestions come from both. */
 static bool known_variant(const struct scn_catalog *cat, bool builtins, const char *name,
-                          char *rule, size_t n)
+                          char *rule, size_t n, const struct scn *s)
 {
     if (lookup(cat, name)) return true;
     /* go:<design>: the seed's own Go design beside its C port (run_go.h); where a run
@@ -205,7 +218,7 @@ static bool known_variant(const struct scn_catalog *cat, bool builtins, const ch
     if (builtins && !strncmp(name, "go:", 3) && strcmp(name + 3, "evloop"))
         for (int i = 0; i < SCN_BUILTIN_N; i++)
             if (!strcmp(name + 3, scn__builtin_variants[i])) return true;
-    const char *names[64 + SCN_BUILTIN_N] = {0};
+    const char *names[64 + 2 * SCN_BUILTIN_N + SCN_VARIANTS_MAX] = {0};
     int k = 0;
     for (int i = 0; i < cat->n && k < 64; i++) {
         bool dup = false;   /* a catalog built from a list with a repeat */
@@ -221,6 +234,8 @@ static bool known_variant(const struct scn_catalog *cat, bool builtins, const ch
         }
         if (!lookup(cat, scn__builtin_variants[i])) names[k++] = scn__builtin_variants[i];
     }
+    /* the scenario's instances, for expect lines ("did you mean \"poll@50ms\"?") */
+    for (int i = 0; s && i < s->n_instances && k < 64 + SCN_BUILTIN_N; i++) names[k++] = s->instances[i].name;
     const char *near = scn_closest(name, names, k);
     size_t o = (size_t)snprintf(rule, n, "unknown variant \"%s\"", name);
     if (near) {
@@ -245,7 +260,8 @@ static void chk_drop_reason(struct vctx *c, const struct scn *s, const struct sc
     if (reason < 0) return;   /* the parser refused it already */
     bool all = !strcmp(ref->variant, "*");
     for (int i = 0; i < (all ? s->n_variants : 1); i++) {
-        const char *name = all ? s->variants[i] : ref->variant;
+        /* an instance (poll@50ms) declares what its module does */
+        const char *name = scn_variant_module(s, all ? s->variants[i] : ref->variant);
         const struct scn_variant_info *vi = lookup(cat, name);
         const struct link_variant *v = vi ? vi->v : NULL;
         if (!v || (v->drop_reasons & LINK_DROP_BIT(reason))) continue;
@@ -262,29 +278,98 @@ static void chk_drop_reason(struct vctx *c, const struct scn *s, const struct sc
     }
 }
 
-static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_catalog *cat)
+/* An instance's name: it goes into report keys, file names, chart legends and expect
+ * lines ("poll@50ms.lat_out_us.p99"), so no '.', ':', '/' or spaces. */
+static bool instance_name_ok(const char *n)
+{
+    if (!(('a' <= *n && *n <= 'z') || ('A' <= *n && *n <= 'Z'))) return false;
+    for (const char *p = n; *p; p++)
+        if (!(('a' <= *p && *p <= 'z') || ('A' <= *p && *p <= 'Z') || ('0' <= *p && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '+' || *p == '@'))
+            return false;
+    return true;
+}
+
+static bool builtin_name(const char *n)
+{
+    for (int i = 0; i < SCN_BUILTIN_N; i++)
+        if (!strcmp(n, scn__builtin_variants[i])) return true;
+    return false;
+}
+
+static void chk_instances(struct vctx *c, const struct scn *s, const struct scn_catalog *cat)
 {
     char p[PATH_BYTES], rule[400], got[96];
+    for (int k = 0; k < s->n_instances; k++) {
+        const struct scn_instance *in = &s->instances[k];
+        snprintf(p, sizeof p, "variants[%d].name", in->at);
+        snprintf(got, sizeof got, "\"%s\"", in->name);
+        if (!instance_name_ok(in->name))
+            verr(c, p, got, "an instance's name starts with a letter and holds only letters, digits, "
+                            "'_', '-', '+' and '@' (it names files and expect lines)");
+        else if (builtin_name(in->name) || lookup(cat, in->name))
+            verr(c, p, got, "is a variant's name: an instance needs a name of its own (for example "
+                            "\"poll@50ms\")");
+        snprintf(p, sizeof p, "variants[%d].variant", in->at);
+        snprintf(got, sizeof got, "\"%s\"", in->variant);
+        if (scn_instance_find(s, in->variant))
+            verr(c, p, got, "must name a variant module, not another instance");
+        else if (!known_variant(cat, false, in->variant, rule, sizeof rule, NULL))
+            verr(c, p, got, rule);
+    }
+}
+
+static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_catalog *cat)
+{
+    char p[2 * PATH_BYTES], rule[400], got[96];
     if (s->n_variants == 0) verr(c, "variants", "[]", "must name at least one variant");
     for (int i = 0; i < s->n_variants; i++) {
-        snprintf(p, sizeof p, "variants[%d]", i);
+        snprintf(p, sizeof p, "variants[%d]", s->variants_at[i]);
         snprintf(got, sizeof got, "\"%s\"", s->variants[i]);
-        if (!known_variant(cat, false, s->variants[i], rule, sizeof rule)) verr(c, p, got, rule);
+        /* an instance defined in the file is checked by chk_instances; one named only on
+         * the command line (--variant) and defined nowhere is an unknown variant */
+        if (!scn_instance_find(s, s->variants[i]) &&
+            !known_variant(cat, false, s->variants[i], rule, sizeof rule, s))
+            verr(c, p, got, rule);
         for (int j = 0; j < i; j++)
-            if (!strcmp(s->variants[i], s->variants[j])) verr(c, p, got, "listed twice");
+            if (!strcmp(s->variants[i], s->variants[j])) {
+                snprintf(p, sizeof p, "variants[%d]", s->variants_at[i]);
+                verr(c, p, got, "listed twice");
+            }
     }
+    chk_instances(c, s, cat);
     for (int i = 0; i < s->n_vparams; i++) {
         const struct scn_vparam *vp = &s->vparams[i];
-        snprintf(p, sizeof p, "variant_config.%s", vp->variant);
-        if (!known_variant(cat, true, vp->variant, rule, sizeof rule)) {
-            /* one error per variant, not one per param */
-            if (i == 0 || strcmp(s->vparams[i - 1].variant, vp->variant)) verr(c, p, NULL, rule);
+        const struct scn_instance *in = scn_instance_find(s, vp->variant);
+        const char *module = vp->variant;
+        char base[PATH_BYTES];
+        if (vp->of_instance) {
+            if (!in) continue;   /* an instance whose definition failed: already said */
+            snprintf(base, sizeof base, "variants[%d].config", in->at);
+            module = in->variant;
+            if (scn_instance_find(s, module)) continue;   /* said by chk_instances */
+        } else {
+            snprintf(base, sizeof base, "variant_config.%s", vp->variant);
+            if (in) {
+                if (i == 0 || s->vparams[i - 1].of_instance || strcmp(s->vparams[i - 1].variant, vp->variant)) {
+                    snprintf(rule, sizeof rule, "\"%s\" is an instance: its params go in its own "
+                             "\"config\" (variants[%d].config)", vp->variant, in->at);
+                    verr(c, base, NULL, rule);
+                }
+                continue;
+            }
+        }
+        if (!known_variant(cat, true, module, rule, sizeof rule, NULL)) {
+            /* one error per variant, not one per param (an instance's module: said above) */
+            if (!vp->of_instance && (i == 0 || s->vparams[i - 1].of_instance ||
+                                     strcmp(s->vparams[i - 1].variant, vp->variant)))
+                verr(c, base, NULL, rule);
             continue;
         }
-        const struct scn_variant_info *vi = lookup(cat, vp->variant);
+        const struct scn_variant_info *vi = lookup(cat, module);
         const struct link_variant *v = vi ? vi->v : NULL;
         if (!v) continue;   /* its params are unknown here */
-        snprintf(p, sizeof p, "variant_config.%s.%s", vp->variant, vp->param);
+        snprintf(p, sizeof p, "%s.%s", base, vp->param);
         /* The registry's setter is the authority on names and ranges; the messages are
          * ours, in the scenario's "file: key: rule (got value)" form. */
         int64_t vals[256];
@@ -298,7 +383,7 @@ static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_c
             const char *names[256] = {0};
             for (int j = 0; j < v->n_params; j++) names[j] = v->params[j].name;
             const char *near = scn_closest(vp->param, names, v->n_params);
-            size_t o = (size_t)snprintf(rule, sizeof rule, "%s has no param \"%s\"", vp->variant, vp->param);
+            size_t o = (size_t)snprintf(rule, sizeof rule, "%s has no param \"%s\"", module, vp->param);
             if (near) {
                 snprintf(rule + o, sizeof rule - o, " (did you mean \"%s\"?)", near);
             } else {
@@ -311,8 +396,8 @@ static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_c
             continue;
         }
         const struct link_param *lp = &v->params[idx];
-        snprintf(rule, sizeof rule, "must be in [%" PRId64 ", %" PRId64 "] (%s's default is %" PRId64 ")",
-                 lp->min, lp->max, vp->variant, lp->def);
+        snprintf(rule, sizeof rule, "must be in [%" PRId64 ", %" PRId64 "] (%.200s's default is %" PRId64 ")",
+                 lp->min, lp->max, module, lp->def);
         verr(c, p, scn__i64_text(vp->value, got, sizeof got), rule);
     }
     for (int i = 0; i < s->n_expect; i++) {
@@ -322,7 +407,8 @@ static void chk_variants(struct vctx *c, const struct scn *s, const struct scn_c
         snprintf(g, sizeof g, "\"%s\"", s->expect[i].text);
         for (int r = 0; r < 2; r++) {
             if (!refs[r]) continue;
-            if (strcmp(refs[r]->variant, "*") && !known_variant(cat, true, refs[r]->variant, rule, sizeof rule)) {
+            if (strcmp(refs[r]->variant, "*") && !scn_instance_find(s, refs[r]->variant) &&
+                !known_variant(cat, true, refs[r]->variant, rule, sizeof rule, s)) {
                 verr(c, p, g, rule);
                 continue;
             }

@@ -143,7 +143,7 @@ Test(compare, usage_errors_exit_2)
     fclose(vf);
     cr_expect_eq(lb_cli(out, sizeof out, "compare --base-variant '%s/fast/sleepy.so' '%s'", plug,
                         scen), 2, "%s", out);
-    cr_expect(strstr(out, "variant_config sets params by variant name"), "%s", out);
+    cr_expect(strstr(out, "variant_config or a variant instance sets params by"), "%s", out);
     /* a base module that is no variant (ABI check) is refused before anything runs */
     char bad[700];
     snprintf(bad, sizeof bad, "%s/evloop.so", dir);

@@ -424,6 +424,95 @@ Test(scenario, a_run_of_some_variants_still_accepts_lines_about_the_others)
     scn_diag_deinit(&d);
 }
 
+/* ---------------------------------------------------------------- variant instances */
+
+static const char *instances_text =
+    "{\"name\": \"i\", \"variants\": [\"poll\","
+    " {\"name\": \"poll@50ms\", \"variant\": \"poll\", \"config\": {\"read_timeout_ms\": 50}},"
+    " {\"name\": \"poll+keep\", \"variant\": \"poll\"}, \"evloop\"],"
+    " \"variant_config\": {\"poll\": {\"read_timeout_ms\": 7, \"send_queue_len\": 9}},"
+    " \"expect\": [\"poll@50ms.wakeups_per_link_s < 2 * poll+keep.wakeups_per_link_s\"]}";
+
+Test(scenario, an_instance_runs_its_module_under_its_own_name)
+{
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text(instances_text, &s, &d), 0, "%s", d.text);
+    cr_assert_eq(scn_validate(&s, &fake_catalog, "t.json", &d), 0, "%s", d.text);
+    cr_assert_eq(s.n_variants, 4);
+    cr_expect_str_eq(s.variants[1], "poll@50ms");
+    cr_expect_str_eq(s.variants[2], "poll+keep");
+    cr_expect_str_eq(scn_variant_module(&s, "poll@50ms"), "poll");
+    cr_expect_str_eq(scn_variant_module(&s, "evloop"), "evloop");
+    cr_expect_null(scn_instance_find(&s, "poll"));
+    cr_expect_str_eq(s.expect[0].lhs.variant, "poll@50ms");
+    cr_expect_str_eq(s.expect[0].rhs.variant, "poll+keep");
+
+    /* the server runs the module with its variant_config, then the instance's own config */
+    json_t *c = run_plan_server_config(&s, "poll@50ms", 10);
+    cr_expect_str_eq(json_string_value(json_object_get(c, "variant")), "poll");
+    json_t *par = json_object_get(c, "params");
+    cr_expect_eq(json_integer_value(json_object_get(par, "read_timeout_ms")), 50, "the instance's wins");
+    cr_expect_eq(json_integer_value(json_object_get(par, "send_queue_len")), 9, "the module's kept");
+    json_decref(c);
+    c = run_plan_server_config(&s, "poll", 10);
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(c, "params"), "read_timeout_ms")), 7,
+                 "an instance's config does not reach its module's plain runs");
+    json_decref(c);
+
+    /* the effective config holds the instance as the file wrote it, and parses back */
+    json_t *j = scn_to_json(&s);
+    json_t *v1 = json_array_get(json_object_get(j, "variants"), 1);
+    cr_expect_str_eq(json_string_value(json_object_get(v1, "variant")), "poll");
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(v1, "config"), "read_timeout_ms")), 50);
+    cr_expect_null(json_object_get(json_object_get(j, "variant_config"), "poll@50ms"));
+    struct scn b;
+    cr_assert_eq(scn_parse_json("t.json", j, &b, &d), 0, "%s", d.text);
+    cr_expect_eq(b.n_instances, 2);
+    cr_expect_eq(b.n_vparams, s.n_vparams);
+    json_decref(j);
+
+    /* --variant picks instances by name; the effective config holds those that run */
+    cr_assert_eq(scn_override_variants(&s, "poll@50ms,evloop", &d), 0);
+    cr_expect_eq(scn_validate(&s, &fake_catalog, "t.json", &d), 0, "%s", d.text);
+    j = scn_to_json(&s);
+    cr_expect_eq(json_array_size(json_object_get(j, "variants")), 2);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "variants"), 0),
+                                                       "name")), "poll@50ms");
+    json_decref(j);
+    cr_assert_eq(scn_override_variants(&s, "poll@5ms", &d), 0);
+    cr_expect_eq(scn_validate(&s, &fake_catalog, "t.json", &d), 1);
+    cr_expect(strstr(d.text, "t.json: variants[0]: unknown variant \"poll@5ms\" (did you mean \"poll@50ms\"?)"),
+              "%s", d.text);
+    scn_diag_deinit(&d);
+}
+
+Test(scenario, a_go_instance_takes_its_c_ports_config_then_its_own)
+{
+    /* the run's catalog names go:<design> with its C port's table (run_scn.c) */
+    const struct scn_variant_info infos[2] = {{"pair", &fake_variants[4]}, {"go:pair", &fake_variants[4]}};
+    const struct scn_catalog cat = {infos, 2};
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text("{\"name\": \"g\", \"variants\": [{\"name\": \"gopair-slow\","
+                            " \"variant\": \"go:pair\", \"config\": {\"read_timeout_ms\": 50}},"
+                            " {\"name\": \"go:pair@1\", \"variant\": \"go:pair\"}],"
+                            " \"variant_config\": {\"pair\": {\"read_timeout_ms\": 5, \"send_queue_len\": 3}}}",
+                            &s, &d), 0, "%s", d.text);
+    cr_expect_eq(scn_validate(&s, &cat, "t.json", &d), 1, "%s", d.text);
+    cr_expect(strstr(d.text, "t.json: variants[1].name: an instance's name starts with a letter"),
+              "':' is no instance name's: %s", d.text);
+    json_t *c = run_plan_server_config(&s, "gopair-slow", 4);
+    cr_expect_str_eq(json_string_value(json_object_get(c, "variant")), "go:pair");
+    json_t *par = json_object_get(c, "params");
+    cr_expect_eq(json_integer_value(json_object_get(par, "read_timeout_ms")), 50);
+    cr_expect_eq(json_integer_value(json_object_get(par, "send_queue_len")), 3);
+    json_decref(c);
+    scn_diag_deinit(&d);
+}
+
 Test(scenario, processes_lift_the_per_process_link_limit)
 {
     struct scn s;

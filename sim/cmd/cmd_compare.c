@@ -530,8 +530,9 @@ int cmd_compare(int argc, char **argv)
     }
     char which[4096];
     if (!p.harness && cmp_has_variant_config(p.inputs, p.n_inputs, which, sizeof which)) {
-        fprintf(stderr, "linkbench compare: %s: variant_config sets params by variant name, which "
-                "the base's modules (loaded by path) would not get: use --mode harness\n", which);
+        fprintf(stderr, "linkbench compare: %s: variant_config or a variant instance sets params by "
+                "variant name, which the base's modules (loaded by path) would not get: use --mode "
+                "harness\n", which);
         return LB_EXIT_USAGE;
     }
     if (make_dir(o.out, p.dir, sizeof p.dir) < 0)

@@ -280,11 +280,25 @@ int cmp_base_from_ref(const char *src, const char *ref, const char *work, struct
     return 0;
 }
 
-/* One scenario file: does it set variant_config? */
+/* A scenario sets params by variant name: variant_config, or an instance in "variants"
+ * ({"name", "variant", "config"}: it runs its module under its own name). */
+static bool sets_params(const json_t *j)
+{
+    if (json_object_size(json_object_get(j, "variant_config")) > 0)
+        return true;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(json_object_get(j, "variants"), i, v)
+        if (json_is_object(v))
+            return true;
+    return false;
+}
+
+/* One scenario file: does it set params by variant name? */
 static bool file_has_vconfig(const char *path)
 {
     json_t *j = json_load_file(path, 0, NULL);
-    bool yes = json_object_size(json_object_get(j, "variant_config")) > 0;
+    bool yes = sets_params(j);
     json_decref(j);
     return yes;
 }
@@ -296,7 +310,7 @@ bool cmp_has_variant_config(char *const *inputs, int n, char *which, size_t len)
         const json_t *list = json_object_get(j, "scenarios");
         bool yes = false;
         if (!json_is_array(list))
-            yes = json_object_size(json_object_get(j, "variant_config")) > 0;
+            yes = sets_params(j);
         /* a suite: its entries are paths relative to the suite file */
         char dir[4096];
         cmp_fmt(dir, sizeof dir, "%s", inputs[i]);
