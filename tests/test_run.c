@@ -381,6 +381,67 @@ Test(run, variant_by_a_long_path_runs)
     run_module_by_path(mod);
 }
 
+/* A variant instance: the same module twice in one run under two names, each with its
+ * params. While the app is paused, batch blocks (nothing dropped) and its instance with
+ * the seed's proposed non-blocking delivery drops what finds its queue full; the report,
+ * its files, its charts' data and the expect lines know both by name. */
+Test(run, an_instance_runs_beside_its_module_under_its_own_name)
+{
+    write_file("inst.json",
+               "{\"name\": \"inst\", \"links\": 4, \"duration_s\": 1, \"warmup_s\": 0.2,"
+               " \"repetitions\": 1,"
+               " \"variants\": [\"batch\", {\"name\": \"batch+nb\", \"variant\": \"batch\","
+               " \"config\": {\"nonblocking_delivery\": 1}}],"
+               " \"variant_config\": {\"batch\": {\"recv_queue_len\": 2}},"
+               " \"client\": {\"rate_per_s\": 100},"
+               " \"faults\": [{\"at_s\": 0, \"kind\": \"pause_app\", \"duration_s\": 0.8}],"
+               " \"expect\": [\"*.msgs_lost == 0\", \"batch.msgs_dropped == 0\","
+               " \"batch+nb.drops_by_reason.recv_queue_full > 0\"]}\n");
+    char res[700], scn[700], pat[800];
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(scn, sizeof scn, "%s/inst.json", dir);
+    char *out, *err;
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--out", res, scn, NULL});
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    cr_expect(strstr(out, "expect: 4 held, 0 failed"), "%s", out);   /* the * line twice */
+    snprintf(pat, sizeof pat, "%s/inst/*/report.json", res);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0);
+    json_t *rep = json_load_file(g.gl_pathv[0], 0, NULL);
+    cr_assert_not_null(rep);
+    json_t *sum = json_object_get(rep, "summary");
+    cr_expect_not_null(json_object_get(sum, "batch"));
+    cr_expect_not_null(json_object_get(sum, "batch+nb"));
+    json_t *inst = json_array_get(json_object_get(json_object_get(rep, "config"), "variants"), 1);
+    cr_expect_str_eq(json_string_value(json_object_get(inst, "variant")), "batch");
+    cr_expect_str_eq(rep_variant_module(rep, "batch+nb"), "batch");
+    cr_expect_eq(json_integer_value(json_object_get(rep_variant_config(rep, "batch+nb"),
+                                                    "nonblocking_delivery")), 1);
+    /* the server ran batch's module for both */
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(rep, "runs"), i, run)
+        cr_expect_str_eq(json_string_value(json_object_get(json_object_get(run, "server"), "variant")),
+                         "batch");
+    char *slash = strrchr(g.gl_pathv[0], '/');
+    *slash = 0;
+    static const char *const files[] = {"series_batch+nb_0.csv", "lat_in_batch+nb.csv", "report.md"};
+    for (int k = 0; k < 3; k++) {
+        char p[1000];
+        snprintf(p, sizeof p, "%s/%s", g.gl_pathv[0], files[k]);
+        cr_expect_eq(access(p, R_OK), 0, "%s", p);
+    }
+    char p[1000];
+    snprintf(p, sizeof p, "%s/report.md", g.gl_pathv[0]);
+    char *md = slurp(p);
+    cr_expect(strstr(md, "| batch+nb |") && strstr(md, "batch's: blocks"), "%s", md);
+    free(md);
+    globfree(&g);
+    json_decref(rep);
+    free(out);
+    free(err);
+}
+
 /* A lossless design under an app slower than the offered load still holds a backlog
  * when the measurement ends; the teardown discards it. That backlog is in flight at the
  * end, not dropped: msgs_dropped counts only what the server threw away while the

@@ -235,6 +235,26 @@ Test(seed_variants, batch_blocks_instead_of_dropping)
     tv_stop(&t);
 }
 
+/* The seed's proposal (增加非阻塞投递): batch with nonblocking_delivery reads on while the
+ * app does not drain, and drops what finds the receive queue full, with a counter. */
+Test(seed_variants, batch_nonblocking_delivery_drops_instead_of_blocking)
+{
+    tv t;
+    tv_load(&t, "batch");
+    tv_set(&t, "recv_queue_len", 2);
+    tv_set(&t, "nonblocking_delivery", 1);
+    tv_start(&t);
+    int i = tv_attach(&t);
+    client_send(&t, i, 50);
+    WAIT(msgs_in(t.srv_s[i]) == 50);
+    cr_expect_eq(msgs_in(t.srv_s[i]), 50, "every message read: the loop never blocked");
+    WAIT(drops(&t, LINK_DROP_RECV_QUEUE_FULL) == 48);
+    cr_expect_eq(drops(&t, LINK_DROP_RECV_QUEUE_FULL), 48, "all but the queue's 2 dropped");
+    cr_expect_eq(app_drain(&t, i), 2);
+    echo_ok(&t, i);   /* the link goes on */
+    tv_stop(&t);
+}
+
 /* A message the loop has read but cannot hand to a full receive queue when the link
  * closes is lost to `case <-l.ctx.Done(): return` (批量发送版本, and dual's receiveLoop):
  * named cancelled_at_close, never recv_queue_full, a reason blocking designs lack. */
@@ -680,6 +700,78 @@ Test(seed_variants, pair_first_link_closed_alone_leaves_the_next_to_a_new_pair)
     int b = tv_attach(&t);
     cr_expect_eq(live_link_threads(), 1);
     echo_ok(&t, b);
+    tv_stop(&t);
+}
+
+/* group_size N (the seed's 扩展性限制 answered within its design): one thread runs
+ * LinkV5's loop over N links; the next link starts the next group. */
+Test(seed_variants, pair_group_size_serves_n_links_on_one_thread)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_set(&t, "group_size", 3);
+    tv_start(&t);
+    for (int k = 0; k < 7; k++)
+        tv_attach(&t);
+    cr_expect_eq(live_link_threads(), 3, "groups of 3, 3 and 1");
+    for (int k = 0; k < 7; k++)
+        echo_ok(&t, k);
+    WAIT(counter(&t, LINK_C_SOLO_THREADS) == 1);
+    cr_expect_eq(counter(&t, LINK_C_SOLO_THREADS), 1, "the seventh alone");
+    /* one link of a group closes: the others stay served, its recv says -EPIPE */
+    cr_assert_eq(t.v->close(t.l[4]), 0);
+    WAIT(atomic_load(&t.host.cause_of[4]) != 0);
+    vsock_msg *m;
+    cr_expect_eq(t.v->recv(t.l[4], &m), -EPIPE);
+    t.v->release(t.l[4]);
+    echo_ok(&t, 3);
+    echo_ok(&t, 5);
+    cr_expect_eq(live_link_threads(), 3);
+    tv_stop(&t);
+    cr_expect_eq(atomic_load(&t.host.closed), 7);
+    cr_expect_eq(live_link_threads(), 0);
+}
+
+/* With pair_adjacent a group is links kN .. kN+N-1, read only once all have come. */
+Test(seed_variants, pair_adjacent_group_waits_for_all_its_links)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_set(&t, "group_size", 4);
+    tv_set(&t, "pair_adjacent", 1);
+    tv_start(&t);
+    for (int k = 0; k < 3; k++)
+        tv_attach(&t);
+    client_send(&t, 0, 1);
+    rt_sleep(60 * RT_MS, NULL);
+    cr_expect_eq(msgs_in(t.srv_s[0]), 0, "not served before the group is complete");
+    cr_expect_eq(live_link_threads(), 1);
+    tv_attach(&t);
+    WAIT(msgs_in(t.srv_s[0]) == 1);
+    cr_expect_eq(app_drain(&t, 0), 1);
+    for (int k = 1; k < 4; k++)
+        echo_ok(&t, k);
+    cr_expect_eq(live_link_threads(), 1);
+    tv_stop(&t);
+    cr_expect_eq(live_link_threads(), 0);
+}
+
+/* Every link of a group closes while it is still open: the group is sealed and its thread
+ * ends; the next link starts a new group. */
+Test(seed_variants, pair_group_closed_while_open_leaves_the_next_to_a_new_group)
+{
+    tv t;
+    tv_load(&t, "pair");
+    tv_set(&t, "group_size", 4);
+    tv_start(&t);
+    int a = tv_attach(&t), b = tv_attach(&t);
+    cr_assert_eq(t.v->close(t.l[a]), 0);
+    cr_assert_eq(t.v->close(t.l[b]), 0);
+    WAIT(atomic_load(&t.host.closed) == 2 && live_link_threads() == 0);
+    cr_expect_eq(live_link_threads(), 0);
+    int c = tv_attach(&t);
+    cr_expect_eq(live_link_threads(), 1);
+    echo_ok(&t, c);
     tv_stop(&t);
 }
 

@@ -44,6 +44,7 @@ var designParams = map[string][]param{
 		{"retry_max", int64(v2DefaultMaxRetries), 0, 1000000},
 		{"send_batch", v2SendBatch, 1, maxQueue},
 		{"close_timeout_ms", ms(v2DefaultCloseTimeout), 1, 86400000},
+		{"nonblocking_delivery", 0, 0, 1}, // the seed's proposal, not LinkV2's code (link_v2.go)
 	},
 	"poll": {
 		{"read_timeout_ms", ms(linkDefaultReadTimeout), 1, 86400000},
@@ -89,7 +90,8 @@ var seedFidelity = []param{
 }
 
 func init() {
-	designParams["pair"] = append(designParams["pair"], param{"pair_adjacent", 0, 0, 1})
+	designParams["pair"] = append(designParams["pair"], param{"pair_adjacent", 0, 0, 1},
+		param{"group_size", 2, 1, 256})
 	for d := range designParams {
 		designParams[d] = append(designParams[d], seedFidelity...)
 	}
@@ -171,6 +173,11 @@ func parseConfig(line []byte) (*serverConfig, error) {
 		if v, ok := c.p[k]; ok && v != 0 {
 			return nil, fmt.Errorf("variant_config.%s.%s: the Go original runs the seed's code, which this switch of the C port repairs or changes: only 0 (got %d)", c.Variant, k, v)
 		}
+	}
+	// group_size: the C port's answer to the seed's 扩展性限制 (one loop over N links);
+	// the Go original is LinkV5 as written, two links a loop.
+	if v, ok := c.p["group_size"]; ok && v != 2 {
+		return nil, fmt.Errorf("variant_config.%s.group_size: the Go original runs LinkV5 as written (two links a loop): only 2 (got %d)", c.Variant, v)
 	}
 	elogOff.Store(c.p["log"] == 0)
 	a := &c.App

@@ -60,6 +60,7 @@ type LinkV2 struct {
 	h            hooks
 	closeTimeout time.Duration // DefaultCloseTimeout (a param here)
 	sendBatch    int           // sendBatch (a param here)
+	nonblocking  bool          // nonblocking_delivery: the seed's proposed 增加非阻塞投递 (not LinkV2's code)
 	sendFail     closeCause
 }
 
@@ -206,6 +207,21 @@ func (l *LinkV2) readWriteLoop() {
 		}
 
 		// 投递给业务
+		if l.nonblocking {
+			// Harness addition, off by default: the seed's proposal for zero loss
+			// (推荐使用: 基于版本1进行改进，增加非阻塞投递), written as LinkV4's hand-off.
+			// LinkV2 has no log line for a drop (it never dropped): counted only.
+			select {
+			case <-l.ctx.Done():
+				l.h.drop(dropRecvQueueFull) // lost on return; counted
+				return
+			case l.receiveCh <- payload:
+				l.h.readable()
+			default:
+				l.h.drop(dropRecvQueueFull)
+			}
+			continue
+		}
 		select {
 		case <-l.ctx.Done():
 			l.h.drop(dropRecvQueueFull) // lost on return; counted
@@ -311,6 +327,7 @@ func attachV2(cfg *serverConfig, parent context.Context, s *slot, conn net.Conn)
 			l.h.id, l.h.slot = s.id, s
 			l.closeTimeout = cfg.ms("close_timeout_ms")
 			l.sendBatch = int(cfg.p["send_batch"])
+			l.nonblocking = cfg.p["nonblocking_delivery"] != 0
 		},
 		WithTimeoutsV2(cfg.ms("read_timeout_ms"), cfg.ms("write_timeout_ms")),
 		WithRetryV2(cfg.ms("retry_init_ms"), cfg.ms("retry_max_ms"), int32(cfg.p["retry_max"])),
