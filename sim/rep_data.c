@@ -11,6 +11,7 @@
 #include "met_hlog.h"
 #include "rep_plot.h"
 #include "rep_report.h"
+#include "rep_sweep.h"
 
 #define PATH_BYTES 4096
 
@@ -304,7 +305,9 @@ int rep_data_write(const json_t *report, const char *dir, char *err, size_t errl
     }
     int r1 = mclose(&drops, dir, "drops.csv", err, errlen);
     int r2 = mclose(&vars, dir, "variants.txt", err, errlen);
-    return rc < 0 ? rc : r1 < 0 ? r1 : r2;
+    /* variant instances that span a param: the figures versus that param (rep_sweep.h) */
+    int r3 = rc < 0 || r1 < 0 || r2 < 0 ? 0 : rep_sweep_write(report, dir, err, errlen);
+    return rc < 0 ? rc : r1 < 0 ? r1 : r2 < 0 ? r2 : r3;
 }
 
 /* ---------------------------------------------------------------- scale and overview */

@@ -459,6 +459,28 @@ static const char *caption_of(const char *name)
     return name;
 }
 
+/* A sweep's chart (rep_sweep.h: instances of one design spanning a param) speaks first
+ * for its scenario: each one listed in the report's sweeps.txt. How many were shown. */
+static int sweep_figures(FILE *f, const rep_pg *pg, const char *dir)
+{
+    char p[PG_PATH + 32], line[512];
+    snprintf(p, sizeof p, "%s/sweeps.txt", dir);
+    FILE *in = fopen(p, "r");
+    int n = 0;
+    while (in && fgets(line, sizeof line, in)) {
+        char stem[256], param[128], mod[128], png[300], cap[512];
+        if (sscanf(line, "%255s %127s %127s", stem, param, mod) < 3)
+            continue;
+        snprintf(png, sizeof png, "%s.png", stem);
+        snprintf(cap, sizeof cap, "%s swept over %s: CPU and wake-ups per link-second and the "
+                 "latency each way, versus %s (one point per instance)", mod, param, param);
+        n += pg_figure(f, pg, dir, png, cap);
+    }
+    if (in)
+        fclose(in);
+    return n;
+}
+
 static void section(FILE *f, const rep_pg *pg, const pg_scen *s)
 {
     const pg_report *top = &pg->reps[s->first + s->n - 1];
@@ -502,6 +524,7 @@ static void section(FILE *f, const rep_pg *pg, const pg_scen *s)
     bool shown[5] = {false};
     bool lead_shown = s->stepped && pg_figure(f, pg, s->dir, "scale.png",
         "cost of holding links, by links held: CPU, threads, wake-ups, memory");
+    lead_shown = sweep_figures(f, pg, top->dir) > 0 || lead_shown;
     if (lead_shown)
         ;   /* the steps' chart speaks first */
     else if (chart_has_data(pg, top, "drops.png"))

@@ -81,8 +81,9 @@ bool rep_plot_have_gnuplot(void)
 
 /* gnuplot -c <script> <args...>, its messages into <dir>/gnuplot.log so a run's output
  * stays readable. 0, or -1 after saying on the log where to look. */
-static int gnuplot(const rep_plot_opts *o, const char *scripts, const char *script,
-                   const char *dir, const char *a2, const char *a3, const char *a4)
+static int gnuplot5(const rep_plot_opts *o, const char *scripts, const char *script,
+                    const char *dir, const char *a2, const char *a3, const char *a4,
+                    const char *a5)
 {
     char sp[PATH_BYTES], lp[PATH_BYTES];
     join(sp, sizeof sp, scripts, script);
@@ -99,7 +100,7 @@ static int gnuplot(const rep_plot_opts *o, const char *scripts, const char *scri
             close(fd);
         }
         execlp("gnuplot", "gnuplot", "-c", sp, dir, a2 ? a2 : "", a3 ? a3 : "", a4 ? a4 : "",
-               (char *)NULL);
+               a5 ? a5 : "", (char *)NULL);
         _exit(127);
     }
     int st;
@@ -109,6 +110,36 @@ static int gnuplot(const rep_plot_opts *o, const char *scripts, const char *scri
         return 0;
     fprintf(o->log, "linkbench plot: %s failed for %s (see %s)\n", script, dir, lp);
     return -1;
+}
+
+static int gnuplot(const rep_plot_opts *o, const char *scripts, const char *script,
+                   const char *dir, const char *a2, const char *a3, const char *a4)
+{
+    return gnuplot5(o, scripts, script, dir, a2, a3, a4, NULL);
+}
+
+/* The sweeps rep_sweep_write listed in dir/sweeps.txt: sweep.gp draws each one's
+ * figures versus its param. Returns the number that failed. */
+static int sweep_charts(const rep_plot_opts *o, const char *scripts, const char *dir,
+                        const char *title)
+{
+    char p[PATH_BYTES], line[512];
+    join(p, sizeof p, dir, "sweeps.txt");
+    FILE *f = fopen(p, "r");
+    int bad = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char stem[256], param[128], mod[128];
+        int used = 0;
+        if (sscanf(line, "%255s %127s %127s %n", stem, param, mod, &used) < 3)
+            continue;
+        char t[1024];
+        snprintf(t, sizeof t, "%s — %s swept over %s", title, mod, param);
+        bad += gnuplot5(o, scripts, "sweep.gp", dir, stem, param, line + used, t) < 0;
+    }
+    if (f)
+        fclose(f);
+    return bad;
 }
 
 /* A file with at least one line of data after its header. */
@@ -214,6 +245,7 @@ static int report_charts(const rep_plot_opts *o, const char *scripts, const char
     variant_words(dir, "series_%s_0.csv", words, sizeof words);
     if (words[0])
         bad += gnuplot(o, scripts, "series.gp", dir, words, title, NULL) < 0;
+    bad += sweep_charts(o, scripts, dir, title);
     return bad;
 }
 
