@@ -24,6 +24,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_verdicts(int argc, char **argv);
 
 #include <stdbool.h>
 #include <stddef.h>

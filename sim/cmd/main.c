@@ -12,6 +12,7 @@ static const struct lb_cmd cmds[] = {
     {"bench", "micro-benchmarks of the harness itself (vsock, driver)", cmd_bench},
     {"plot", "draw every chart of a results directory (gnuplot) from its CSVs", cmd_plot},
     {"report", "one static HTML page (tables, charts, machine) from results directories", cmd_report},
+    {"verdicts", "the seed's claims against the measurements: one markdown page of computed verdicts", cmd_verdicts},
     {"check", "the CI gate: expect lines and an optional baseline; exit 0, 99, 1 or 2", cmd_check},
     {"compare", "A/B gate: a git ref's (or build's) variants against this build's, interleaved in one run", cmd_compare},
     {"diff", "two result sets on disk side by side: medians, spreads, changes, p-values", cmd_diff},
