@@ -149,9 +149,9 @@ Test(scenario, every_shipped_scenario_loads_and_fits_in_a_minute)
  * it is there to catch (docs/scenarios.md, "expect"). */
 Test(scenario, every_shipped_expect_line_says_what_it_catches)
 {
-    static const char *const pats[] = {"workloads/*.json", "workloads/go/*.json"};
+    static const char *const pats[] = {"workloads/*.json", "workloads/go/*.json", "workloads/seed/*.json"};
     int lines = 0;
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < 3; p++) {
         glob_t g;
         if (glob(pats[p], 0, NULL, &g) != 0)
             continue;
@@ -168,6 +168,39 @@ Test(scenario, every_shipped_expect_line_says_what_it_catches)
         globfree(&g);
     }
     cr_expect_geq(lines, 40);
+}
+
+/* workloads/seed/ (the seed's proposed variants, its sweeps and its scale) and
+ * workloads/go/: each loads with the run's catalog, go:<design> named with its C port's
+ * table as run_scn.c makes it, and is named after its file. */
+Test(scenario, every_seed_and_go_scenario_loads)
+{
+    struct scn_variant_info infos[12];
+    static const char *const go[6] = {"go:dual", "go:batch", "go:poll", "go:hybrid", "go:pair", NULL};
+    for (int i = 0; i < 6; i++)
+        infos[i] = real_infos[i];
+    for (int i = 0; i < 5; i++)
+        infos[6 + i] = (struct scn_variant_info){go[i], real_infos[i].v};
+    const struct scn_catalog cat = {infos, 11};
+    static const char *const pats[] = {"workloads/seed/*.json", "workloads/go/*.json"};
+    for (int p = 0; p < 2; p++) {
+        glob_t g;
+        cr_assert_eq(glob(pats[p], 0, NULL, &g), 0, "no %s", pats[p]);
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            struct scn s;
+            struct scn_diag d;
+            scn_diag_init(&d);
+            int n = scn_load_file(g.gl_pathv[i], &cat, &s, &d);
+            cr_expect_eq(n, 0, "%s:\n%s", g.gl_pathv[i], d.text ? d.text : "");
+            cr_expect_geq(strlen(s.description), 200, "%s: a description paragraph", g.gl_pathv[i]);
+            cr_expect_geq(s.n_expect, 1, "%s: expectations", g.gl_pathv[i]);
+            const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+            cr_expect(!strncmp(base, s.name, strlen(s.name)) && !strcmp(base + strlen(s.name), ".json"),
+                      "%s: named %s", g.gl_pathv[i], s.name);
+            scn_diag_deinit(&d);
+        }
+        globfree(&g);
+    }
 }
 
 Test(scenario, every_suite_loads_and_its_scenarios_validate_scaled)
