@@ -150,6 +150,30 @@ bool rv_rule_parses(const char *rule, char *err, size_t len)
     return parse_rule(rule, &r, err, len);
 }
 
+int rv_rule_variants(const char *rule, char names[][64], int max)
+{
+    struct rule r;
+    char err[256];
+    int n = 0;
+    if (!parse_rule(rule, &r, err, sizeof err)) {
+        struct ref x;   /* a show ref alone */
+        if (!parse_ref(rule, &x) || max < 1)
+            return 0;
+        snprintf(names[0], 64, "%s", x.variant);
+        return 1;
+    }
+    if (r.rank) {
+        for (int i = 0; i < r.n && n < max; i++)
+            snprintf(names[n++], 64, "%s", r.list[i]);
+        return n;
+    }
+    if (n < max)
+        snprintf(names[n++], 64, "%s", r.lhs.variant);
+    if (r.rhs_ref && n < max)
+        snprintf(names[n++], 64, "%s", r.rhs.variant);
+    return n;
+}
+
 /* Three significant digits; counts whole. */
 static void fmt(char *b, size_t n, double x)
 {

@@ -56,6 +56,9 @@ int rv_find_report(json_t *const *reps, char *const *paths, int n, const char *s
 enum rv_outcome rv_eval_rule(const json_t *report, const char *rule, char *vals, size_t len);
 /* Whether a rule is well formed; why not in err. */
 bool rv_rule_parses(const char *rule, char *err, size_t len);
+/* The variants a rule (or a show ref, "VARIANT.METRIC") names, into names[0..max-1].
+ * Returns how many (0 when it does not parse). */
+int rv_rule_variants(const char *rule, char names[][64], int max);
 
 /* What `linkbench verdicts` needs. */
 struct rv_opts {
@@ -63,7 +66,15 @@ struct rv_opts {
     const char *source_dir;   /* the source tree, for the lines-of-code proxy; NULL: none */
     const char *const *dirs;  /* the results directories given */
     int n_dirs;
+    const char *publish_dir;  /* NULL, or copy what the page reads there first (rv_publish) */
 };
+
+/* Publish reps[i] for every used[i] under pub (replaced whole: a fresh pub.new, then
+ * renamed): pub/<scenario>[/links_<N>]/ with report.md, the PNG charts and report.json
+ * without its runs ("published" says so). paths[i] of each becomes the published
+ * report.json (malloc'd, the old one freed). 0 or a negative errno with err. */
+int rv_publish(json_t *const *reps, char **paths, int n, const bool *used, const char *pub,
+               char *err, size_t errlen);
 
 /* The verdict page (markdown) for the reports found under the given directories: every
  * claim, one row each, with the seed's words, the measured figures, the rules and the

@@ -345,6 +345,32 @@ int rv_page_write(FILE *f, const struct rv_opts *o, char *err, size_t errlen)
         unload(&R);
         return -1;
     }
+    if (o->publish_dir) {
+        /* what the page reads, copied where it can be committed; the page links there */
+        bool *used = calloc((size_t)R.n, sizeof *used);
+        if (!used) {
+            unload(&R);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (const struct rv_claim *c = RV_CLAIMS; c->section; c++)
+            for (int t = 0; t < RV_TESTS_MAX && c->tests[t].scenario; t++) {
+                int i = rv_find_report(R.r, R.paths, R.n, c->tests[t].scenario);
+                if (i >= 0)
+                    used[i] = true;
+            }
+        for (int s = 0; s < 4; s++) {
+            int i = rv_find_report(R.r, R.paths, R.n, SCALE_SCEN[s]);
+            if (i >= 0)
+                used[i] = true;
+        }
+        int rc = rv_publish(R.r, R.paths, R.n, used, o->publish_dir, err, errlen);
+        free(used);
+        if (rc < 0) {
+            unload(&R);
+            return -2;
+        }
+    }
     char ts[32];
     time_t now = time(NULL);
     struct tm tm;

@@ -14,7 +14,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: linkbench verdicts [--source DIR] [--check] OUT.md <results dir>...\n"
+        "usage: linkbench verdicts [--source DIR] [--publish DIR] [--check] OUT.md <results dir>...\n"
         "\n"
         "Write the verdict page: every claim of the seed's comparison table (性能对比总结)\n"
         "and recommendations (推荐使用), one row each, with the seed's words and a\n"
@@ -30,6 +30,10 @@ static void usage(FILE *f)
         "options:\n"
         "  --source DIR  the source tree, for the lines-of-code proxy of the complexity rows\n"
         "                (default: the data directory when it holds reference/go and variants/)\n"
+        "  --publish DIR copy what the page reads into DIR first (replaced whole): per report\n"
+        "                DIR/<scenario>[/links_<N>]/ with report.md, its PNG charts and\n"
+        "                report.json without its runs; the page then links there (what\n"
+        "                results/published/verdicts.md is made with)\n"
         "  --check       also check that every claim's rules parse (exit 2 when one does not)\n"
         "  -h, --help    this text\n"
         "\n"
@@ -65,7 +69,9 @@ int cmd_verdicts(int argc, char **argv)
 {
     const char *source = NULL;
     bool check = false;
+    const char *publish = NULL;
     static const struct option lo[] = {{"source", required_argument, 0, 's'},
+                                       {"publish", required_argument, 0, 'p'},
                                        {"check", no_argument, 0, 'c'},
                                        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
@@ -81,6 +87,9 @@ int cmd_verdicts(int argc, char **argv)
             break;
         case 'c':
             check = true;
+            break;
+        case 'p':
+            publish = optarg;
             break;
         default:
             fprintf(stderr, "linkbench verdicts: unknown or incomplete option '%s'\n", argv[optind - 1]);
@@ -103,7 +112,8 @@ int cmd_verdicts(int argc, char **argv)
         is_dir(data, "variants"))
         source = data;
     struct rv_opts o = {.out_path = argv[optind], .source_dir = source,
-                        .dirs = (const char *const *)argv + optind + 1, .n_dirs = argc - optind - 1};
+                        .dirs = (const char *const *)argv + optind + 1, .n_dirs = argc - optind - 1,
+                        .publish_dir = publish};
     char *buf = NULL, err[4600];
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
@@ -116,7 +126,7 @@ int cmd_verdicts(int argc, char **argv)
     if (rc < 0) {
         fprintf(stderr, "linkbench verdicts: %s\n", err);
         free(buf);
-        return LB_EXIT_USAGE;
+        return rc == -2 ? LB_EXIT_FAIL : LB_EXIT_USAGE;   /* -2: publishing failed */
     }
     if (rep_write_atomic(o.out_path, buf, len, err, sizeof err) < 0) {
         fprintf(stderr, "linkbench verdicts: %s\n", err);
