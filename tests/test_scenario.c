@@ -521,6 +521,27 @@ Test(scenario, an_instance_runs_its_module_under_its_own_name)
     scn_diag_deinit(&d);
 }
 
+/* linkbench run --variant poll@50ms loads poll's module only: the instances it leaves out
+ * (batch+nb) are checked as variant_config is, by name, and still refused when their
+ * module is no variant at all. */
+Test(scenario, a_variant_list_that_leaves_an_instance_out_needs_no_module_for_it)
+{
+    static const struct scn_variant_info only_poll[1] = {{"poll", &fake_variants[2]}};
+    const struct scn_catalog cat = {only_poll, 1};
+    struct scn s;
+    struct scn_diag d;
+    scn_diag_init(&d);
+    cr_assert_eq(parse_text("{\"name\": \"o\", \"variants\": [\"poll\","
+                            " {\"name\": \"batch+nb\", \"variant\": \"batch\", \"config\": {\"x\": 1}},"
+                            " {\"name\": \"poll@50ms\", \"variant\": \"poll\"},"
+                            " {\"name\": \"mine+x\", \"variant\": \"mine\"}]}", &s, &d), 0, "%s", d.text);
+    cr_assert_eq(scn_override_variants(&s, "poll@50ms", &d), 0, "%s", d.text);
+    cr_expect_eq(scn_validate(&s, &cat, "t.json", &d), 1, "%s", d.text);
+    cr_expect(d.text && strstr(d.text, "t.json: variants[3].variant: unknown variant \"mine\""), "%s", d.text);
+    cr_expect(d.text && !strstr(d.text, "variants[1]"), "%s", d.text);
+    scn_diag_deinit(&d);
+}
+
 Test(scenario, a_go_instance_takes_its_c_ports_config_then_its_own)
 {
     /* the run's catalog names go:<design> with its C port's table (run_scn.c) */
