@@ -311,9 +311,16 @@ static void scale_section(FILE *f, const struct rv_opts *o, const struct reps *R
             chk_summary_value(rep, v, "wakeups_per_link_s", SCN_STAT_MEDIAN, &wk);
             const char *lim = json_string_value(json_object_get(json_object_get(json_object_get(
                 json_object_get(rep, "flags"), "variants"), v), "limit_reached"));
+            /* short without a limit: links the server closed on an error (torn frames
+             * read as protocol errors), or none said */
+            double cerr = NAN;
+            chk_summary_value(rep, v, "links_closed_error", SCN_STAT_MEDIAN, &cerr);
+            char why[96] = "-";
+            if (cerr > 0)
+                snprintf(why, sizeof why, "%.0f links closed on an error (links_closed_error)", cerr);
             fprintf(f, "| [%s](%s) | %s | %.0f of %.0f | %.0f | %.1f KiB | %.2f | %.3g | %s |\n",
                     SCALE_SCEN[s], link, v, links, want, thr, rss / 1024, cpu * 1e6, wk,
-                    lim ? lim : links >= 0.99 * want ? "held all" : "-");
+                    lim ? lim : links >= 0.99 * want ? "held all" : why);
         }
         /* designs the smaller size ran and this one left out: why, from that run */
         if (prev >= 0) {

@@ -185,6 +185,9 @@ Test(rep_verdict, the_page_computes_each_verdict_from_the_reports)
     save("res/write_retry/t1", report("write_retry", 10, "dual:msgs_corrupted=2;batch:msgs_corrupted=1"));
     /* an older report of the same scenario that would have held: the newest is read */
     save("res/write_retry/t0", report("write_retry", 10, "dual:msgs_corrupted=0"));
+    /* the seed's scale: one holds all, one stops short with links closed on errors */
+    save("res/seed_scale_100k/t1", report("seed_scale_100k", 100000,
+         "evloop:links=100000,links_closed_error=0;batch:links=80897,links_closed_error=19082"));
     char out[800], res[800];
     snprintf(out, sizeof out, "%s/pub/verdicts.md", dir);
     snprintf(res, sizeof res, "%s/res", dir);
@@ -224,6 +227,10 @@ Test(rep_verdict, the_page_computes_each_verdict_from_the_reports)
     snprintf(line, sizeof line, "%.*s", (int)(strchr(row, '\n') - row), row);
     cr_expect(strstr(line, "not measurable here |") && strstr(line, "`reference/go/link_v3.go`"), "%s", line);
     cr_expect(strstr(page, "## At the seed's scale"));
+    cr_expect(strstr(page, "| evloop | 100000 of 100000 |") && strstr(page, "| held all |"), "%s", page);
+    cr_expect(strstr(page, "| batch | 80897 of 100000 |") &&
+              strstr(page, "| 19082 links closed on an error (links_closed_error) |"), "%s", page);
+    cr_expect(strstr(page, "| seed_scale_50k | — | not run here |"), "%s", page);
     cr_expect(strstr(page, "**Tally.**"));
     free(page);
     free(o);
