@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # verdicts.sh — run everything the verdict page reads (the verdicts suite, the Go originals, the seed's scale at 10K, 50K and 100K links), then write the page and publish what it reads.
-# usage: scripts/verdicts.sh [--out DIR] [--no-scale] [--no-go] [--lock FILE] [--pids-max N] [--publish] [LINKBENCH]
+# usage: scripts/verdicts.sh [--out DIR] [--no-scale] [--no-go] [--lock FILE] [--pids-max N] [--repeat N] [--publish] [LINKBENCH]
 #   --out DIR      results root (default results/verdicts/<UTC stamp>)
 #   --no-scale     leave out seed_scale_10k/50k/100k (minutes of the whole machine each)
 #   --no-go        leave out the Go originals (go_echo, go_server_push, go_idle at 1 000 links)
@@ -8,12 +8,14 @@
 #   --pids-max N   run the 50 000-link scenario in a pids cgroup of N tasks, so that the
 #                  thread-per-link ports stop there and not at the machine's pid_max, where
 #                  every other process could no longer fork (root; cgroup v1 or v2)
+#   --repeat N     N repetitions per variant in every scenario (linkbench run --repeat),
+#                  instead of each scenario's own (1: the whole in about a third of the time)
 #   --publish      write results/published/verdicts.md and results/published/verdicts/
 #                  (linkbench verdicts --publish) instead of DIR/verdicts.md
 # Each scenario is its own `linkbench run` (its own lock hold); the page reads them all.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out="" scale=1 go=1 lock="" pids="" publish=0 lb=""
+out="" scale=1 go=1 lock="" pids="" publish=0 lb="" repeat=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -21,6 +23,7 @@ while [ $# -gt 0 ]; do
     --no-go) go=0; shift ;;
     --lock) lock=$2; shift 2 ;;
     --pids-max) pids=$2; shift 2 ;;
+    --repeat) repeat=(--repeat "$2"); shift 2 ;;
     --publish) publish=1; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     -*) echo "verdicts.sh: unknown option $1" >&2; exit 2 ;;
@@ -34,9 +37,9 @@ run() {   # run <scenario or suite> [linkbench run options]
   local what=$1; shift
   echo "verdicts.sh: $what ($(cut -d' ' -f1-3 /proc/loadavg) load)"
   if [ -n "$lock" ]; then
-    flock "$lock" "$lb" run --quiet --out "$out" "$@" "$top/workloads/$what.json" || true
+    flock "$lock" "$lb" run --quiet --out "$out" "${repeat[@]}" "$@" "$top/workloads/$what.json" || true
   else
-    "$lb" run --quiet --out "$out" "$@" "$top/workloads/$what.json" || true
+    "$lb" run --quiet --out "$out" "${repeat[@]}" "$@" "$top/workloads/$what.json" || true
   fi
 }
 # a failed expect line or run is in its report (the page says what was measured): go on
