@@ -118,6 +118,9 @@ static bool each_header(const char *buf, size_t off, size_t hl, header_fn fn, vo
 struct req_seen {
     bool host, upgrade, connection, version_ok, version_seen, key_ok;
     char key[WS_KEY_LEN + 1];
+    bool pmd;
+    struct ws_pmd pmd_offer;
+    const char *pmd_declined;
 };
 
 static void req_header(void *arg, const char *name, size_t nl, const char *val, size_t vl)
@@ -145,6 +148,13 @@ static void req_header(void *arg, const char *name, size_t nl, const char *val, 
             memcpy(s->key, val, WS_KEY_LEN);
             s->key[WS_KEY_LEN] = 0;
         }
+    } else if (IS("Sec-WebSocket-Extensions") && !s->pmd) {
+        /* several lines are one list in order (RFC 9110 §5.3): the first acceptable
+         * offer of the first line that has one is the list's first */
+        const char *why;
+        s->pmd = ws_pmd_pick_offer(val, vl, &s->pmd_offer, &why) == 1;
+        if (!s->pmd_declined)
+            s->pmd_declined = why;
     }
 #undef IS
 }
@@ -153,6 +163,8 @@ int ws_parse_request(const char *buf, size_t len, struct ws_request *r)
 {
     r->error = NULL;
     r->key[0] = 0;
+    r->pmd = false;
+    r->pmd_declined = NULL;
     size_t hl = head_end(buf, len < WS_HS_MAX_BYTES ? len : WS_HS_MAX_BYTES);
     if (!hl) {
         if (len >= WS_HS_MAX_BYTES) {
@@ -203,6 +215,9 @@ int ws_parse_request(const char *buf, size_t len, struct ws_request *r)
     if (r->error)
         return -EPROTO;
     memcpy(r->key, s.key, sizeof r->key);
+    r->pmd = s.pmd;
+    r->pmd_offer = s.pmd_offer;
+    r->pmd_declined = s.pmd ? NULL : s.pmd_declined;
     return (int)hl;
 }
 
@@ -211,6 +226,10 @@ int ws_parse_request(const char *buf, size_t len, struct ws_request *r)
 struct resp_seen {
     bool upgrade, connection, accept_ok, extensions;
     const char *accept;
+    bool offered;               /* the request offered permessage-deflate */
+    bool pmd;                   /* the answer accepts it (pmd_why NULL) */
+    struct ws_pmd agreed;
+    const char *pmd_why;        /* why the answer is unacceptable */
 };
 
 static void resp_header(void *arg, const char *name, size_t nl, const char *val, size_t vl)
@@ -223,14 +242,29 @@ static void resp_header(void *arg, const char *name, size_t nl, const char *val,
         s->connection = has_token(val, vl, "upgrade");
     else if (IS("Sec-WebSocket-Accept"))
         s->accept_ok = vl == WS_ACCEPT_LEN && !memcmp(val, s->accept, WS_ACCEPT_LEN);
-    else if (IS("Sec-WebSocket-Extensions"))
-        s->extensions = vl > 0;   /* we offered none, so none may be accepted */
+    else if (IS("Sec-WebSocket-Extensions") && vl > 0) {
+        if (!s->offered || s->extensions)   /* nothing offered; or a second line */
+            s->pmd_why = s->offered ? "the server accepted more than one extension"
+                                    : "server accepted an extension we did not offer";
+        else if (ws_pmd_parse_answer(val, vl, &s->agreed, &s->pmd_why) == 0)
+            s->pmd = true;
+        s->extensions = true;
+    }
 #undef IS
 }
 
 int ws_parse_response(const char *buf, size_t len, const char *accept, const char **error)
 {
+    bool on;
+    struct ws_pmd a;
+    return ws_parse_response_ext(buf, len, accept, false, &on, &a, error);
+}
+
+int ws_parse_response_ext(const char *buf, size_t len, const char *accept, bool offered,
+                          bool *pmd_on, struct ws_pmd *agreed, const char **error)
+{
     *error = NULL;
+    *pmd_on = false;
     size_t hl = head_end(buf, len < WS_HS_MAX_BYTES ? len : WS_HS_MAX_BYTES);
     if (!hl) {
         if (len >= WS_HS_MAX_BYTES) {
@@ -245,16 +279,21 @@ int ws_parse_response(const char *buf, size_t len, const char *accept, const cha
         *error = "status is not 101";
         return -EPROTO;
     }
-    struct resp_seen s = {.accept = accept};
+    struct resp_seen s = {.accept = accept, .offered = offered};
     if (!each_header(buf, ll + 2, hl, resp_header, &s))
         *error = "malformed header line";
     else if (!s.upgrade || !s.connection)
         *error = "missing Upgrade/Connection";
     else if (!s.accept_ok)
         *error = "wrong Sec-WebSocket-Accept";
-    else if (s.extensions)
-        *error = "server accepted an extension we did not offer";
-    return *error ? -EPROTO : (int)hl;
+    else if (s.pmd_why)
+        *error = s.pmd_why;
+    if (*error)
+        return -EPROTO;
+    *pmd_on = s.pmd;
+    if (s.pmd)
+        *agreed = s.agreed;
+    return (int)hl;
 }
 
 /* ---------------------------------------------------------------- builders */
@@ -267,15 +306,29 @@ static int fit(int n, size_t cap)
 int ws_build_request(char *buf, size_t cap, const char *host, const char *path,
                      const char key[WS_KEY_LEN + 1])
 {
+    return ws_build_request_ext(buf, cap, host, path, key, NULL);
+}
+
+int ws_build_request_ext(char *buf, size_t cap, const char *host, const char *path,
+                         const char key[WS_KEY_LEN + 1], const char *ext)
+{
     return fit(snprintf(buf, cap,
                         "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                        "Sec-WebSocket-Version: 13\r\n\r\n",
-                        path && *path ? path : "/", host && *host ? host : "localhost", key),
+                        "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+                        path && *path ? path : "/", host && *host ? host : "localhost", key,
+                        ext ? "Sec-WebSocket-Extensions: " : "", ext ? ext : "",
+                        ext ? "\r\n" : ""),
                cap);
 }
 
 int ws_build_response(char *buf, size_t cap, const char accept[WS_ACCEPT_LEN + 1])
+{
+    return ws_build_response_ext(buf, cap, accept, NULL);
+}
+
+int ws_build_response_ext(char *buf, size_t cap, const char accept[WS_ACCEPT_LEN + 1],
+                          const char *ext)
 {
     /* Date (RFC 9110 §6.6.1: an origin server with a clock sends it): a sharded run's
      * hosts bound their clocks' offsets by it (run_shard_clock.c) */
@@ -286,8 +339,10 @@ int ws_build_response(char *buf, size_t cap, const char accept[WS_ACCEPT_LEN + 1
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     return fit(snprintf(buf, cap,
                         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nDate: %s\r\n\r\n",
-                        accept, date),
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nDate: %s\r\n"
+                        "%s%s%s\r\n",
+                        accept, date, ext ? "Sec-WebSocket-Extensions: " : "", ext ? ext : "",
+                        ext ? "\r\n" : ""),
                cap);
 }
 
