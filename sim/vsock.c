@@ -134,6 +134,8 @@ int vsock__init(vsock *s, const struct vsock_backend *be, int fd, enum vsock_rol
     s->close_timeout = o->close_timeout > 0 ? o->close_timeout : 2 * RT_S;
     s->hs_timeout = o->handshake_timeout > 0 ? o->handshake_timeout : 10 * RT_S;
     s->rx_deadline = RT_NEVER;
+    s->pmd_mode = (uint8_t)(o->deflate == VSOCK_DEFLATE_TAKEOVER || o->deflate == VSOCK_DEFLATE_NO_TAKEOVER
+                                ? o->deflate : VSOCK_DEFLATE_OFF);
     if (getrandom(&s->rng, sizeof s->rng, GRND_NONBLOCK) != sizeof s->rng)
         s->rng = (uint64_t)rt_now() ^ (uint64_t)(uintptr_t)s;
     s->rng |= 1;   /* xorshift must not start at 0 */

@@ -42,8 +42,19 @@ enum {
     VSOCK_CLOSE_TOO_BIG = 1009, VSOCK_CLOSE_INTERNAL = 1011
 };
 
+/* permessage-deflate (RFC 7692), vsock_opts.deflate: what a server answers to a client's
+ * offer, and what a client offers. Off by default. */
+enum {
+    VSOCK_DEFLATE_OFF = 0,
+    VSOCK_DEFLATE_TAKEOVER = 1,     /* accept/offer, context takeover unless the peer asks */
+    VSOCK_DEFLATE_NO_TAKEOVER = 2   /* accept/offer, both compressors reset per message */
+};
+
 typedef struct vsock_opts {
-    size_t max_msg_bytes;     /* larger incoming message: close 1009 (default 16 MiB) */
+    size_t max_msg_bytes;     /* larger incoming message: close 1009 (default 16 MiB); a
+                               * compressed message is checked inflated, as well as on
+                               * the wire */
+    int deflate;              /* VSOCK_DEFLATE_* (default off) */
     rt_ns close_timeout;      /* close handshake wait before the fd is closed (default 2 s) */
     rt_ns handshake_timeout;  /* default 10 s */
 } vsock_opts;
@@ -68,6 +79,11 @@ int vsock_handshake(vsock *s, const char *host, const char *path, rt_ns deadline
 /* Non-blocking step for event loops: 0 done, -EAGAIN needs the fd readable (or writable
  * when vsock_want_write), other negative: failed (a 400 was sent when possible). */
 int vsock_handshake_step(vsock *s, const char *host, const char *path);
+
+/* Whether permessage-deflate was agreed in the handshake (the mem pair: by its opts):
+ * data messages are then compressed per message with zlib, and each received message
+ * with RSV1 is inflated. */
+bool vsock_deflate_on(const vsock *s);
 
 /* Attach a cancellation context: every blocking call on s then returns -ECANCELED
  * promptly after rt_ctx_cancel(ctx). */
@@ -199,6 +215,12 @@ typedef struct vsock_counters {
     int64_t garbage_msgs;      /* VSOCK_GO_READ: "messages" parsed from a torn stream's
                                 * misread bytes, discarded (no client sent them) */
     int64_t pings_answered;
+    /* payload of data messages, uncompressed (as given to write/queue, as delivered):
+     * beside bytes_in/bytes_out it says what framing and compression did to it */
+    int64_t payload_in, payload_out;
+    /* permessage-deflate: messages compressed, and their payload on the wire (without
+     * the 0x00 0x00 0xff 0xff tail RFC 7692 §7.2.1 strips) */
+    int64_t zmsgs_in, zmsgs_out, zbytes_in, zbytes_out;
 } vsock_counters;
 
 /* Buffers live sockets of one role hold right now (gauges: they fall when a buffer is

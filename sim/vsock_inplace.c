@@ -119,6 +119,7 @@ typedef struct pass {
     int64_t frames, msgs;
     int stop;                /* the handler's answer that ended the pass */
     int err;                 /* protocol error, or -EPIPE after the peer's close */
+    int64_t payload;     /* bytes of the messages handed over (inflated when compressed) */
 } pass;
 
 /* Header of the frame at p: 1 with its header size and payload length, 0 incomplete,
@@ -177,8 +178,10 @@ static void unmask(uint8_t *d, size_t n, const uint8_t key[4])
 static int hand_over(pass *ps, uint8_t *data, size_t len, int op)
 {
     int r = ps->discard ? 0 : ps->fn(ps->arg, data, len, op);
-    if (r != VSOCK_STOP_BEFORE)
+    if (r != VSOCK_STOP_BEFORE) {
         ps->msgs++;
+        ps->payload += (int64_t)len;
+    }
     return r;
 }
 
@@ -257,7 +260,11 @@ static size_t parse(vsock *s, pass *ps, uint8_t *p, size_t n)
         bool fin = f[0] & 0x80, ctrl = op >= 8, masked = f[1] & 0x80;
         int code = 0;
         size_t have = s->frag_op && s->rx_cur ? s->rx_cur->len : 0;
-        if (h < 0 || (f[0] & 0x70) || masked != want_mask || (op > 2 && op != 8 && op != 9 && op != 10))
+        /* RSV1: a compressed message, once permessage-deflate is agreed, on its first
+         * frame only (RFC 7692 §6.1) */
+        bool z = (f[0] & 0x40) && s->pmd && (op == 1 || op == 2);
+        if (h < 0 || (f[0] & (z ? 0x30 : 0x70)) || masked != want_mask ||
+            (op > 2 && op != 8 && op != 9 && op != 10))
             code = VSOCK_CLOSE_PROTOCOL;
         else if (ctrl && (!fin || pl > CTRL_MAX))
             code = VSOCK_CLOSE_PROTOCOL;
@@ -285,12 +292,44 @@ static size_t parse(vsock *s, pass *ps, uint8_t *p, size_t n)
             continue;
         }
         int top = op ? op : s->frag_op;
-        if (top == VSOCK_TEXT && !ps->discard &&
+        if (op)
+            s->rx_z = z;
+        /* compressed text is checked by no one here (wslay does not either): its UTF-8
+         * exists only once inflated */
+        if (top == VSOCK_TEXT && !ps->discard && !s->rx_z &&
             (!utf8_ok(&s->utf8, d, len) || (fin && (s->utf8 & 0xff)))) {
             pthread_mutex_lock(&s->mu);
             ps->err = fail_close(s, 1007, -EPROTO);
             pthread_mutex_unlock(&s->mu);
             break;
+        }
+        if (fin && !s->frag_op && s->rx_z) {
+            /* compressed: inflated once into rx_cur and handed over from there, so that a
+             * handler's STOP_BEFORE keeps the inflated message (inflating the frame again
+             * would run it through the decompressor's history twice) */
+            vsock_msg *m = NULL;
+            pthread_mutex_lock(&s->mu);
+            int e = vsock__pmd_inflate_raw(s, d, len, op, &m);
+            if (e)
+                ps->err = fail_close(s, e == -EPROTO ? 1007 : VSOCK_CLOSE_TOO_BIG,
+                                     e == -EPROTO ? -EPROTO : -EMSGSIZE);
+            pthread_mutex_unlock(&s->mu);
+            if (e)
+                break;
+            s->rx_cur = m;
+            s->rx_cap = m->len;
+            s->rx_z = false;
+            at += hdr + len;
+            s->frag_ready = true;
+            int stop = hand_over(ps, m->data, m->len, m->opcode);
+            if (stop != VSOCK_STOP_BEFORE) {
+                s->frag_ready = false;
+                free(s->rx_cur);
+                s->rx_cur = NULL;
+                s->rx_cap = 0;
+            }
+            ps->stop = stop;
+            continue;
         }
         if (fin && !s->frag_op) {
             s->utf8 = 0;
@@ -316,6 +355,21 @@ static size_t parse(vsock *s, pass *ps, uint8_t *p, size_t n)
         if (op)
             s->frag_op = (uint8_t)op;
         at += hdr + len;
+        if (fin && s->rx_z) {   /* a compressed fragmented message: inflated whole */
+            vsock_msg *m = NULL;
+            pthread_mutex_lock(&s->mu);
+            int e = vsock__pmd_inflate_raw(s, s->rx_cur->data, s->rx_cur->len, s->rx_cur->opcode, &m);
+            if (e)
+                ps->err = fail_close(s, e == -EPROTO ? 1007 : VSOCK_CLOSE_TOO_BIG,
+                                     e == -EPROTO ? -EPROTO : -EMSGSIZE);
+            pthread_mutex_unlock(&s->mu);
+            if (e)
+                break;
+            free(s->rx_cur);
+            s->rx_cur = m;
+            s->rx_cap = m->len;
+            s->rx_z = false;
+        }
         if (fin) {
             s->frag_op = 0;
             s->utf8 = 0;
@@ -456,6 +510,7 @@ int vsock_read_inplace(vsock *s, uint8_t *buf, size_t cap, bool do_read, vsock_m
     pthread_mutex_lock(&s->mu);
     s->c.frames_in += ps.frames;
     s->c.msgs_in += ps.msgs;
+    s->c.payload_in += ps.payload;
     if (in_carry) {
         s->carry_off += (uint32_t)used;
         if (s->carry_off == s->carry_len)

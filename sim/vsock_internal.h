@@ -33,6 +33,8 @@ struct vsock_backend {
 };
 
 struct ws_hs;   /* handshake in progress (vsock_tcp.c) */
+struct vsock_pmd;   /* permessage-deflate state (vsock_pmd.c) */
+struct ws_pmd;
 
 struct vsock {
     const struct vsock_backend *be;
@@ -92,6 +94,9 @@ struct vsock {
     uint64_t partial_end;        /* end of a timed-out, started frame; 0 = none */
 
     uint64_t rng;
+    uint8_t pmd_mode;            /* VSOCK_DEFLATE_*: what the handshake offers or accepts */
+    bool rx_z;                   /* the message being assembled is compressed (RSV1) */
+    struct vsock_pmd *pmd;       /* agreed: NULL when not */
     struct ws_hs *hs;
     size_t max_msg;
     rt_ns close_timeout, hs_timeout;
@@ -118,7 +123,13 @@ static inline uint64_t vsock__out_total(const vsock *s)
     return s->out_sent + (s->ob_len - s->ob_off);
 }
 int vsock__append(vsock *s, const void *data, size_t len);   /* 0, -ENOMEM */
-int vsock__reserve(vsock *s, size_t need);   /* room for need more bytes: 0, -ENOMEM */
+/* Room for need more bytes at ob_len (the unsent tail may slide down): 0, -ENOMEM. */
+int vsock__reserve(vsock *s, size_t need);
+/* A data frame's header at dst (FIN, RSV1 when rsv1, opcode, length, and a fresh mask
+ * key when a client: *key): its size, 14 bytes at most. */
+size_t vsock__put_header(vsock *s, uint8_t *dst, int opcode, bool rsv1, size_t len, uint32_t *key);
+/* dst = src ^ key repeated (dst == src allowed). */
+void vsock__mask(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key);
 /* One data frame (masked when a client) into the buffer: 0, -ENOMEM. */
 int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len);
 /* The same frame at dst (room for len + 14 bytes); returns its size. */
@@ -136,6 +147,21 @@ int vsock__decode(vsock *s);
 /* VSOCK_GO_READ at a read deadline: lose the frame in progress, if any (vsock_io.c). */
 void vsock__break_frame(vsock *s);
 void vsock__free_io(vsock *s);
+
+/* vsock_pmd.c (with s->mu held) */
+/* Agree permessage-deflate with these parameters: 0, -ENOMEM. */
+int vsock__pmd_set(vsock *s, const struct ws_pmd *agreed);
+/* One compressed data frame (RSV1) into the output buffer: 0, -ENOMEM (the socket has
+ * failed: its compressor's state is lost). */
+int vsock__pmd_append_frame(vsock *s, int opcode, const void *data, size_t len);
+/* Replace *m, a received compressed message, by its inflation: 0, -EMSGSIZE (larger than
+ * max_msg inflated), -EPROTO (not a valid deflate stream), -ENOMEM. *m is then freed. */
+int vsock__pmd_inflate(vsock *s, vsock_msg **m);
+/* The same from n bytes at data: a new message in *out (opcode as given). */
+int vsock__pmd_inflate_raw(vsock *s, const uint8_t *data, size_t n, int opcode, vsock_msg **out);
+/* An idle socket gives back the zlib streams that keep no context between messages. */
+void vsock__pmd_trim(vsock *s);
+void vsock__pmd_free(vsock *s);
 /* Wait for ev on the fd until deadline, s->mu released meanwhile (held on entry and
  * return). revents, -ETIMEDOUT, -ECANCELED (the caller's ctx, or vsock_close unless
  * user_ctx: then only the caller's ctx counts). */

@@ -42,20 +42,18 @@ int vsock__reserve(vsock *s, size_t need)
 
 int vsock__append(vsock *s, const void *data, size_t len)
 {
-    if (ob_reserve(s, len))
+    if (vsock__reserve(s, len))
         return -ENOMEM;
     memcpy(s->ob + s->ob_len, data, len);
     s->ob_len += len;
     return 0;
 }
 
-/* Encode one data frame (masked when a client) at dst, which has room for len + 14
- * bytes: the header is 14 bytes at most (RFC 6455 §5.2). Returns the frame's size. */
-size_t vsock__encode_frame(vsock *s, uint8_t *dst, int opcode, const void *data, size_t len)
+size_t vsock__put_header(vsock *s, uint8_t *dst, int opcode, bool rsv1, size_t len, uint32_t *key)
 {
     uint8_t *p = dst;
     bool mask = s->role == VSOCK_CLIENT;
-    *p++ = (uint8_t)(0x80 | (opcode & 0x0f));
+    *p++ = (uint8_t)(0x80 | (rsv1 ? 0x40 : 0) | (opcode & 0x0f));
     if (len < 126) {
         *p++ = (uint8_t)((mask ? 0x80 : 0) | len);
     } else if (len < 65536) {
@@ -67,27 +65,43 @@ size_t vsock__encode_frame(vsock *s, uint8_t *dst, int opcode, const void *data,
         for (int i = 7; i >= 0; i--)
             *p++ = (uint8_t)((uint64_t)len >> (8 * i));
     }
-    if (!mask) {
-        memcpy(p, data, len);
-    } else {
-        uint32_t key = (uint32_t)vsock__rand(s);
-        memcpy(p, &key, 4);
+    if (mask) {
+        *key = (uint32_t)vsock__rand(s);
+        memcpy(p, key, 4);
         p += 4;
-        uint64_t k8 = (uint64_t)key << 32 | key;   /* the key repeats every 4 bytes */
-        const uint8_t *d = data;
-        size_t i = 0;
-        for (; i + 8 <= len; i += 8) {
-            uint64_t w;
-            memcpy(&w, d + i, 8);
-            w ^= k8;
-            memcpy(p + i, &w, 8);
-        }
-        for (; i < len; i++)
-            p[i] = d[i] ^ ((const uint8_t *)&key)[i & 3];
     }
+    return (size_t)(p - dst);
+}
+
+void vsock__mask(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key)
+{
+    uint64_t k8 = (uint64_t)key << 32 | key;   /* the key repeats every 4 bytes */
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= k8;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < len; i++)
+        dst[i] = src[i] ^ ((const uint8_t *)&key)[i & 3];
+}
+
+/* Encode one data frame (masked when a client) at dst, which has room for len + 14
+ * bytes: the header is 14 bytes at most (RFC 6455 §5.2). Returns the frame's size.
+ * Never compressed (permessage-deflate goes through vsock__append_frame). */
+size_t vsock__encode_frame(vsock *s, uint8_t *dst, int opcode, const void *data, size_t len)
+{
+    uint32_t key = 0;
+    size_t h = vsock__put_header(s, dst, opcode, false, len, &key);
+    if (s->role == VSOCK_CLIENT)
+        vsock__mask(dst + h, data, len, key);
+    else
+        memcpy(dst + h, data, len);
     s->c.frames_out++;
     s->c.msgs_out++;
-    return (size_t)(p - dst) + len;
+    s->c.payload_out += (int64_t)len;
+    return h + len;
 }
 
 /* Encode one data frame straight into the buffer. wslay_event_queue_msg would cost
@@ -95,7 +109,9 @@ size_t vsock__encode_frame(vsock *s, uint8_t *dst, int opcode, const void *data,
  * checked by wslay. */
 int vsock__append_frame(vsock *s, int opcode, const void *data, size_t len)
 {
-    if (ob_reserve(s, len + 14))
+    if (s->pmd)
+        return vsock__pmd_append_frame(s, opcode, data, len);
+    if (vsock__reserve(s, len + 14))
         return -ENOMEM;
     s->ob_len += vsock__encode_frame(s, s->ob + s->ob_len, opcode, data, len);
     return 0;
@@ -278,6 +294,8 @@ static void cb_frame_start(wslay_event_context_ptr ctx,
     s->rx_ctrl = a->opcode >= 8;
     if (s->rx_ctrl || s->rx_too_big)
         return;
+    if (a->opcode != 0)   /* wslay refuses RSV1 unless agreed, and on continuations */
+        s->rx_z = (a->rsv & WSLAY_RSV1_BIT) != 0;
     size_t have = s->rx_cur ? s->rx_cur->len : 0;
     if (a->opcode != 0 && s->rx_cur) {   /* cannot happen: wslay checks continuation */
         vsock_msg_free(s->rx_cur);
@@ -332,13 +350,28 @@ static void cb_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
         s->peer_code = a->status_code ? a->status_code : VSOCK_CLOSE_NO_STATUS;
     } else if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_BINARY_FRAME) {
         vsock_msg *m = s->rx_cur;
+        bool z = s->rx_z;
         s->rx_cur = NULL;
         s->rx_cap = 0;
+        s->rx_z = false;
         if (!m)
             return;
         if (s->rx_too_big) {   /* the rest of it was never copied: not a message */
             vsock_msg_free(m);
             return;
+        }
+        if (z && !s->rx_desync) {
+            int e = vsock__pmd_inflate(s, &m);
+            if (e) {
+                /* larger than allowed once inflated (or no memory for it): 1009 as for
+                 * one too big on the wire; not a deflate stream: 1007 (RFC 6455 §7.4.1) */
+                vsock_msg_free(m);
+                if (e != -EPROTO)
+                    s->rx_too_big = true;
+                wslay_event_queue_close(ctx, e == -EPROTO ? 1007 : VSOCK_CLOSE_TOO_BIG, NULL, 0);
+                wslay_event_shutdown_read(ctx);
+                return;
+            }
         }
         if (s->rx_desync) {
             /* parsed from a torn stream's misread bytes: no client sent it. Go would hand
@@ -349,6 +382,7 @@ static void cb_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
             return;
         }
         s->c.msgs_in++;
+        s->c.payload_in += m->len;
         if (s->rx_discard) {
             vsock_msg_free(m);
             return;
@@ -388,6 +422,8 @@ int vsock__ensure_ws(vsock *s)
     vsock__buf(s, VSOCK_BUF_WS, 1, 0);
     /* No buffering: data frames are assembled straight into one vsock_msg. */
     wslay_event_config_set_no_buffering(s->ws, 1);
+    if (s->pmd)   /* RSV1 marks a compressed message (RFC 7692 §6) */
+        wslay_event_config_set_allowed_rsv_bits(s->ws, WSLAY_RSV1_BIT);
     wslay_event_config_set_max_recv_msg_length(s->ws, s->max_msg);
     return 0;
 }
@@ -434,7 +470,7 @@ void vsock__break_frame(vsock *s)
     }
     s->rx_cur = NULL;
     s->rx_cap = 0;
-    s->rx_ctrl = s->rx_too_big = false;
+    s->rx_ctrl = s->rx_too_big = s->rx_z = false;
     /* Go's next read starts a fresh reader at the next byte: so does a fresh wslay
      * context, made on the next decode. */
     if (s->ws)
@@ -475,6 +511,7 @@ void vsock__free_io(vsock *s)
     free(s->carry);
     s->carry = NULL;
     s->carry_off = s->carry_len = s->carry_cap = 0;
+    vsock__pmd_free(s);
 }
 
 /* ---------------------------------------------------------------- decoding */
@@ -636,6 +673,7 @@ static void cut_frame(vsock *s)
     if (from == s->pend_start) {   /* none of it left: as if never written */
         s->c.frames_out--;
         s->c.msgs_out--;
+        s->c.payload_out -= (int64_t)s->pend_len;
     } else {
         s->c.frames_cut_by_deadline++;
     }
@@ -654,11 +692,14 @@ int vsock_write(vsock *s, const void *data, size_t len, int opcode, rt_ns deadli
     /* In Go mode a retry is a new frame like any other (the seed's Write(payload)). */
     bool retry = !(s->go & VSOCK_GO_WRITE) && s->pend && s->pend_ptr == data &&
                  s->pend_len == len && s->out_sent < s->pend_end;
-    if (retry && s->out_sent <= s->pend_start && s->pend_end == vsock__out_total(s)) {
+    /* Not with permessage-deflate: the compressor has taken the frame into its history,
+     * so the frame already made is the one that must go. */
+    if (retry && !s->pmd && s->out_sent <= s->pend_start && s->pend_end == vsock__out_total(s)) {
         /* Not started and still last: the retry replaces it (its bytes may differ). */
         s->ob_len -= (size_t)(s->pend_end - s->pend_start);
         s->c.frames_out--;
         s->c.msgs_out--;
+        s->c.payload_out -= (int64_t)s->pend_len;
         retry = false;
     }
     if (!retry) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "vsock_internal.h"
+#include "ws_pmd.h"
 
 /* What both ends share: an injected reset hits the connection, not one end. */
 struct mem_link {
@@ -135,6 +136,21 @@ int vsock_mem_pair(vsock **server, vsock **client, const vsock_opts *o)
     atomic_fetch_sub(&l->refs, 1);
     *server = &a->base;
     *client = &b->base;
+    if (o && o->deflate != VSOCK_DEFLATE_OFF) {
+        /* agreed as the tcp handshake would agree it: the client's offer, the server's
+         * answer to it in the same mode */
+        struct ws_pmd offer = {.server_max_window_bits = 15, .client_max_window_bits = 15,
+                               .client_max_window_bits_ok = true,
+                               .server_no_context_takeover = o->deflate == VSOCK_DEFLATE_NO_TAKEOVER,
+                               .client_no_context_takeover = o->deflate == VSOCK_DEFLATE_NO_TAKEOVER};
+        struct ws_pmd agreed;
+        ws_pmd_agree(&offer, (enum ws_pmd_mode)o->deflate, &agreed);
+        if (vsock__pmd_set(*server, &agreed) || vsock__pmd_set(*client, &agreed)) {
+            vsock_destroy(*server);
+            vsock_destroy(*client);
+            return -ENOMEM;
+        }
+    }
     return 0;
 }
 

@@ -111,7 +111,8 @@ int64_t vsock_send_now(vsock *s, const void *data, size_t len, int opcode, size_
         r = -EAGAIN;   /* behind what is queued, never before it */
     } else if (s->fd < 0) {
         r = -EPIPE;
-    } else if (len + 14 > sizeof stack) {
+    } else if (len + 14 > sizeof stack || s->pmd) {
+        /* (a compressed frame is built in the buffer: vsock__pmd_append_frame) */
         /* Large: through the buffer (one copy), then one send as vsock_flush would. */
         uint64_t t0 = vsock__out_total(s);
         r = vsock__append_frame(s, opcode, data, len);
@@ -170,6 +171,7 @@ void vsock_trim(vsock *s)
         s->carry = NULL;
         s->carry_cap = 0;
     }
+    vsock__pmd_trim(s);
     /* wslay's context (~8.5 KiB of buffers) can go when it holds no state: every byte
      * it was given belongs to a frame it has parsed, nothing is half-assembled, nothing
      * queued, no close under way. It is made again on the next read or close. */

@@ -8,6 +8,7 @@
 
 #include "vsock_internal.h"
 #include "ws_handshake.h"
+#include "ws_pmd.h"
 
 /* A handshake in progress; freed when it ends, so an established socket carries none
  * of it. */
@@ -101,9 +102,19 @@ static int server_step(vsock *s)
             continue;   /* the next read says EAGAIN when nothing more is there */
         if (hl < 0)
             return hs_refuse(s, req.error, -EPROTO);
-        char resp[256];
+        char resp[512], ext[160];
         ws_accept_key(req.key, WS_KEY_LEN, h->accept);
-        int n = ws_build_response(resp, sizeof resp, h->accept);
+        /* permessage-deflate when this server has it and the client offered it
+         * acceptably; otherwise the offer is ignored (RFC 7692 §5: no extension) */
+        bool pmd = s->pmd_mode != VSOCK_DEFLATE_OFF && req.pmd;
+        struct ws_pmd agreed;
+        if (pmd) {
+            ws_pmd_agree(&req.pmd_offer, (enum ws_pmd_mode)s->pmd_mode, &agreed);
+            pmd = ws_pmd_format_answer(ext, sizeof ext, &agreed) > 0;
+        }
+        int n = ws_build_response_ext(resp, sizeof resp, h->accept, pmd ? ext : NULL);
+        if (pmd && n > 0 && vsock__pmd_set(s, &agreed))
+            n = -ENOMEM;
         if (n < 0 || vsock__append(s, resp, (size_t)n) ||
             vsock__set_pre(s, h->buf + hl, h->len - (size_t)hl))
             return hs_refuse(s, "out of memory", -ENOMEM);
@@ -124,10 +135,12 @@ static int client_step(vsock *s, const char *host, const char *path)
         uint64_t a = vsock__rand(s), b = vsock__rand(s);
         memcpy(nonce, &a, 8);
         memcpy(nonce + 8, &b, 8);
-        char key[WS_KEY_LEN + 1], req[1024];
+        char key[WS_KEY_LEN + 1], req[1024], offer[160];
         ws_make_key(nonce, key);
         ws_accept_key(key, WS_KEY_LEN, h->accept);
-        int n = ws_build_request(req, sizeof req, host, path, key);
+        bool pmd = s->pmd_mode != VSOCK_DEFLATE_OFF &&
+                   ws_pmd_format_offer(offer, sizeof offer, (enum ws_pmd_mode)s->pmd_mode) > 0;
+        int n = ws_build_request_ext(req, sizeof req, host, path, key, pmd ? offer : NULL);
         if (n < 0 || vsock__append(s, req, (size_t)n)) {
             vsock__fail(s, n < 0 ? -EINVAL : -ENOMEM);
             return s->err;
@@ -148,9 +161,14 @@ static int client_step(vsock *s, const char *host, const char *path)
             return r == -E2BIG ? -EPROTO : r;
         }
         const char *why;
-        int hl = ws_parse_response(h->buf, h->len, h->accept, &why);
+        bool pmd = false;
+        struct ws_pmd agreed;
+        int hl = ws_parse_response_ext(h->buf, h->len, h->accept, s->pmd_mode != VSOCK_DEFLATE_OFF,
+                                       &pmd, &agreed, &why);
         if (hl == 0)
             continue;
+        if (hl > 0 && pmd && vsock__pmd_set(s, &agreed))
+            hl = -ENOMEM;
         if (hl < 0 || vsock__set_pre(s, h->buf + hl, h->len - (size_t)hl)) {
             vsock__fail(s, hl < 0 ? -EPROTO : -ENOMEM);
             return s->err;
