@@ -231,6 +231,18 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
     json_object_set_new(m, "frames_cut_by_deadline",
                         json_integer(jget(srv, "vsock.frames_cut_by_deadline")));
     json_object_set_new(m, "msgs_garbage", json_integer(jget(srv, "vsock.garbage_msgs")));
+    /* bytes on the wire (the server's sockets, frames and control frames included: the
+     * kernel-side identity of run_acct.c checks the same counters) against the payload of
+     * the data messages they carried, both directions; with permessage-deflate the ratio
+     * falls below 1 for compressible payloads */
+    int64_t wire = jget(srv, "vsock.bytes_in") + jget(srv, "vsock.bytes_out");
+    int64_t payload = jget(srv, "vsock.payload_in") + jget(srv, "vsock.payload_out");
+    json_object_set_new(m, "wire_bytes", json_integer(wire));
+    json_object_set_new(m, "payload_bytes", json_integer(payload));
+    if (payload > 0)
+        set_num(m, "wire_per_payload", (double)wire / (double)payload);
+    json_object_set_new(m, "msgs_compressed",
+                        json_integer(jget(srv, "vsock.zmsgs_in") + jget(srv, "vsock.zmsgs_out")));
     /* the idle reaper's sweeps, whole run: Close runs in its thread */
     set_num(m, "reaper_busy_s", jget(srv, "app.reaper_busy_ns") / 1e9);
     /* threads of a multi-link design (pair) serving one link alone at the window's end */

@@ -310,6 +310,12 @@ int srv_main(int ctrl_fd, int report_fd)
     srv_acceptor_opts ao;
     srv_acceptor_opts_default(&ao);
     ao.vs.max_msg_bytes = (size_t)common.max_msg_bytes;
+    /* permessage-deflate is negotiated by the gateway's upgrade, before a design sees the
+     * connection; a design that has the seed's WithCompression option (or evloop)
+     * declares a "compression" param, and its value says what the upgrade answers */
+    int pc = link_params_find(sv.mod->v, "compression");
+    if (pc >= 0)
+        ao.vs.deflate = (int)params[pc];
     if (listen_addr[0])
         ao.addr = listen_addr;
     ao.port = listen_port;

@@ -80,11 +80,16 @@ static json_t *vsock_json(const vsock_counters *a, const vsock_counters *b)
     if (!a)
         a = &z;
 #define F(f) #f, json_integer(b->f - a->f)
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+    json_t *j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
                      F(sys_read), F(sys_write), F(sys_poll), F(bytes_in), F(bytes_out),
                      F(frames_in), F(frames_out), F(msgs_in), F(msgs_out), F(read_timeouts),
                      F(write_timeouts), F(partial_resumed), F(pings_answered),
                      F(frames_broken_by_deadline), F(frames_cut_by_deadline), F(garbage_msgs));
+    /* permessage-deflate: payload as the app sees it beside the bytes on the wire */
+    json_object_update_new(j, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", F(payload_in),
+                                        F(payload_out), F(zmsgs_in), F(zmsgs_out),
+                                        F(zbytes_in), F(zbytes_out)));
+    return j;
 #undef F
 }
 

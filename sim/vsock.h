@@ -141,8 +141,9 @@ int vsock_queue(vsock *s, const void *data, size_t len, int opcode);
  * corked replies of an event loop's read. Copies; owns none of them. Returns how many
  * were queued, in list order (fewer than all when the output limit is reached: the rest
  * are the caller's), or a negative error when none was (-EPIPE, -ECONNRESET, -ENOBUFS,
- * -ENOMEM). */
-int vsock_queue_list(vsock *s, const vsock_msg *head);
+ * -ENOMEM). Each queued message's link_id is set to the bytes its frame took: that is
+ * vsock_frame_bytes(len) unless permessage-deflate compressed it. */
+int vsock_queue_list(vsock *s, vsock_msg *head);
 /* The size of the frame vsock_queue makes of len bytes (header, mask when a client). */
 size_t vsock_frame_bytes(const vsock *s, size_t len);
 /* Write one message at once, from any thread, when nothing is queued before it (the

@@ -59,22 +59,41 @@ size_t vsock_frame_bytes(const vsock *s, size_t len)
     return len + (len < 126 ? 2 : len < 65536 ? 4 : 10) + (s->role == VSOCK_CLIENT ? 4 : 0);
 }
 
-int vsock_queue_list(vsock *s, const vsock_msg *head)
+int vsock_queue_list(vsock *s, vsock_msg *head)
 {
     pthread_mutex_lock(&s->mu);
     int r = 0;
     if (s->close_called || s->err || !s->hs_done) {
         r = s->hs_done || s->err ? vsock__write_err(s) : -EINVAL;
+    } else if (s->pmd) {
+        /* compressed one by one: a frame's size is known once deflated */
+        size_t have = s->ob_len - s->ob_off;
+        for (vsock_msg *q = head; q && have + q->len <= OB_LIMIT_BYTES; q = q->next) {
+            uint64_t t0 = vsock__out_total(s);
+            int e = vsock__append_frame(s, q->opcode ? q->opcode : VSOCK_BINARY, q->data, q->len);
+            if (e) {
+                if (!r)
+                    r = e;
+                break;
+            }
+            q->link_id = (uint32_t)(vsock__out_total(s) - t0);
+            have = s->ob_len - s->ob_off;
+            r++;
+        }
+        if (!r && head)
+            r = -ENOBUFS;
     } else {
         size_t have = s->ob_len - s->ob_off, add = 0;
-        const vsock_msg *m = head;
+        vsock_msg *m = head;
         for (; m && have + add + m->len <= OB_LIMIT_BYTES; m = m->next)
             add += vsock_frame_bytes(s, m->len);
         /* one reservation for the whole list, then the frames back to back */
         if (add && vsock__reserve(s, add) == 0) {
-            for (const vsock_msg *q = head; q != m; q = q->next) {
-                s->ob_len += vsock__encode_frame(s, s->ob + s->ob_len, q->opcode ? q->opcode
-                                                 : VSOCK_BINARY, q->data, q->len);
+            for (vsock_msg *q = head; q != m; q = q->next) {
+                size_t f = vsock__encode_frame(s, s->ob + s->ob_len, q->opcode ? q->opcode
+                                               : VSOCK_BINARY, q->data, q->len);
+                s->ob_len += f;
+                q->link_id = (uint32_t)f;
                 r++;
             }
         } else {

@@ -8,7 +8,7 @@
 /* Constants from LinkV2's own const block. DefaultCloseTimeout (3 s) is close_timeout_ms,
  * the write deadline of the close frame (seed_link.c, close_sock). */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_CLOSE_TIMEOUT, P_NONBLOCK,
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_CLOSE_TIMEOUT, P_NONBLOCK, P_COMPRESSION,
        P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param batch_params[P_COUNT] = {
@@ -37,6 +37,7 @@ static const struct link_param batch_params[P_COUNT] = {
                     "slow; 1 (the seed's proposed 增加非阻塞投递): select with ctx.Done and "
                     "default, as LinkV4's hand-off: a message finding receiveCh full is "
                     "dropped (recv_queue_full) and the loop goes on"},
+    SEED_COMPRESSION_PARAM(P_COMPRESSION),
     SEED_FIDELITY_PARAMS(P_FID),
 };
 

@@ -8,7 +8,7 @@
 /* Constants from LinkV4's own const block. DefaultCloseTimeout (3 s) is close_timeout_ms,
  * the write deadline of the close frame (seed_link.c, close_sock). */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_CLOSE_TIMEOUT,
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_BATCH, P_CLOSE_TIMEOUT, P_COMPRESSION,
        P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param hybrid_params[P_COUNT] = {
@@ -30,6 +30,7 @@ static const struct link_param hybrid_params[P_COUNT] = {
                  "sendBatch: sends per round before one read"},
     [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 3000, 1, 86400000,
                          "DefaultCloseTimeout (3 s): Close's write deadline for the close frame"},
+    SEED_COMPRESSION_PARAM(P_COMPRESSION),
     SEED_FIDELITY_PARAMS(P_FID),
 };
 

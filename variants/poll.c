@@ -8,7 +8,7 @@
 /* Constants from the const block at the end of LinkV3's code. DefaultCloseTimeout (2 s)
  * is close_timeout_ms, the write deadline of the close frame (seed_link.c, close_sock). */
 enum { P_READ_TIMEOUT, P_WRITE_TIMEOUT, P_SEND_QUEUE, P_RECV_QUEUE,
-       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_POLL, P_CLOSE_TIMEOUT,
+       P_RETRY_INIT, P_RETRY_MAX, P_RETRIES, P_POLL, P_CLOSE_TIMEOUT, P_COMPRESSION,
        P_FID, P_COUNT = P_FID + SEED_F_COUNT };
 
 static const struct link_param poll_params[P_COUNT] = {
@@ -31,6 +31,7 @@ static const struct link_param poll_params[P_COUNT] = {
                 "veryShortReadTimeout (1 ms): deadline of every read poll"},
     [P_CLOSE_TIMEOUT] = {"close_timeout_ms", 2000, 1, 86400000,
                          "DefaultCloseTimeout (2 s): Close's write deadline for the close frame"},
+    SEED_COMPRESSION_PARAM(P_COMPRESSION),
     SEED_FIDELITY_PARAMS(P_FID),
 };
 

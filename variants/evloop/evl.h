@@ -31,6 +31,7 @@ enum evl_param {
     EVL_P_TRIM_AFTER_MS,      /* give vsock buffers back after this long without I/O */
     EVL_P_RATE_BURST,         /* limiter bucket; 0 = rate (the seed's choice) */
     EVL_P_CORK_BYTES,         /* app.inline: a read's replies are written once this many wait */
+    EVL_P_COMPRESSION,        /* permessage-deflate in the upgrade (read by the harness) */
     EVL_P_COUNT
 };
 

@@ -45,6 +45,10 @@ const struct link_param evl_params[EVL_P_COUNT] = {
     [EVL_P_CORK_BYTES] = {"cork_bytes", 16384, 1, 1 << 30,
                           "app.inline: the replies of one read are written at its end, or once "
                           "this many bytes wait (uWebSockets corks 16 KiB)"},
+    [EVL_P_COMPRESSION] = {"compression", 0, 0, 2,
+                           "permessage-deflate (RFC 7692, zlib), answered by the upgrade: 0 "
+                           "(default) off; 1 with context takeover unless the client declines "
+                           "it; 2 without context takeover on either side"},
 };
 
 /* initial-exec: a module's general-dynamic TLS costs a __tls_get_addr call per read

@@ -57,6 +57,17 @@ enum seed_fid {
         "failed write attempt, ...) as JSON lines into the server's log, unthrottled "     \
         "(metrics log_lines, log_busy_share); 0: none"}
 
+/* WithCompression (批量发送版本 WithCompressionV2, 非阻塞读版本 V3, 综合优化版本 V4): the
+ * option the seed gives three of its designs. The upgrade negotiates permessage-deflate
+ * (the harness's acceptor, as a gateway's upgrader does before NewLinkVx), and vsock then
+ * compresses every data message the link writes and inflates every compressed one it
+ * reads. The harness reads this param by name (srv_main.c). */
+#define SEED_COMPRESSION_PARAM(idx)                                                         \
+    [(idx)] = {"compression", 0, 0, 2,                                                     \
+               "WithCompression: 0 (default) off; 1 permessage-deflate (RFC 7692, zlib) "  \
+               "with context takeover unless the client declines it; 2 without context "   \
+               "takeover on either side (each message compressed alone)"}
+
 /* ---------------------------------------------------------------- the seed's log lines */
 
 /* Fields a seed log call carries besides linkID (elog.Any("userInfo"), elog.Int(...),
