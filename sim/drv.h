@@ -129,6 +129,10 @@ struct drv_params {
 
     const struct drv_fault *faults; /* caller-owned, any order; may be NULL */
     int n_faults;
+
+    int deflate;                    /* VSOCK_DEFLATE_*: the permessage-deflate offer (default off) */
+    bool fill_random;               /* payload after the wire header: random bytes (seeded by
+                                     * seed), not the a-z pattern */
 };
 
 /* Defaults for every field; the caller then sets port and groups. */

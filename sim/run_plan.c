@@ -96,6 +96,8 @@ void run_plan_driver(const struct scn *s, int64_t links, uint16_t port, struct d
     p->saturated_cpu_frac = s->driver_saturated_cpu;
     p->saturated_lag_ns = (int64_t)(s->driver_saturated_lag_us * 1e3);
     p->nice = (int)s->driver_nice;
+    p->deflate = (int)s->client.compression;   /* scn_compression follows VSOCK_DEFLATE_* */
+    p->fill_random = s->client.payload_fill == SCN_FILL_RANDOM;
 
     /* groups in scenario order, the implicit default group last; link indices follow */
     int64_t first[SCN_GROUPS_MAX + 1], count[SCN_GROUPS_MAX + 1];

@@ -34,6 +34,11 @@
 /* ---------------------------------------------------------------- the scenario */
 
 enum scn_pattern { SCN_PATTERN_CONSTANT, SCN_PATTERN_POISSON };
+/* client.compression: the permessage-deflate offer (the server's variant decides, by its
+ * compression param); the order is vsock's VSOCK_DEFLATE_* */
+enum scn_compression { SCN_COMPRESSION_NONE, SCN_COMPRESSION_OFFER, SCN_COMPRESSION_NO_TAKEOVER };
+/* client.payload_fill: a repeating a-z pattern (compresses well) or random bytes (do not) */
+enum scn_fill { SCN_FILL_TEXT, SCN_FILL_RANDOM };
 enum scn_dist { SCN_DIST_FIXED, SCN_DIST_UNIFORM, SCN_DIST_EXPONENTIAL };
 enum scn_app_mode { SCN_APP_ECHO, SCN_APP_SINK };
 enum scn_fault_kind {
@@ -67,6 +72,9 @@ struct scn_client {
     int64_t messages_per_link; /* messages each link sends, then it goes quiet; 0 = no limit
                                 * (until the window ends): a fixed count makes totals
                                 * comparable between runs (k6's iterations) */
+    /* the default client only (one driver, one payload pattern, one offer for all links) */
+    enum scn_compression compression;   /* what the upgrade request offers */
+    enum scn_fill payload_fill;         /* what follows the wire header in a payload */
 };
 
 /* Which client keys a group set itself (the others come from the default client). */

@@ -8,6 +8,8 @@
 #include "scn_internal.h"
 
 const char *const scn__pattern_names[] = {"constant", "poisson"};
+const char *const scn__compression_names[] = {"none", "offer", "no_context_takeover"};
+const char *const scn__fill_names[] = {"text", "random"};
 const char *const scn__dist_names[] = {"fixed", "uniform", "exponential"};
 const char *const scn__mode_names[] = {"echo", "sink"};
 const char *const scn__fault_names[] = {"stop_reading", "resume_reading", "close_links",

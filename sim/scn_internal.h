@@ -20,6 +20,8 @@ const char *scn__index(char *buf, size_t n, const char *prefix, size_t i);
 
 /* Enum names, in enum order. */
 extern const char *const scn__pattern_names[];
+extern const char *const scn__compression_names[];
+extern const char *const scn__fill_names[];
 extern const char *const scn__dist_names[];
 extern const char *const scn__mode_names[];
 extern const char *const scn__fault_names[];

@@ -102,6 +102,8 @@ json_t *scn_to_json(const struct scn *s)
 
     json_t *cl = json_object();
     client_json(cl, &s->client, ~0u);
+    set(cl, "compression", json_string(scn__compression_names[s->client.compression]));
+    set(cl, "payload_fill", json_string(scn__fill_names[s->client.payload_fill]));
     set(o, "client", cl);
 
     json_t *gs = json_array();

@@ -190,7 +190,7 @@ static void parse_payload(struct ctx *c, const char *path, const json_t *v, stru
 
 static const char *const client_keys[] = {"rate_per_s", "pattern", "payload_bytes", "in_flight_max",
                                           "stop_reading_at_s", "close_rate_per_s", "reconnect",
-                                          "messages_per_link"};
+                                          "messages_per_link", "compression", "payload_fill"};
 
 /* One client key into cl; false if key is not a client key. */
 static bool parse_client_key(struct ctx *c, const char *prefix, const char *k, const json_t *x,
@@ -242,9 +242,21 @@ static void parse_client(struct ctx *c, const json_t *v, struct scn_client *cl)
     json_t *x;
     unsigned mask = 0;
     char p[PATH_BYTES];
-    json_object_foreach((json_t *)v, k, x)
-        if (!parse_client_key(c, "client", k, x, cl, &mask))
+    json_object_foreach((json_t *)v, k, x) {
+        /* keys of the whole driver, not of a group: parse_client_key leaves them out */
+        int e;
+        if (!strcmp(k, "compression")) {
+            e = (int)cl->compression;
+            get_enum(c, join(p, "client", k), x, scn__compression_names, 3, &e);
+            cl->compression = (enum scn_compression)e;
+        } else if (!strcmp(k, "payload_fill")) {
+            e = (int)cl->payload_fill;
+            get_enum(c, join(p, "client", k), x, scn__fill_names, 2, &e);
+            cl->payload_fill = (enum scn_fill)e;
+        } else if (!parse_client_key(c, "client", k, x, cl, &mask)) {
             unknown_key(c, join(p, "client", k), k, client_keys, NKEYS(client_keys));
+        }
+    }
 }
 
 static const char *const group_keys[] = {"name", "links", "fraction", "rate_per_s", "pattern",

@@ -40,6 +40,10 @@ void scn_defaults(struct scn *s)
         .stop_reading_at_s = -1,
         .close_rate_per_s = 0,
         .reconnect = false,
+        /* every browser offers permessage-deflate; the server decides (its variant's
+         * compression param, off by default), so an offer costs nothing otherwise */
+        .compression = SCN_COMPRESSION_OFFER,
+        .payload_fill = SCN_FILL_TEXT,
     };
     s->app = (struct scn_app){
         .mode = SCN_APP_ECHO,
