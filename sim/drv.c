@@ -266,7 +266,7 @@ static void on_msg(struct drv_thr *t, struct drv_link *L, const uint8_t *m, uint
     /* the fill after the header must come back as sent: an external server that alters
      * payloads shows here, not as a wrong latency */
     if (h.len > t->fill_len ||
-        memcmp(m + WIRE_HDR_BYTES, t->fill + WIRE_HDR_BYTES, h.len - WIRE_HDR_BYTES) != 0) {
+        memcmp(m + WIRE_HDR_BYTES, drv_fill(t, h.link_id, h.seq), h.len - WIRE_HDR_BYTES) != 0) {
         count(t, h.seq >= L->seq_meas0, ECHO, F(corrupted), 1);
         L->conn_other++;
         return;

@@ -93,8 +93,20 @@ static int thr_init(struct drv *d, int k, struct drv_fault *tmp, int cap)
     int rc = drv_loop_init(t);
     if (rc)
         return rc;
+    /* the payload after the header: a-z over and over (compresses to almost nothing), or
+     * random bytes from the run's seed (deflate cannot shrink them: drv_fill) */
     for (uint32_t i = 0; i < max_len; i++)
         t->fill[i] = (uint8_t)('a' + i % 26);
+    if (d->p.fill_random) {
+        size_t n = (size_t)DRV_RAND_SPAN + max_len;
+        if (!(t->rand = malloc(n)))
+            return -ENOMEM;
+        uint64_t x = d->p.seed * 0x9E3779B97F4A7C15ULL | 1;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            t->rand[i] = (uint8_t)(x >> 24);
+        }
+    }
     uint32_t n_src = (d->n_links + d->p.links_per_src_max - 1) / d->p.links_per_src_max;
     if (n_src < d->p.src_addrs_min)
         n_src = d->p.src_addrs_min;
@@ -429,6 +441,7 @@ void drv_destroy(struct drv *d)
         free(t->tx);
         free(t->rx);
         free(t->fill);
+        free(t->rand);
     }
     for (int h = 0; h < DRV_NHIST; h++)
         met_hist_destroy(d->h[h]);

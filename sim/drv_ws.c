@@ -156,7 +156,7 @@ size_t drv_ws_frame_msg(struct drv_thr *t, uint8_t *dst, const struct wire_hdr *
     memcpy(dst + n, &key, 4);
     n += 4;
     mask_copy(dst + n, (const uint8_t *)h, WIRE_HDR_BYTES, key);   /* 48: the key stays aligned */
-    mask_copy(dst + n + WIRE_HDR_BYTES, t->fill + WIRE_HDR_BYTES, len - WIRE_HDR_BYTES, key);
+    mask_copy(dst + n + WIRE_HDR_BYTES, drv_fill(t, h->link_id, h->seq), len - WIRE_HDR_BYTES, key);
     return n + len;
 }
 
