@@ -20,7 +20,8 @@ enum sub { SUB_NONE, SUB_PCT, SUB_REASON };
 static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs",
                                       "frames_broken_by_deadline", "frames_cut_by_deadline",
                                       "msgs_corrupted", "log_lines", "log_busy_share",
-                                      "solo_threads", "msgs_garbage"};
+                                      "solo_threads", "msgs_garbage", "wire_bytes",
+                                      "payload_bytes", "wire_per_payload", "msgs_compressed"};
 #define N_DERIVED ((int)(sizeof derived / sizeof derived[0]))
 
 #define METRICS_MAX 64
