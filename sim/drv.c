@@ -125,7 +125,8 @@ static int put(struct drv_thr *t, struct drv_link *L, size_t n, rt_ns now)
 static void send_due(struct drv_thr *t, struct drv_link *L, rt_ns until, rt_ns now)
 {
     const struct drv_group *g = &t->p.groups[L->group];
-    size_t gmax = (g->size_dist == DRV_SIZE_FIXED ? g->payload_min_bytes : g->payload_max_bytes) + 14;
+    size_t gmax = drv_ws_frame_room(&L->ws, g->size_dist == DRV_SIZE_FIXED ? g->payload_min_bytes
+                                                                         : g->payload_max_bytes);
     size_t n = 0;
     int rc = 0;
     while (L->slots_left && L->next_t <= until) {
@@ -142,7 +143,13 @@ static void send_due(struct drv_thr *t, struct drv_link *L, rt_ns until, rt_ns n
         uint32_t len = drv_sched_size(g, &L->rng);
         struct wire_hdr h = {.magic = WIRE_MAGIC, .kind = WIRE_ECHO, .link_id = L->id, .len = len,
                              .seq = L->tx_seq, .t_sched = L->next_t, .t_sent = now};
-        n += drv_ws_frame_msg(t, t->tx + n, &h, len);
+        size_t f = L->ws.pmd ? drv_ws_frame_msg_z(t, &L->ws, t->tx + n, &h, len)
+                             : drv_ws_frame_msg(t, t->tx + n, &h, len);
+        if (!f) {   /* deflate failed: the link's compressor is out of step with the server */
+            rc = -ENOMEM;
+            break;
+        }
+        n += f;
         L->ws.msgs_out++;
         bool meas = L->next_t >= t->t_meas0;
         if (meas && L->seq_meas0 == UINT64_MAX)

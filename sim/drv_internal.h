@@ -102,6 +102,8 @@ struct drv_ws {
     uint32_t ip;                 /* local address, host order (the census joins by it) */
     uint16_t port;
     struct drv_hs *hs;
+    struct drv_pmd *pmd;         /* permessage-deflate, when the upgrade agreed it */
+    bool in_z;                   /* the fragmented message being assembled is compressed */
 };
 
 /* ---------------------------------------------------------------- links */
@@ -179,6 +181,8 @@ struct drv_thr {
     uint8_t *fill;               /* the payload pattern */
     uint32_t fill_len;
     uint8_t *rand;               /* payload_fill random: DRV_RAND_SPAN + fill_len seeded bytes */
+    uint8_t *zbuf;               /* a server message inflated (permessage-deflate) */
+    size_t zcap;
     rt_ns rt_off;                /* CLOCK_REALTIME - CLOCK_MONOTONIC, for the kernel's stamps */
     bool rt_off_set;
     uint64_t mask_rng;
@@ -267,6 +271,12 @@ size_t drv_ws_frame(struct drv_thr *t, uint8_t *dst, const uint8_t *payload, siz
 /* Frame one driver message at dst: payload = the header h, then the fill pattern up to
  * len bytes. Returns the frame's size (len + 6 .. len + 14). */
 size_t drv_ws_frame_msg(struct drv_thr *t, uint8_t *dst, const struct wire_hdr *h, uint32_t len);
+/* The same through the link's compressor when permessage-deflate was agreed (RSV1; the
+ * frame is at most drv_ws_frame_room bytes): its size, 0 when deflate failed. */
+size_t drv_ws_frame_msg_z(struct drv_thr *t, struct drv_ws *w, uint8_t *dst,
+                          const struct wire_hdr *h, uint32_t len);
+/* Room a message of len payload bytes may take framed on this link. */
+size_t drv_ws_frame_room(const struct drv_ws *w, size_t len);
 /* Append bytes to the output kept for later: 0, -ENOMEM. */
 int drv_ws_keep(struct drv_ws *w, const uint8_t *b, size_t n);
 /* Write what is kept: 0 all out, -EAGAIN some left, other negative: failed. */
@@ -279,6 +289,19 @@ int drv_ws_read(struct drv_thr *t, struct drv_link *L, size_t budget, drv_msg_fn
 /* Payload bytes of a message not yet whole (the census's partial_bytes). */
 int64_t drv_ws_partial(const struct drv_ws *w);
 void drv_ws_close_frame(struct drv_link *L, int code);    /* best effort, before the RST */
+
+/* drv_ws_pmd.c: permessage-deflate (RFC 7692) as agreed in the upgrade */
+struct ws_pmd;
+int drv_pmd_start(struct drv_ws *w, const struct ws_pmd *agreed);   /* 0, -ENOMEM */
+void drv_pmd_free(struct drv_ws *w);
+size_t drv_pmd_room(size_t len);   /* deflate's output for len bytes is at most this */
+/* a then b, one message, into out: compressed bytes (tail stripped), 0 on failure */
+size_t drv_pmd_deflate(struct drv_ws *w, uint8_t *out, size_t room, const void *a, size_t an,
+                       const void *b, size_t bn);
+/* n compressed bytes inflated into t->zbuf: 0 with *out_len, -EMSGSIZE (over limit),
+ * -EPROTO (not a deflate stream), -ENOMEM */
+int drv_pmd_inflate(struct drv_thr *t, struct drv_ws *w, const uint8_t *in, size_t n,
+                    size_t limit, size_t *out_len);
 
 /* drv_loop.c: the thread's loop */
 /* The pacing rule, shared with the floor (drv_floor.c): wait on epfd until dl (RT_NEVER:

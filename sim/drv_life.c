@@ -78,8 +78,9 @@ static int thr_init(struct drv *d, int k, struct drv_fault *tmp, int cap)
     }
     t->links = calloc(t->n_links, sizeof *t->links);
     t->tsched = calloc((size_t)t->n_links * DRV_RING, sizeof *t->tsched);
-    t->tx_cap = d->p.pending_out_max_bytes > 2 * ((size_t)max_len + 14) ? d->p.pending_out_max_bytes
-                                                                          : 2 * ((size_t)max_len + 14);
+    /* two frames at least, compressed ones included (drv_pmd_room) */
+    size_t two = 2 * (drv_pmd_room(max_len) + 14);
+    t->tx_cap = d->p.pending_out_max_bytes > two ? d->p.pending_out_max_bytes : two;
     t->tx = malloc(t->tx_cap);
     t->rx_cap = d->p.read_budget_bytes;
     t->rx = malloc(t->rx_cap);
@@ -442,6 +443,7 @@ void drv_destroy(struct drv *d)
         free(t->rx);
         free(t->fill);
         free(t->rand);
+        free(t->zbuf);
     }
     for (int h = 0; h < DRV_NHIST; h++)
         met_hist_destroy(d->h[h]);

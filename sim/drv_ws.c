@@ -8,6 +8,7 @@
 
 #include "drv_internal.h"
 #include "ws_handshake.h"
+#include "ws_pmd.h"
 
 /* Why not vsock here: a client that only parses unmasked server frames needs no
  * callbacks, no message allocation and no lock; the profile put ~970 instructions per
@@ -18,6 +19,7 @@
 
 struct drv_hs {
     char accept[WS_ACCEPT_LEN + 1];
+    bool offered;                /* permessage-deflate was offered */
     size_t req_len, req_off, len;
     char req[1024];
     char buf[WS_HS_MAX_BYTES];
@@ -25,6 +27,7 @@ struct drv_hs {
 
 void drv_ws_reset(struct drv_ws *w)
 {
+    drv_pmd_free(w);
     free(w->ob);
     free(w->rb);
     free(w->frag);
@@ -47,7 +50,12 @@ int drv_ws_hs_start(struct drv_thr *t, struct drv_link *L)
     char key[WS_KEY_LEN + 1];
     ws_make_key(nonce, key);
     ws_accept_key(key, WS_KEY_LEN, h->accept);
-    int n = ws_build_request(h->req, sizeof h->req, t->d->host_hdr, t->p.path, key);
+    /* the permessage-deflate offer (client.compression): the server decides */
+    char offer[160];
+    h->offered = t->d->p.deflate != 0 &&
+                 ws_pmd_format_offer(offer, sizeof offer, (enum ws_pmd_mode)t->d->p.deflate) > 0;
+    int n = ws_build_request_ext(h->req, sizeof h->req, t->d->host_hdr, t->p.path, key,
+                                 h->offered ? offer : NULL);
     if (n < 0) {
         free(h);
         return -ENOMEM;
@@ -84,11 +92,15 @@ int drv_ws_hs_step(struct drv_thr *t, struct drv_link *L)
         L->ws.bytes_in += n;
         h->len += (size_t)n;
         const char *why = NULL;
-        int head = ws_parse_response(h->buf, h->len, h->accept, &why);
+        bool pmd = false;
+        struct ws_pmd agreed;
+        int head = ws_parse_response_ext(h->buf, h->len, h->accept, h->offered, &pmd, &agreed, &why);
         if (head == 0)
             continue;
         if (head < 0)
             return head;
+        if (pmd && drv_pmd_start(&L->ws, &agreed))
+            return -ENOMEM;
         /* frames that came with the answer wait in rb for the first read */
         size_t rest = h->len - (size_t)head;
         if (rest) {
@@ -158,6 +170,30 @@ size_t drv_ws_frame_msg(struct drv_thr *t, uint8_t *dst, const struct wire_hdr *
     mask_copy(dst + n, (const uint8_t *)h, WIRE_HDR_BYTES, key);   /* 48: the key stays aligned */
     mask_copy(dst + n + WIRE_HDR_BYTES, drv_fill(t, h->link_id, h->seq), len - WIRE_HDR_BYTES, key);
     return n + len;
+}
+
+size_t drv_ws_frame_room(const struct drv_ws *w, size_t len)
+{
+    return (w->pmd ? drv_pmd_room(len) : len) + 14;
+}
+
+size_t drv_ws_frame_msg_z(struct drv_thr *t, struct drv_ws *w, uint8_t *dst,
+                          const struct wire_hdr *h, uint32_t len)
+{
+    /* deflate 14 bytes in (the largest header), then the header in front and the
+     * payload masked down to it: in place, no scratch (mask_copy reads each 8 bytes
+     * before it writes them, and writes at or before what it reads) */
+    size_t zn = drv_pmd_deflate(w, dst + 14, drv_pmd_room(len), h, WIRE_HDR_BYTES,
+                                drv_fill(t, h->link_id, h->seq), len - WIRE_HDR_BYTES);
+    if (!zn)
+        return 0;
+    size_t n = frame_head(dst, 2, zn);
+    dst[0] |= 0x40;   /* RSV1: a compressed message (RFC 7692 §6) */
+    uint32_t key = (uint32_t)drv_rng_next(&t->mask_rng);
+    memcpy(dst + n, &key, 4);
+    n += 4;
+    mask_copy(dst + n, dst + 14, zn, key);
+    return n + zn;
 }
 
 int drv_ws_keep(struct drv_ws *w, const uint8_t *b, size_t n)
@@ -268,6 +304,20 @@ static int frag_add(struct drv_ws *w, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* A whole message to on_msg, inflated first when compressed: 0, or what inflating said. */
+static int deliver(struct drv_thr *t, struct drv_link *L, const uint8_t *m, size_t n, bool z,
+                   rt_ns t_recv, drv_msg_fn on_msg)
+{
+    if (z) {
+        int rc = drv_pmd_inflate(t, &L->ws, m, n, MAX_MSG_BYTES, &n);
+        if (rc)
+            return rc;
+        m = t->zbuf;
+    }
+    on_msg(t, L, m, (uint32_t)n, t_recv);
+    return 0;
+}
+
 /* Parse the whole frames of buf[0..end); the rest (a frame not yet whole) is kept in rb.
  * 0, -EPIPE (a close frame), -EPROTO, -EMSGSIZE, -ENOMEM. */
 static int parse(struct drv_thr *t, struct drv_link *L, uint8_t *buf, size_t end, rt_ns t_recv,
@@ -283,7 +333,9 @@ static int parse(struct drv_thr *t, struct drv_link *L, uint8_t *buf, size_t end
             break;
         uint8_t b0 = buf[p], op = b0 & 0x0f;
         bool fin = b0 & 0x80;
-        if ((b0 & 0x70) || (buf[p + 1] & 0x80)) {
+        /* RSV1 marks a compressed message once agreed, and only on its first frame */
+        bool z = (b0 & 0x40) && w->pmd && (op == 1 || op == 2);
+        if ((b0 & (z ? 0x30 : 0x70)) || (buf[p + 1] & 0x80)) {
             rc = -EPROTO;   /* reserved bits, or a masked frame from a server */
             break;
         }
@@ -303,7 +355,7 @@ static int parse(struct drv_thr *t, struct drv_link *L, uint8_t *buf, size_t end
             if (fin) {
                 w->in_frag = false;
                 w->msgs_in++;
-                on_msg(t, L, w->frag, (uint32_t)w->frag_len, t_recv);
+                rc = deliver(t, L, w->frag, w->frag_len, w->in_z, t_recv, on_msg);
                 w->frag_len = 0;
             }
             break;
@@ -312,9 +364,10 @@ static int parse(struct drv_thr *t, struct drv_link *L, uint8_t *buf, size_t end
             if (w->in_frag) { rc = -EPROTO; break; }
             if (fin) {
                 w->msgs_in++;
-                on_msg(t, L, pl, (uint32_t)plen, t_recv);
+                rc = deliver(t, L, pl, (size_t)plen, z, t_recv, on_msg);
             } else {
                 w->in_frag = true;
+                w->in_z = z;
                 rc = frag_add(w, pl, plen);
             }
             break;
