@@ -92,6 +92,11 @@ var seedFidelity = []param{
 func init() {
 	designParams["pair"] = append(designParams["pair"], param{"pair_adjacent", 0, 0, 1},
 		param{"group_size", 2, 1, 256})
+	// WithCompression, in the three designs the seed gives it (the C ports' compression
+	// param): declared so one scenario drives both, refused when set (parseConfig)
+	for _, d := range []string{"batch", "poll", "hybrid"} {
+		designParams[d] = append(designParams[d], param{"compression", 0, 0, 2})
+	}
 	for d := range designParams {
 		designParams[d] = append(designParams[d], seedFidelity...)
 	}
@@ -178,6 +183,9 @@ func parseConfig(line []byte) (*serverConfig, error) {
 	// the Go original is LinkV5 as written, two links a loop.
 	if v, ok := c.p["group_size"]; ok && v != 2 {
 		return nil, fmt.Errorf("variant_config.%s.group_size: the Go original runs LinkV5 as written (two links a loop): only 2 (got %d)", c.Variant, v)
+	}
+	if v := c.p["compression"]; v != 0 {
+		return nil, fmt.Errorf("variant_config.%s.compression: the Go reference negotiates no permessage-deflate (its writer ignores WithCompression's flag, wsframe.go): only 0 (got %d)", c.Variant, v)
 	}
 	elogOff.Store(c.p["log"] == 0)
 	a := &c.App
