@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # publish.sh — copy a suite run's findings (report.md and PNG charts per scenario, the overview, an index) into results/published/.
-# usage: scripts/publish.sh RESULTS_DIR [LINKBENCH]
+# usage: scripts/publish.sh [--sub NAME] RESULTS_DIR [LINKBENCH]
+#   --sub NAME   publish into results/published/NAME/ instead (another suite's run, e.g.
+#                --sub go for workloads/suites/go.json), leaving the rest as it is
 #   RESULTS_DIR  a suite run's directory, results/default/<stamp>/ as `./scripts/main.sh
 #                --full` (linkbench run workloads/suites/default.json) wrote it: one
 #                directory per scenario
@@ -8,9 +10,16 @@
 # hand-written judgement. Raw report.json, CSVs and .hlog files stay out (bulk).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-src=${1:?usage: scripts/publish.sh RESULTS_DIR [LINKBENCH]}
+sub=""
+if [ "${1:-}" = "--sub" ]; then
+  sub=${2:?publish: --sub needs a name}
+  case $sub in *[!a-z0-9_-]*|verdicts) echo "publish: --sub $sub: a name of a-z 0-9 _ - (not verdicts)" >&2; exit 2;; esac
+  shift 2
+fi
+src=${1:?usage: scripts/publish.sh [--sub NAME] RESULTS_DIR [LINKBENCH]}
 lb=${2:-$top/build/linkbench}
-dst="$top/results/published"
+dst="$top/results/published${sub:+/$sub}"
+suite=$(basename "$(dirname "$(cd "$src" && pwd)")")
 [ -d "$src" ] || { echo "publish: $src: no such directory" >&2; exit 2; }
 "$lb" plot "$src" >/dev/null     # every chart, and the overview across scenarios
 rm -rf "$dst.new"
@@ -48,9 +57,9 @@ for chart in "$src"/*/*/scale.png; do
   scale_charts+=$'\n'"![$scen: threads, memory and CPU per link versus links]($scen/scale.png)"$'\n'
 done
 {
-  echo "# Published findings: the default suite"
+  echo "# Published findings: the $suite suite"
   echo
-  echo "Produced by \`linkbench run workloads/suites/default.json\` and \`scripts/publish.sh\`"
+  echo "Produced by \`linkbench run workloads/suites/$suite.json\` and \`scripts/publish.sh${sub:+ --sub $sub}\`"
   echo "on $(date -u +%Y-%m-%d). Every paragraph below is generated from the measurements by"
   echo "\`report.md\`'s generator (\`sim/rep_md.c\`). Each directory holds the scenario's"
   echo "\`report.md\` (machine record, the seed's 性能对比总结 table rebuilt from measurements,"
@@ -68,8 +77,13 @@ done
   echo "$sections"
 } > "$index"
 # the verdict page and what it reads are published by linkbench verdicts --publish
-# (scripts/verdicts.sh), not from this suite: kept as they are
-for keep in verdicts.md verdicts; do
+# (scripts/verdicts.sh), not from this suite, and another suite's findings (--sub) by
+# that suite's run: kept as they are
+keep_list="verdicts.md verdicts"
+[ -z "$sub" ] && [ -d "$dst" ] && for d in "$dst"/*/; do
+  [ -f "$d/README.md" ] && keep_list+=" $(basename "$d")"
+done
+for keep in $keep_list; do
   [ -e "$dst/$keep" ] && mv "$dst/$keep" "$dst.new/"
 done
 rm -rf "$dst"
