@@ -343,7 +343,6 @@ void run_acct(const run_acct_in *in, json_t *m, json_t *reasons, json_t *why)
     }
     int64_t srv_open = 0, pushed_all = ji(json_object_get(census, "closed"), "pushed");
     int64_t taken_all = ji(json_object_get(census, "closed"), "taken");
-    int64_t refused_links = ji(json_object_get(census, "closed"), "refused");
     int64_t dropped_links = ji(json_object_get(census, "closed"), "drop_in") +
                             ji(json_object_get(census, "closed"), "drop_out");
     json_t *s;
@@ -351,7 +350,6 @@ void run_acct(const run_acct_in *in, json_t *m, json_t *reasons, json_t *why)
         srv_open++;
         pushed_all += ji(s, "pushed");
         taken_all += ji(s, "taken");
-        refused_links += ji(s, "refused");
         dropped_links += ji(s, "drop_in") + ji(s, "drop_out");
         char k[96];
         srv_key(s, k, sizeof k);

@@ -285,7 +285,7 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     x.dead = -1;
     int nproc = (int)(s->processes > 0 ? s->processes : 1);
     char err[1024] = "", failure[1200] = "", scpus[256] = "", dcpus[160] = "";
-    char series_name[256] = "";
+    char series_name[256] = "", sat_why[64] = "";
     struct drv_result r;
     memset(&r, 0, sizeof r);
     bool have_r = false;
@@ -367,6 +367,12 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     census = run_drvs_census(&x.drvs, rt_now() + 10 * RT_S);
     json_array_insert_new(census, 0, drv_census(x.d));
     server_cpus(&x.srvs, scpus, sizeof scpus);
+    /* the saturation reason's text may live in the driver (its threads' merge): kept here,
+     * since the run's object is made after the driver is gone */
+    if (r.saturated_why) {
+        snprintf(sat_why, sizeof sat_why, "%s", r.saturated_why);
+        r.saturated_why = sat_why;
+    }
     drv_destroy(x.d);
     x.d = NULL;
 

@@ -137,13 +137,16 @@ static double num(const json_t *o, const char *k)
  * live threads are what this test reads itself from /proc over the same window (its
  * samples 50 ms apart within the report's marks: a steady rate, so the rates agree).
  * Its frames kept across read deadlines (read_keeps_partial): with the seed's Go reads
- * a torn frame kills a link, and the count of live threads would move. */
+ * a torn frame kills a link, and the count of live threads would move. Never measured
+ * again (driver.remeasure 0): the test samples the first server, and a repetition
+ * measured again runs in another. */
 Test(kernel, wakeups_and_threads_match_an_independent_proc_read)
 {
     write_file("k.json", "{ \"name\": \"k\", \"links\": 4, \"duration_s\": 2, \"warmup_s\": 0.5,"
                          " \"repetitions\": 1, \"variants\": [\"poll\"],"
                          " \"variant_config\": { \"poll\": { \"read_keeps_partial\": 1 } },"
-                         " \"client\": { \"rate_per_s\": 20, \"payload_bytes\": 64 } }\n");
+                         " \"client\": { \"rate_per_s\": 20, \"payload_bytes\": 64 },"
+                         " \"driver\": { \"remeasure\": 0 } }\n");
     char scn[700], res[700];
     snprintf(scn, sizeof scn, "%s/k.json", dir);
     snprintf(res, sizeof res, "%s/res", dir);

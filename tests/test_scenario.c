@@ -173,15 +173,23 @@ Test(scenario, every_shipped_expect_line_says_what_it_catches)
 /* workloads/seed/ (the seed's proposed variants, its sweeps and its scale) and
  * workloads/go/: each loads with the run's catalog, go:<design> named with its C port's
  * table as run_scn.c makes it, and is named after its file. */
-Test(scenario, every_seed_and_go_scenario_loads)
+static struct scn_variant_info go_infos[12];
+
+/* The run's catalog with the Go originals: go:<design> named with its C port's table,
+ * as run_scn.c makes it. */
+static struct scn_catalog go_catalog(void)
 {
-    struct scn_variant_info infos[12];
     static const char *const go[6] = {"go:dual", "go:batch", "go:poll", "go:hybrid", "go:pair", NULL};
     for (int i = 0; i < 6; i++)
-        infos[i] = real_infos[i];
+        go_infos[i] = real_infos[i];
     for (int i = 0; i < 5; i++)
-        infos[6 + i] = (struct scn_variant_info){go[i], real_infos[i].v};
-    const struct scn_catalog cat = {infos, 11};
+        go_infos[6 + i] = (struct scn_variant_info){go[i], real_infos[i].v};
+    return (struct scn_catalog){go_infos, 11};
+}
+
+Test(scenario, every_seed_and_go_scenario_loads)
+{
+    const struct scn_catalog cat = go_catalog();
     static const char *const pats[] = {"workloads/seed/*.json", "workloads/go/*.json"};
     for (int p = 0; p < 2; p++) {
         glob_t g;
@@ -212,13 +220,14 @@ Test(scenario, every_suite_loads_and_its_scenarios_validate_scaled)
         struct scn_diag d;
         scn_diag_init(&d);
         cr_assert_eq(scn_suite_load(g.gl_pathv[i], &suite, &d), 0, "%s", d.text ? d.text : "");
-        cr_expect_geq(suite.n, 10);
+        cr_expect_geq(suite.n, 5);
         double total = 0;
+        const struct scn_catalog cat = go_catalog();
         for (int e = 0; e < suite.n; e++) {
             struct scn s;
             cr_expect_eq(scn_parse_file(suite.entries[e].path, &s, &d), 0, "%s", d.text ? d.text : "");
             scn_apply_scaling(&s, &suite.entries[e].scaling);
-            cr_expect_eq(scn_validate(&s, &real_catalog, suite.entries[e].path, &d), 0,
+            cr_expect_eq(scn_validate(&s, &cat, suite.entries[e].path, &d), 0,
                          "%s in %s:\n%s", suite.entries[e].path, g.gl_pathv[i], d.text ? d.text : "");
             total += est_seconds(&s);
         }
