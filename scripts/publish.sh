@@ -17,6 +17,7 @@ if [ "${1:-}" = "--sub" ]; then
   shift 2
 fi
 src=${1:?usage: scripts/publish.sh [--sub NAME] RESULTS_DIR [LINKBENCH]}
+src=${src%/}   # rel paths below are taken after "$src/"
 lb=${2:-$top/build/linkbench}
 dst="$top/results/published${sub:+/$sub}"
 suite=$(basename "$(dirname "$(cd "$src" && pwd)")")
