@@ -333,11 +333,12 @@ static void paragraph(FILE *f, const json_t *r, double dur)
         if (rw > 0)
             fprintf(f, ", %s× %s's", n3(a, 48, w / rw), refname);
         /* the kernel counts every server thread's switches (hand-offs to app workers,
-         * a second thread per link): only far beyond its messages is it polling */
-        if (isfinite(m) && w > 10 * m + 200)
+         * a second thread per link): only far beyond its messages (10 per message and
+         * 20 a second more) is it polling */
+        if (isfinite(m) && w > 10 * m + 20)
             fprintf(f, ": it wakes whether or not a message is there (it polls). ");
         else if (isfinite(m) && m > 0)
-            fprintf(f, ": %s wake-ups per message (its threads hand each message on). ", n3(a, 48, w / m));
+            fprintf(f, ": %s wake-ups per message. ", n3(a, 48, w / m));
         else
             fprintf(f, ". ");
     }
