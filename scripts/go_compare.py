@@ -165,11 +165,15 @@ def why(report, rows):
                        f"In the Go original {torn} reads had their deadline fire inside a frame (the "
                        f"first on a link tears a real frame, later ones the misread stream): gobwas "
                        f"drops the bytes read and the next read parses the middle of a frame as a "
-                       f"header — a protocol error that closes the link. The C port's vsock keeps a "
-                       f"partial frame across a time-out, so it never tears the stream.")
+                       f"header — a protocol error that closes the link. The C port tears frames the "
+                       f"same way (its reads follow Go's, docs/seed-fidelity.md) but its threads wake "
+                       f"at other moments; with read_keeps_partial = 1 it keeps them.")
         if hc is not None and hg is not None and hg > hc * 1.05:
-            out.append(f"**{d}, links held**: the C port held {fmt(hc)}, the Go original {fmt(hg)} "
-                       f"(see the run's limit_reached: threads or open files).")
+            why = (f"both lose links to frames torn by their 1 ms read deadlines (links closed by "
+                   f"error: {fmt(ec or 0)} in C, {fmt(eg or 0)} in Go): which links a deadline catches "
+                   f"mid-frame is a matter of when each runtime's threads wake"
+                   if (ec or 0) > 0 else "see the run's limit_reached: threads or open files")
+            out.append(f"**{d}, links held**: the C port held {fmt(hc)}, the Go original {fmt(hg)} ({why}).")
     return out
 
 
