@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "chk_junit.h"
-#include "rep_report.h"
+#include "lb_file.h"
 
 struct jcase {
     char *classname, *name, *message, *detail;
@@ -219,7 +219,7 @@ int chk_junit_write(const chk_junit *j, const char *path, char *err, size_t errl
         snprintf(err, errlen, "%s: out of memory", path);
         return -ENOMEM;
     }
-    int rc = rep_write_atomic(path, buf, len, err, errlen);
+    int rc = lb_write_atomic(path, buf, len, err, errlen);
     free(buf);
     return rc;
 }
@@ -240,7 +240,7 @@ int chk_json_write(const void *json, const char *path, char *err, size_t errlen)
     }
     t[len++] = '\n';
     t[len] = 0;
-    int rc = rep_write_atomic(path, t, len, err, errlen);
+    int rc = lb_write_atomic(path, t, len, err, errlen);
     free(t);
     return rc;
 }

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lb_file.h"
 #include "met_proc.h"
-#include "rep_report.h"
 
 struct met_series {
     met_proc *proc;            /* NULL without a process */
@@ -226,7 +226,7 @@ int met_series_save(const met_series *s, const char *path, char *err, size_t err
     if (fclose(f) != 0 && rc == 0)
         rc = -ENOMEM;
     if (rc == 0)
-        rc = rep_write_atomic(path, buf, len, err, errlen);
+        rc = lb_write_atomic(path, buf, len, err, errlen);
     else
         snprintf(err, errlen, "%s: %s", path, strerror(-rc));
     free(buf);

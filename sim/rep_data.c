@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lb_file.h"
 #include "met_hist.h"
 #include "met_hlog.h"
 #include "rep_plot.h"
@@ -124,7 +125,7 @@ void rep_file_name(const char *variant, char *out, size_t len)
 
 /* ---------------------------------------------------------------- writing files */
 
-/* A memstream, then rep_write_atomic: a chart never reads a half-written CSV. */
+/* A memstream, then lb_write_atomic: a chart never reads a half-written CSV. */
 typedef struct mfile {
     FILE *f;
     char *buf;
@@ -144,7 +145,7 @@ static int mclose(mfile *m, const char *dir, const char *name, char *err, size_t
     fclose(m->f);
     char p[PATH_BYTES];
     join(p, sizeof p, dir, name);
-    int rc = bad ? -EIO : rep_write_atomic(p, m->buf, m->len, err, errlen);
+    int rc = bad ? -EIO : lb_write_atomic(p, m->buf, m->len, err, errlen);
     if (bad)
         snprintf(err, errlen, "%s: write error", p);
     free(m->buf);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chk.h"
+#include "lb_file.h"
 #include "link_registry.h"
 #include "rep_report.h"
 
@@ -511,7 +512,7 @@ int rep_md_write(const json_t *report, const char *path, char *err, size_t errle
         snprintf(err, errlen, "%s: not a report with a summary (or out of memory)", path);
         return -EINVAL;
     }
-    int rc = rep_write_atomic(path, s, strlen(s), err, errlen);
+    int rc = lb_write_atomic(path, s, strlen(s), err, errlen);
     free(s);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* rep_report.c — report.json: per-variant median/min/max over repetitions, validity flags, atomic file writes. */
+/* rep_report.c — report.json: per-variant median/min/max over repetitions, validity flags, written atomically (lb_file.h). */
 #include "rep_report.h"
 
 #include <errno.h>
@@ -14,19 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_file.h"
+#include "met_names.h"
 #include "met_stats.h"
-
-const char *const REP_SCALAR_METRICS[] = {
-    "links", "threads_peak", "threads_per_link",
-    "cpu_server_s", "cpu_link_s", "cpu_app_s", "cpu_driver_util",
-    "wakeups_per_link_s", "syscalls_per_msg",
-    "rss_peak_bytes", "rss_per_link_bytes",
-    "msgs_sent", "msgs_delivered", "msgs_dropped", "msgs_refused", "msgs_in_flight", "msgs_lost",
-    "throughput_msgs_s", "links_closed_idle", "links_closed_error",
-    NULL,
-};
-const char *const REP_LATENCY_METRICS[] = {"lat_in_us", "lat_out_us", "lat_rtt_us", NULL};
-const char *const REP_LATENCY_KEYS[] = {"p50", "p90", "p99", "p999", "max", NULL};
 
 #define DRIVER_SATURATED_UTIL 0.8   /* METHOD.md, 9: a driver above ~80 % of a core */
 
@@ -203,14 +193,14 @@ static json_t *summarise_variant(const json_t *runs, json_t *missing, double *bu
 {
     json_t *sum = json_object();
     bool any;
-    for (const char *const *k = REP_SCALAR_METRICS; *k; k++) {
+    for (const char *const *k = MET_SCALAR_METRICS; *k; k++) {
         json_t *s = summarise(runs, *k, NULL, false, buf);
         if (!s)
             json_array_append_new(missing, json_string(*k));
         json_object_set_new(sum, *k, s ? s : null_mmm());
     }
-    for (const char *const *k = REP_LATENCY_METRICS; *k; k++) {
-        json_object_set_new(sum, *k, summarise_object(runs, *k, REP_LATENCY_KEYS, false, buf, &any));
+    for (const char *const *k = MET_LATENCY_METRICS; *k; k++) {
+        json_object_set_new(sum, *k, summarise_object(runs, *k, MET_LATENCY_KEYS, false, buf, &any));
         if (!any)
             json_array_append_new(missing, json_string(*k));
     }
@@ -319,70 +309,9 @@ int rep_report_write(const json_t *report, const char *path, char *err, size_t e
         return say(err, errlen, "%s: %s", path, strerror(ENOMEM)), -ENOMEM;
     size_t len = strlen(text);
     text[len] = '\n';   /* json_dumps leaves room: len + 1 bytes, the NUL becomes '\n' */
-    int rc = rep_write_atomic(path, text, len + 1, err, errlen);
+    int rc = lb_write_atomic(path, text, len + 1, err, errlen);
     free(text);
     return rc;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) < 0 && errno != EINVAL ? -errno : 0;
-    close(fd);
-    return rc;
-}
-
-int rep_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-        return say(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG)), -ENAMETOOLONG;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        return say(err, errlen, "%s: %s", path, strerror(e)), -e;
-    }
-    int rc = 0;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0 && rc == 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = -errno;
-        else {
-            p += n;
-            left -= (size_t)n;
-        }
-    }
-    /* mkstemp creates 0600; a report is for everyone to read */
-    if (rc == 0 && fchmod(fd, 0644) < 0)
-        rc = -errno;
-    /* ENOSPC and EIO on delayed allocation surface only here or at close */
-    if (rc == 0 && fsync(fd) < 0)
-        rc = -errno;
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -errno;
-    if (rc < 0) {
-        unlink(tmp);
-        return say(err, errlen, "%s: %s", path, strerror(-rc)), rc;
-    }
-    if ((rc = fsync_dir_of(path)) < 0)
-        return say(err, errlen, "%s: %s", path, strerror(-rc)), rc;
-    return 0;
 }
 
 static const json_t *instance_of(const json_t *report, const char *name)

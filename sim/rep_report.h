@@ -1,4 +1,4 @@
-/* rep_report.h — build report.json (scenario, machine, config, runs, summary, flags) from run objects, and write files atomically. */
+/* rep_report.h — build report.json (scenario, machine, config, runs, summary, flags) from run objects, and write it atomically (lb_file.h). */
 #ifndef LINKBENCH_REP_REPORT_H
 #define LINKBENCH_REP_REPORT_H
 
@@ -13,7 +13,7 @@
  *     "rep": 0,                       required integer >= 0
  *     "metrics": {                    required object
  *       "links": 1000, "msgs_sent": 123456, ...      numbers: the contract's scalar
- *                                                    metrics (REP_SCALAR_METRICS) and any
+ *                                                    metrics (MET_SCALAR_METRICS) and any
  *                                                    other number
  *       "lat_in_us":  {"p50": 41.2, "p90": .., "p99": .., "p999": .., "max": ..},
  *       "lat_out_us": {...}, "lat_rtt_us": {...},
@@ -59,12 +59,6 @@
  * one run's drops_by_reason counts as 0 there. Partial is also set when variants did not
  * all complete the same number of repetitions. */
 
-/* The contract's scalar metrics, NULL-terminated, in report order. */
-extern const char *const REP_SCALAR_METRICS[];
-/* The latency metrics and their percentile keys, NULL-terminated. */
-extern const char *const REP_LATENCY_METRICS[];
-extern const char *const REP_LATENCY_KEYS[];
-
 /* Build the report. scenario, machine and config are copied (NULL gives {}); runs must
  * be an array of run objects. Returns a new reference, or NULL with a message in err
  * naming the bad element ("runs[2].variant: must be a non-empty string"). */
@@ -80,10 +74,5 @@ const json_t *rep_variant_config(const json_t *report, const char *name);
 /* Write the report (indented, keys in insertion order) to path atomically. Returns 0 or
  * a negative errno with "path: reason" in err. */
 int rep_report_write(const json_t *report, const char *path, char *err, size_t errlen);
-
-/* Replace path with data atomically: a temporary file in the same directory, write,
- * fsync, rename, fsync of the directory. On failure the temporary is removed, the old
- * file (if any) is untouched, and err holds "<path>: <strerror>". 0 or -errno. */
-int rep_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lb_file.h"
 #include "link_registry.h"
 #include "rep_plot.h"
 #include "rep_report.h"
@@ -252,7 +253,7 @@ int rep_sweep_write(const json_t *report, const char *dir, char *err, size_t err
         rep_file_name(s->module, mod, sizeof mod);
         snprintf(name, sizeof name, "sweep_%s_%s", mod, s->param);
         snprintf(p, sizeof p, "%s/%s.csv", dir, name);
-        rc = rep_write_atomic(p, buf, len, err, errlen);
+        rc = lb_write_atomic(p, buf, len, err, errlen);
         free(buf);
         char pan[128];
         panels((const double(*)[NCOL])v, s->n, pan, sizeof pan);
@@ -261,7 +262,7 @@ int rep_sweep_write(const json_t *report, const char *dir, char *err, size_t err
     }
     fclose(lf);
     if (rc == 0)
-        rc = rep_write_atomic(path, list, list_len, err, errlen);
+        rc = lb_write_atomic(path, list, list_len, err, errlen);
     free(list);
     return rc;
 }

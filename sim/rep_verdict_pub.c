@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_file.h"
 #include "rep_report.h"
 #include "rep_verdict.h"
 
@@ -47,7 +48,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
         return -ENOMEM;
     }
     fclose(m);
-    int rc = rep_write_atomic(to, buf, len, err, errlen);
+    int rc = lb_write_atomic(to, buf, len, err, errlen);
     free(buf);
     return rc;
 }
@@ -117,7 +118,7 @@ static int publish_one(const json_t *rep, const char *path, const char *dst, cha
         return -ENOMEM;
     }
     snprintf(to, sizeof to, "%s/report.json", dst);
-    rc = rep_write_atomic(to, text, strlen(text), err, errlen);
+    rc = lb_write_atomic(to, text, strlen(text), err, errlen);
     free(text);
     return rc;
 }

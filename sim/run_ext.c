@@ -187,20 +187,6 @@ json_t *run_ext_run_object(const run_inputs *in)
     return run;
 }
 
-json_t *run_absent_metrics(const json_t *m)
-{
-    json_t *a = json_array();
-    for (int i = 0; REP_SCALAR_METRICS[i]; i++)
-        if (!json_is_number(json_object_get(m, REP_SCALAR_METRICS[i])))
-            json_array_append_new(a, json_string(REP_SCALAR_METRICS[i]));
-    for (int i = 0; REP_LATENCY_METRICS[i]; i++)
-        if (!json_object_get(m, REP_LATENCY_METRICS[i]))
-            json_array_append_new(a, json_string(REP_LATENCY_METRICS[i]));
-    if (!json_object_get(m, "drops_by_reason"))
-        json_array_append_new(a, json_string("drops_by_reason"));
-    return a;
-}
-
 void run_ext_set_absent(json_t *run)
 {
     json_object_set_new(run, "absent_metrics", run_absent_metrics(json_object_get(run, "metrics")));

@@ -6,6 +6,7 @@
 
 #include "met_hist.h"
 #include "met_hlog.h"
+#include "met_names.h"
 #include "met_stats.h"
 #include "run.h"
 #include "run_acct.h"
@@ -423,4 +424,18 @@ json_t *run_object(const run_inputs *in)
     met_hist_destroy(hin);
     json_object_set_new(run, "histograms", hs);
     return run;
+}
+
+json_t *run_absent_metrics(const json_t *m)
+{
+    json_t *a = json_array();
+    for (int i = 0; MET_SCALAR_METRICS[i]; i++)
+        if (!json_is_number(json_object_get(m, MET_SCALAR_METRICS[i])))
+            json_array_append_new(a, json_string(MET_SCALAR_METRICS[i]));
+    for (int i = 0; MET_LATENCY_METRICS[i]; i++)
+        if (!json_object_get(m, MET_LATENCY_METRICS[i]))
+            json_array_append_new(a, json_string(MET_LATENCY_METRICS[i]));
+    if (!json_object_get(m, "drops_by_reason"))
+        json_array_append_new(a, json_string("drops_by_reason"));
+    return a;
 }

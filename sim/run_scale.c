@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lb_file.h"
 #include "met_proc.h"
 #include "rep_report.h"
 
@@ -208,7 +209,7 @@ int run_scale_write(const char *dir, const int64_t *steps, int n_steps, char *er
     json_decref(doc);
     if (rc == 0) {
         snprintf(path, sizeof path, "%s/scale.csv", dir);
-        rc = rep_write_atomic(path, csv, csv_len, err, errlen);
+        rc = lb_write_atomic(path, csv, csv_len, err, errlen);
     }
     free(csv);
     return rc;

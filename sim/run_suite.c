@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lb_file.h"
 #include "rep_page.h"
 #include "rep_report.h"
 #include "run_progress.h"
@@ -26,7 +27,7 @@ static int write_json(const json_t *j, const char *dir, const char *name)
     char path[4200], err[4600];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    int rc = text ? rep_write_atomic(path, text, strlen(text), err, sizeof err) : -ENOMEM;
+    int rc = text ? lb_write_atomic(path, text, strlen(text), err, sizeof err) : -ENOMEM;
     if (rc < 0)
         fprintf(stderr, "linkbench: %s\n", text ? err : "out of memory");
     free(text);
@@ -56,7 +57,7 @@ int run_finish(const run_opts *o, const char *dir, int rc)
     int prc = m ? rep_page_write(m, dirs, 1, &po, &v) : -ENOMEM;
     if (m)
         fclose(m);
-    if (prc == 0 && rep_write_atomic(page, buf, len, err, sizeof err) < 0) {
+    if (prc == 0 && lb_write_atomic(page, buf, len, err, sizeof err) < 0) {
         fprintf(stderr, "linkbench: cannot write the page: %s\n", err);
         prc = -EIO;
     }

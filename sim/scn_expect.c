@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "link_registry.h"
-#include "rep_report.h"
+#include "met_names.h"
 #include "scn_internal.h"
 
-/* Metric names come from the report contract (rep_report.h) and the drop reasons from
+/* Metric names come from the report contract (met_names.h) and the drop reasons from
  * the registry, so a typo in an expect line is an error here instead of an
  * expectation that can never fail. */
 enum sub { SUB_NONE, SUB_PCT, SUB_REASON };
@@ -30,12 +30,12 @@ static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs",
 static int metric_names(const char **names, enum sub *subs)
 {
     int n = 0;
-    for (int i = 0; REP_SCALAR_METRICS[i] && n < METRICS_MAX - 8; i++)
-        names[n] = REP_SCALAR_METRICS[i], subs[n++] = SUB_NONE;
+    for (int i = 0; MET_SCALAR_METRICS[i] && n < METRICS_MAX - 8; i++)
+        names[n] = MET_SCALAR_METRICS[i], subs[n++] = SUB_NONE;
     for (int i = 0; i < N_DERIVED && n < METRICS_MAX - 8; i++)
         names[n] = derived[i], subs[n++] = SUB_NONE;
-    for (int i = 0; REP_LATENCY_METRICS[i] && n < METRICS_MAX - 1; i++)
-        names[n] = REP_LATENCY_METRICS[i], subs[n++] = SUB_PCT;
+    for (int i = 0; MET_LATENCY_METRICS[i] && n < METRICS_MAX - 1; i++)
+        names[n] = MET_LATENCY_METRICS[i], subs[n++] = SUB_PCT;
     names[n] = "drops_by_reason", subs[n++] = SUB_REASON;
     return n;
 }
@@ -102,9 +102,9 @@ static bool split_metric(const char *path, struct scn_ref *ref, char *why, size_
     int used = 1;
     char l[256];
     if (subs[m] == SUB_PCT) {
-        int np = count(REP_LATENCY_KEYS);
-        if (n < 2 || find(seg[1], REP_LATENCY_KEYS, np) < 0) {
-            list(l, sizeof l, REP_LATENCY_KEYS, np);
+        int np = count(MET_LATENCY_KEYS);
+        if (n < 2 || find(seg[1], MET_LATENCY_KEYS, np) < 0) {
+            list(l, sizeof l, MET_LATENCY_KEYS, np);
             snprintf(why, wn, "%s needs a percentile: %s.%s", seg[0], seg[0], l);
             return false;
         }

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lb_file.h"
+#include "met_names.h"
 #include "met_stats.h"
 #include "rep_report.h"
 #include "rep_table.h"
@@ -88,7 +90,7 @@ Test(rep_report, summary_is_median_min_max_over_repetitions)
                                                                    "dual"), "msgs_sent"), "median");
     cr_assert(json_is_integer(sent));
     /* every contract metric is present for every variant */
-    for (const char *const *k = REP_SCALAR_METRICS; *k; k++)
+    for (const char *const *k = MET_SCALAR_METRICS; *k; k++)
         cr_assert_not_null(json_object_get(json_object_get(json_object_get(r, "summary"), "evloop"), *k),
                            "%s missing", *k);
     cr_assert_eq(num(r, "flags.variants.dual.reps"), 3);
@@ -214,21 +216,21 @@ Test(rep_report, unwritable_directory_gives_an_error_naming_the_path)
      * root too, unlike permission bits */
     cr_assert_neq(asprintf(&path, "%s/no/such/dir/report.json", dir), -1);
     char err[512] = "";
-    int rc = rep_write_atomic(path, "{}", 2, err, sizeof err);
+    int rc = lb_write_atomic(path, "{}", 2, err, sizeof err);
     cr_assert_eq(rc, -ENOENT);
     cr_assert(strstr(err, path) && strstr(err, strerror(ENOENT)), "err: %s", err);
     free(path);
     cr_assert_neq(asprintf(&blocker, "%s/file", dir), -1);
     fclose(fopen(blocker, "w"));
     cr_assert_neq(asprintf(&path, "%s/report.json", blocker), -1);
-    rc = rep_write_atomic(path, "{}", 2, err, sizeof err);
+    rc = lb_write_atomic(path, "{}", 2, err, sizeof err);
     cr_assert_eq(rc, -ENOTDIR);
     cr_assert(strstr(err, path) && strstr(err, strerror(ENOTDIR)), "err: %s", err);
     free(path);
     if (geteuid() != 0) {
         cr_assert_eq(chmod(dir, 0555), 0);
         cr_assert_neq(asprintf(&path, "%s/report.json", dir), -1);
-        cr_assert_eq(rep_write_atomic(path, "{}", 2, err, sizeof err), -EACCES);
+        cr_assert_eq(lb_write_atomic(path, "{}", 2, err, sizeof err), -EACCES);
         cr_assert(strstr(err, path), "err: %s", err);
         free(path);
         chmod(dir, 0755);
@@ -244,14 +246,14 @@ Test(rep_report, a_full_disk_leaves_the_old_file_and_no_temporary)
     char *dir = scratch_dir(), *path;
     cr_assert_neq(asprintf(&path, "%s/report.json", dir), -1);
     char err[512];
-    cr_assert_eq(rep_write_atomic(path, "old", 3, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(lb_write_atomic(path, "old", 3, err, sizeof err), 0, "%s", err);
     /* RLIMIT_FSIZE makes write fail (EFBIG) the way a full disk does (ENOSPC) */
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit rl = {16, 16};
     cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
     static char big[4096];
     memset(big, 'x', sizeof big);
-    int rc = rep_write_atomic(path, big, sizeof big, err, sizeof err);
+    int rc = lb_write_atomic(path, big, sizeof big, err, sizeof err);
     cr_assert_eq(rc, -EFBIG);
     cr_assert(strstr(err, path) && strstr(err, strerror(EFBIG)), "err: %s", err);
     FILE *f = fopen(path, "r");

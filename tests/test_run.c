@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "met_names.h"
 #include "rep_report.h"
 #include "lb_run.h"
 #include "lb_tmpdir.h"
@@ -81,11 +82,11 @@ Test(run, two_variants_write_a_complete_report)
     for (int v = 0; v < 2; v++) {
         json_t *s = json_object_get(sum, variants[v]);
         cr_assert_not_null(s, "no summary for %s", variants[v]);
-        for (const char *const *k = REP_SCALAR_METRICS; *k; k++)
+        for (const char *const *k = MET_SCALAR_METRICS; *k; k++)
             cr_assert(json_is_number(json_object_get(json_object_get(s, *k), "median")),
                       "%s: %s has no median", variants[v], *k);
-        for (const char *const *k = REP_LATENCY_METRICS; *k; k++)
-            for (const char *const *p = REP_LATENCY_KEYS; *p; p++)
+        for (const char *const *k = MET_LATENCY_METRICS; *k; k++)
+            for (const char *const *p = MET_LATENCY_KEYS; *p; p++)
                 cr_assert(json_is_number(json_object_get(
                               json_object_get(json_object_get(s, *k), *p), "median")),
                           "%s: %s.%s has no median", variants[v], *k, *p);

@@ -7,10 +7,10 @@
 
 #include "met_hist.h"
 #include "met_hlog.h"
-#include "rep_merge.h"
 #include "rep_report.h"
 #include "run.h"
 #include "run_ext.h"
+#include "run_merge.h"
 #include "run_shard.h"
 
 /* ---------------------------------------------------------------- options */
@@ -291,7 +291,7 @@ static json_t *synthetic_shard(int k, int n, const char *start_at, double rate, 
 static json_t *merge_of(json_t **reps, int n, char *err, size_t errlen)
 {
     const char *paths[8] = {"s0.json", "s1.json", "s2.json", "s3.json", "s4.json", "s5.json"};
-    return rep_merge_reports(reps, paths, n, err, errlen);
+    return run_merge_reports(reps, paths, n, err, errlen);
 }
 
 static double metric(const json_t *rep, const char *k)
@@ -433,14 +433,14 @@ Test(merge, json_diff_names_the_first_difference)
     char buf[256];
     json_t *a = json_pack("{s:i,s:{s:[i,i]}}", "x", 1, "y", "z", 1, 2);
     json_t *b = json_pack("{s:i,s:{s:[i,i]}}", "x", 1, "y", "z", 1, 3);
-    cr_assert(rep_merge_json_diff(a, b, buf, sizeof buf));
+    cr_assert(run_merge_json_diff(a, b, buf, sizeof buf));
     cr_assert_str_eq(buf, "y.z[1]: 2 vs 3");
     json_object_set_new(b, "w", json_true());
     json_array_set_new(json_object_get(json_object_get(b, "y"), "z"), 1, json_integer(2));
-    cr_assert(rep_merge_json_diff(a, b, buf, sizeof buf));
+    cr_assert(run_merge_json_diff(a, b, buf, sizeof buf));
     cr_assert_str_eq(buf, "w: (absent) vs true");
     json_object_del(b, "w");
-    cr_assert_not(rep_merge_json_diff(a, b, buf, sizeof buf));
+    cr_assert_not(run_merge_json_diff(a, b, buf, sizeof buf));
     json_decref(a);
     json_decref(b);
 }

@@ -7,6 +7,7 @@
 
 #include "chk.h"
 #include "cmd.h"
+#include "lb_file.h"
 #include "rep_plot.h"
 #include "rep_report.h"
 
@@ -162,7 +163,7 @@ int cmd_baseline(int argc, char **argv)
         } else
             free(s);
         s = t;
-        if (!s || rep_write_atomic(path, s, len, err, sizeof err) < 0) {
+        if (!s || lb_write_atomic(path, s, len, err, sizeof err) < 0) {
             fprintf(stderr, "linkbench baseline: %s\n", s ? err : "out of memory");
             rc = LB_EXIT_FAIL;
         } else

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
-#include "rep_merge.h"
 #include "rep_plot.h"
 #include "rep_report.h"
 #include "rep_table.h"
 #include "run_ext.h"
+#include "run_merge.h"
 
 static void usage(FILE *f)
 {
@@ -65,7 +65,7 @@ static int gather(char **args, int nargs, char ***paths, json_t ***reps, int *n,
                 rep_reports_free(found, nf);
                 return -1;
             }
-            if (!rep_merge_is_shard(r)) {
+            if (!run_merge_is_shard(r)) {
                 json_decref(r);
                 if (is_file) {
                     fprintf(stderr, "linkbench merge: %s: not a shard result (no scenario.shard: "
@@ -92,7 +92,7 @@ static int gather(char **args, int nargs, char ***paths, json_t ***reps, int *n,
 static int merge_step(json_t **reps, char **paths, int n, const char *dir, bool json, json_t **out)
 {
     char err[2048];
-    json_t *rep = rep_merge_reports(reps, (const char *const *)paths, n, err, sizeof err);
+    json_t *rep = run_merge_reports(reps, (const char *const *)paths, n, err, sizeof err);
     if (!rep) {
         fprintf(stderr, "linkbench merge: %s\n", err);
         return 2;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "lb_file.h"
 #include "rep_page.h"
 #include "rep_plot.h"
 #include "rep_report.h"
@@ -84,7 +85,7 @@ int cmd_report(int argc, char **argv)
     rep_page_opts ro = {.page_path = outp, .embed = embed, .err = stderr};
     int rc = rep_page_write(m, argv + optind, argc - optind, &ro, NULL);
     fclose(m);
-    if (rc == 0 && rep_write_atomic(outp, buf, len, err, sizeof err) < 0) {
+    if (rc == 0 && lb_write_atomic(outp, buf, len, err, sizeof err) < 0) {
         fprintf(stderr, "linkbench report: %s\n", err);
         rc = -1;
     }

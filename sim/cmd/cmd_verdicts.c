@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
+#include "lb_file.h"
 #include "lb_install.h"
 #include "rep_report.h"
 #include "rep_verdict.h"
@@ -128,7 +129,7 @@ int cmd_verdicts(int argc, char **argv)
         free(buf);
         return rc == -2 ? LB_EXIT_FAIL : LB_EXIT_USAGE;   /* -2: publishing failed */
     }
-    if (rep_write_atomic(o.out_path, buf, len, err, sizeof err) < 0) {
+    if (lb_write_atomic(o.out_path, buf, len, err, sizeof err) < 0) {
         fprintf(stderr, "linkbench verdicts: %s\n", err);
         free(buf);
         return LB_EXIT_FAIL;

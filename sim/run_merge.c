@@ -1,5 +1,5 @@
-/* rep_merge.c — join a sharded run's shard reports: check that they belong together, then per repetition merge the hosts' driver results and histograms exactly and build the run object as a single host's. */
-#include "rep_merge.h"
+/* run_merge.c — join a sharded run's shard reports: check that they belong together, then per repetition merge the hosts' driver results and histograms exactly and build the run object as a single host's. */
+#include "run_merge.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,7 @@
 
 #define SAY(...) snprintf(err, errlen, __VA_ARGS__)
 
-bool rep_merge_is_shard(const json_t *report)
+bool run_merge_is_shard(const json_t *report)
 {
     return json_is_object(json_object_get(json_object_get(report, "scenario"), "shard"));
 }
@@ -67,7 +67,7 @@ static bool diff_at(const json_t *a, const json_t *b, char *path, size_t plen, c
     return true;
 }
 
-bool rep_merge_json_diff(const json_t *a, const json_t *b, char *buf, size_t len)
+bool run_merge_json_diff(const json_t *a, const json_t *b, char *buf, size_t len)
 {
     char path[512] = "";
     buf[0] = 0;
@@ -121,17 +121,17 @@ static int check_set(shard_in *s, int n, char *err, size_t errlen)
         const char *what = NULL;
         if (s[i].count != r->count)
             what = "shard count", snprintf(d, sizeof d, "%d vs %d", s[i].count, r->count);
-        else if (rep_merge_json_diff(scen(s[i].rep, "name"), scen(r->rep, "name"), d, sizeof d))
+        else if (run_merge_json_diff(scen(s[i].rep, "name"), scen(r->rep, "name"), d, sizeof d))
             what = "scenario";
-        else if (rep_merge_json_diff(scen(s[i].rep, "links"), scen(r->rep, "links"), d, sizeof d))
+        else if (run_merge_json_diff(scen(s[i].rep, "links"), scen(r->rep, "links"), d, sizeof d))
             what = "links";
-        else if (rep_merge_json_diff(json_object_get(scen(s[i].rep, "shard"), "start_at"),
+        else if (run_merge_json_diff(json_object_get(scen(s[i].rep, "shard"), "start_at"),
                                      json_object_get(scen(r->rep, "shard"), "start_at"), d, sizeof d))
             what = "start time (--start-at: another launch)";
-        else if (rep_merge_json_diff(json_object_get(scen(s[i].rep, "target"), "url"),
+        else if (run_merge_json_diff(json_object_get(scen(s[i].rep, "target"), "url"),
                                      json_object_get(scen(r->rep, "target"), "url"), d, sizeof d))
             what = "target";
-        else if (rep_merge_json_diff(json_object_get(s[i].rep, "config"), json_object_get(r->rep, "config"),
+        else if (run_merge_json_diff(json_object_get(s[i].rep, "config"), json_object_get(r->rep, "config"),
                                      d, sizeof d))
             what = "config";
         else if (reps_of(s[i].rep, ra, sizeof ra), reps_of(r->rep, rb, sizeof rb), strcmp(ra, rb))
@@ -413,7 +413,7 @@ fail:
 
 /* ---------------------------------------------------------------- the report */
 
-json_t *rep_merge_reports(json_t *const *reports, const char *const *paths, int n, char *err,
+json_t *run_merge_reports(json_t *const *reports, const char *const *paths, int n, char *err,
                           size_t errlen)
 {
     if (n < 1)
@@ -424,7 +424,7 @@ json_t *rep_merge_reports(json_t *const *reports, const char *const *paths, int 
     for (int i = 0; i < n; i++) {
         s[i].rep = reports[i];
         s[i].path = paths[i];
-        if (!rep_merge_is_shard(reports[i])) {
+        if (!run_merge_is_shard(reports[i])) {
             SAY("%s: not a shard result (no scenario.shard: written without run --shard)", paths[i]);
             free(s);
             return NULL;

@@ -1,6 +1,6 @@
-/* rep_merge.h — `linkbench merge`: the shard reports of one sharded run joined into one report, exactly, in the format of a single host's. */
-#ifndef LINKBENCH_REP_MERGE_H
-#define LINKBENCH_REP_MERGE_H
+/* run_merge.h — `linkbench merge`: the shard reports of one sharded run joined into one report, exactly, in the format of a single host's. */
+#ifndef LINKBENCH_RUN_MERGE_H
+#define LINKBENCH_RUN_MERGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,17 +27,17 @@
  * machine.hosts (each host's machine record) and scenario.shards. */
 
 /* Whether a loaded report is a shard result (scenario.shard is present). */
-bool rep_merge_is_shard(const json_t *report);
+bool run_merge_is_shard(const json_t *report);
 
 /* Join n shard reports of one step (same scenario.links) into one report (a new
  * reference), or NULL with the refusal in err ("shard 2/4 missing (have 0, 1, 3)",
  * "<path>: config differs from <path0>'s at client.rate_per_s: 40 vs 50"). paths name
  * the reports in messages. */
-json_t *rep_merge_reports(json_t *const *reports, const char *const *paths, int n, char *err,
+json_t *run_merge_reports(json_t *const *reports, const char *const *paths, int n, char *err,
                           size_t errlen);
 
 /* The first place two JSON values differ, as a dotted path with both values
  * ("client.rate_per_s: 40 vs 50"), into buf; false when they are equal. */
-bool rep_merge_json_diff(const json_t *a, const json_t *b, char *buf, size_t len);
+bool run_merge_json_diff(const json_t *a, const json_t *b, char *buf, size_t len);
 
 #endif
