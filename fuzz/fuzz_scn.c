@@ -1,4 +1,4 @@
-/* fuzz_scn.c — libFuzzer target: the scenario loader (sim/scn.h): parse and validate any JSON text. */
+/* fuzz_scn.c — libFuzzer target: the scenario loader (sim/scn/scn.h): parse and validate any JSON text. */
 #include "fuzz_targets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,4 @@
-/* fuzz_targets.h — the fuzz entry points, shared by the libFuzzer targets and tests/test_fuzz_regress.c. */
+/* fuzz_targets.h — the fuzz entry points, shared by the libFuzzer targets and tests/fuzz/test_fuzz_regress.c. */
 #ifndef LINKBENCH_FUZZ_TARGETS_H
 #define LINKBENCH_FUZZ_TARGETS_H
 

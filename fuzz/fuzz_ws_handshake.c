@@ -1,4 +1,4 @@
-/* fuzz_ws_handshake.c — libFuzzer target: the HTTP upgrade parser (sim/ws_handshake.h). */
+/* fuzz_ws_handshake.c — libFuzzer target: the HTTP upgrade parser (sim/vsock/ws_handshake.h). */
 #include "fuzz_targets.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

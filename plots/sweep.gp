@@ -1,6 +1,6 @@
 # sweep.gp — one design's instances swept over one param: CPU, wake-ups, latency (and threads, links, drops where they moved) versus the param's value.
 # usage: gnuplot -c sweep.gp <dir> <stem> <param> "<panel> ..." "<title>"
-#   reads <dir>/<stem>.csv (value,variant,cpu_us_per_link_s,...: sim/rep_sweep.h), writes <dir>/<stem>.png and .svg
+#   reads <dir>/<stem>.csv (value,variant,cpu_us_per_link_s,...: sim/rep/internal/rep_sweep.h), writes <dir>/<stem>.png and .svg
 #   panels: cpu wakeups lat_out lat_in lat_rtt threads links dropped (rep_sweep.c chooses the ones with data)
 dir = ARG1; stem = ARG2; param = ARG3; panels = ARG4; title0 = ARG5
 sd = "."

@@ -62,7 +62,7 @@ done
   echo
   echo "Produced by \`linkbench run workloads/suites/$suite.json\` and \`scripts/publish.sh${sub:+ --sub $sub}\`"
   echo "on $(date -u +%Y-%m-%d). Every paragraph below is generated from the measurements by"
-  echo "\`report.md\`'s generator (\`sim/rep_md.c\`). Each directory holds the scenario's"
+  echo "\`report.md\`'s generator (\`sim/rep/rep_md.c\`). Each directory holds the scenario's"
   echo "\`report.md\` (machine record, the seed's 性能对比总结 table rebuilt from measurements,"
   echo "expectations) and its charts; raw \`report.json\`, CSVs and \`.hlog\` files are not"
   echo "published (run the suite to get them)."

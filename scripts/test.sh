@@ -48,7 +48,7 @@ echo "test: quick suite and check done at ${SECONDS}s"
 # the committed tree in build/compare-<sha>/ (in a CI clone HEAD is this very code) and
 # alternates its modules with this build's in the same runs; it must find no regression
 # (exit 0). The planted regression (a module 200 µs slower per message, exit 99) is
-# tests/test_compare.c, in ctest above.
+# tests/cmd/test_compare.c, in ctest above.
 if ! "$top/build/linkbench" compare --base HEAD --source "$top" --variant evloop,dual \
     --duration 1 --links 20 --repeat 5 --max-repeat 7 --changes-only \
     --out "$top/build/compare-results" --junit "$top/build/compare-self.xml" \

@@ -1,4 +1,4 @@
-// app.go — the app model of sim/app.c in Go: consumers fed by readiness notices (echo or sink, service time), held sends, server push, the idle reaper.
+// app.go — the app model of sim/app/app.c in Go: consumers fed by readiness notices (echo or sink, service time), held sends, server push, the idle reaper.
 package main
 
 import (
@@ -17,7 +17,7 @@ import (
 // its own goroutine, so a Send that blocks stalls only that caller: a message the seed's
 // Send would block on is held for its link and offered again by a goroutine blocked in
 // the real Send (the held message's "caller"), and nothing more is taken from that link
-// until its held messages are gone — exactly the C app's rule (sim/app.c).
+// until its held messages are gone — exactly the C app's rule (sim/app/app.c).
 
 const wireHdrBytes = 48
 const wireMagic = 0x4c4b4231
@@ -384,7 +384,7 @@ func (a *app) serveTime(t0 int64) {
 	}
 }
 
-// process is sim/app.c's process(): account the message on its link, then echo or
+// process is sim/app/app.c's process(): account the message on its link, then echo or
 // sink it. True when its echo was held (the source then waits for that link).
 func (a *app) process(w *worker, src *source, s *slot, p []byte) bool {
 	now := nanotime()
@@ -438,7 +438,7 @@ func (a *app) process(w *worker, src *source, s *slot, p []byte) bool {
 	return held
 }
 
-// seqLocked: the per-link sequence bookkeeping of sim/app.c (holes, late, duplicates).
+// seqLocked: the per-link sequence bookkeeping of sim/app/app.c (holes, late, duplicates).
 func (a *app) seqLocked(s *slot, seq uint64) {
 	if seq > s.nextSeq && s.seqStarted {
 		a.st.seqMissing.Add(int64(seq - s.nextSeq))

@@ -1,4 +1,4 @@
-// config.go — the server configuration the run sends (sim/srv_main.h), and each Go design's params with the seed's constants as defaults.
+// config.go — the server configuration the run sends (sim/srv/srv_main.h), and each Go design's params with the seed's constants as defaults.
 package main
 
 import (
@@ -105,7 +105,7 @@ func init() {
 // declared goroutines per link, as the seed's table says.
 var designGoroutines = map[string]float64{"dual": 2, "batch": 1, "poll": 1, "hybrid": 1, "pair": 0.5}
 
-// serverConfig is the first line from the parent (sim/srv_main.h).
+// serverConfig is the first line from the parent (sim/srv/srv_main.h).
 type serverConfig struct {
 	Variant string           `json:"variant"`
 	Params  map[string]int64 `json:"params"`

@@ -9,7 +9,7 @@ import (
 	"syscall"
 )
 
-// Drop reasons, close causes and counters: the names of sim/link.h, as the report
+// Drop reasons, close causes and counters: the names of sim/link/link.h, as the report
 // carries them (link_drop_reason_name and friends).
 type dropReason int
 

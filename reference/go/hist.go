@@ -1,4 +1,4 @@
-// hist.go — the C server's latency histogram (sim/met_hist_layout.h: HdrHistogram geometry, 1 ns to 2^37-1 ns, 3 significant digits) and its JSON form, so the run merges Go and C histograms alike.
+// hist.go — the C server's latency histogram (sim/met/internal/met_hist_layout.h: HdrHistogram geometry, 1 ns to 2^37-1 ns, 3 significant digits) and its JSON form, so the run merges Go and C histograms alike.
 package main
 
 import "math/bits"

@@ -1,4 +1,4 @@
-// main.go — linkbench-go: the seed's five Go designs as a server child of `linkbench run --variant go:<design>`, speaking the C server's pipe protocol (sim/srv_main.h).
+// main.go — linkbench-go: the seed's five Go designs as a server child of `linkbench run --variant go:<design>`, speaking the C server's pipe protocol (sim/srv/srv_main.h).
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 
 // The run starts this program instead of its own server child when a variant is
 // spelled go:<design>: commands on fd 3, events on fd 4, one JSON document per line,
-// exactly as the C server (sim/srv_main.h), so the run drives, times and accounts a Go
+// exactly as the C server (sim/srv/srv_main.h), so the run drives, times and accounts a Go
 // design like any other variant. `linkbench-go --params` prints the designs' params.
 const (
 	ctrlFD   = 3

@@ -1,4 +1,4 @@
-// report.go — snapshots of the Go server's counters and the report document it sends to the run, in the names of the C server's (sim/srv_report.h).
+// report.go — snapshots of the Go server's counters and the report document it sends to the run, in the names of the C server's (sim/srv/internal/srv_report.h).
 package main
 
 import "syscall"

@@ -16,7 +16,7 @@ import (
 )
 
 // nanotime is the runtime's CLOCK_MONOTONIC in ns: the clock of the driver's wire
-// timestamps (sim/wire.h), read through the vDSO like the C server's rt_now().
+// timestamps (sim/link/wire.h), read through the vDSO like the C server's rt_now().
 //
 //go:linkname nanotime runtime.nanotime
 func nanotime() int64

@@ -4,7 +4,7 @@
 /* A table: a test's absent show list, a claim's absent tests, are empty (zero). */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-/* How to read the rules: sim/rep_verdict.h. Scenarios: the shipped ones in workloads/ (the
+/* How to read the rules: sim/rep/rep_verdict.h. Scenarios: the shipped ones in workloads/ (the
  * default suite), workloads/seed/ (the seed's proposed variants, sweeps and scale) and
  * workloads/go/ (the Go originals beside their C ports); workloads/suites/verdicts.json
  * runs what this page reads. Variant names: the five seed designs and evloop; instances

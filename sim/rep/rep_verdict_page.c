@@ -389,7 +389,7 @@ int rv_page_write(FILE *f, const struct rv_opts *o, char *err, size_t errlen)
             "recommendations (推荐使用), one row each: the seed's words with a translation, the "
             "figures that test it (medians over repetitions, from the report linked), the rule "
             "and the verdict that rule computes. Nothing in the last column is written by hand: "
-            "`linkbench verdicts` evaluates the rules (`sim/rep_verdict_claims.c`) on the "
+            "`linkbench verdicts` evaluates the rules (`sim/rep/rep_verdict_claims.c`) on the "
             "report.json files it is given, so the page is redone whenever the suite is "
             "(`linkbench run workloads/suites/verdicts.json`, then `linkbench verdicts OUT.md "
             "RESULTS_DIR`). Generated %s from %d reports. Machine: %lld CPUs, %s, %s.\n\n"

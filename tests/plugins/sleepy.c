@@ -18,7 +18,7 @@
 #endif
 /* The noisy/ build: raw system calls on every send, which break the rule (a variant
  * talks only to rt and vsock) exactly as a plug-in hiding work would: no harness counter
- * sees them, the kernel's count must (tests/test_kernel.c). */
+ * sees them, the kernel's count must (tests/run/test_kernel.c). */
 #ifndef SLEEPY_SYSCALLS
 #define SLEEPY_SYSCALLS 0
 #endif
