@@ -21,6 +21,7 @@
 #include "run_plan.h"
 #include "run_remeasure.h"
 #include "run_shard.h"
+#include "run_suite.h"
 
 #define VARIANT "external"   /* the report's variant name for the target */
 
@@ -447,17 +448,7 @@ static int load(const run_opts *o, const char *file, const struct scn_scaling *s
 {
     struct scn_diag d;
     scn_diag_init(&d);
-    int errs = scn_parse_file(file, s, &d);
-    if (!errs && sc)
-        scn_apply_scaling(s, sc);
-    if (!errs && o->links > 0)
-        scn_override_links(s, o->links);
-    if (!errs && o->duration_s > 0)
-        scn_override_duration(s, o->duration_s);
-    if (!errs && o->repeat > 0)
-        scn_override_repetitions(s, o->repeat);
-    if (!errs && o->remeasure_set)
-        s->driver_remeasure = o->remeasure;
+    int errs = run_parse_overridden(o, file, sc, s, &d);
     int64_t most = s->links;
     for (int i = 0; i < s->n_steps; i++)
         most = s->steps[i] > most ? s->steps[i] : most;

@@ -88,15 +88,13 @@ int run_make_dir(const char *out, const char *name, char *dir, size_t len, char 
     return -EEXIST;
 }
 
-/* Load, override and validate one scenario with the variants' real param tables (the
- * modules are loaded here only to read them: the server child loads its own). Errors
- * are printed as the loader words them. 0 or -1. */
-int run_load_scenario(const run_opts *o, const char *file, const struct scn_scaling *sc,
-                      struct scn *s)
+/* Parse one scenario, then the suite's scaling and the command line's overrides, in that
+ * order (a --links given by hand wins over a suite's links_factor). The parser's error
+ * count (0: parsed). Shared by built-in and --target runs. */
+int run_parse_overridden(const run_opts *o, const char *file, const struct scn_scaling *sc,
+                         struct scn *s, struct scn_diag *d)
 {
-    struct scn_diag d;
-    scn_diag_init(&d);
-    int errs = scn_parse_file(file, s, &d);
+    int errs = scn_parse_file(file, s, d);
     if (!errs && sc)
         scn_apply_scaling(s, sc);
     if (!errs && o->links > 0)
@@ -107,6 +105,18 @@ int run_load_scenario(const run_opts *o, const char *file, const struct scn_scal
         scn_override_repetitions(s, o->repeat);
     if (!errs && o->remeasure_set)
         s->driver_remeasure = o->remeasure;
+    return errs;
+}
+
+/* Load, override and validate one scenario with the variants' real param tables (the
+ * modules are loaded here only to read them: the server child loads its own). Errors
+ * are printed as the loader words them. 0 or -1. */
+int run_load_scenario(const run_opts *o, const char *file, const struct scn_scaling *sc,
+                      struct scn *s)
+{
+    struct scn_diag d;
+    scn_diag_init(&d);
+    int errs = run_parse_overridden(o, file, sc, s, &d);
     char vlist[1024];
     if (!errs && o->variants && run_go_expand(o->variants, vlist, sizeof vlist) < 0) {
         scn_diag_add(&d, "--variant: list too long (got \"%s\")", o->variants);

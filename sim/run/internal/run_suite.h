@@ -28,6 +28,10 @@ int run_finish(const run_opts *o, const char *dir, int rc);
 /* out/<name>/<UTC timestamp>[-n], created fresh. 0 or -errno with err. */
 int run_make_dir(const char *out, const char *name, char *dir, size_t len, char *err,
                  size_t errlen);
+/* Parse a scenario with the suite's scaling (or NULL) and the command line's overrides
+ * applied; the parser's error count, its words in d. */
+int run_parse_overridden(const run_opts *o, const char *file, const struct scn_scaling *sc,
+                         struct scn *s, struct scn_diag *d);
 /* Load, scale, override and validate one scenario (errors printed). 0 or -1. */
 int run_load_scenario(const run_opts *o, const char *file, const struct scn_scaling *sc,
                       struct scn *s);
