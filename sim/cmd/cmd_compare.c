@@ -145,7 +145,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
     char e[600];
     int rc = cmp_spawn(argv, NULL, NULL, NULL, e, sizeof e);
     if (rc != 0) {
-        snprintf(err, errlen, "cannot copy %s to %s", from, to);
+        snprintf(err, errlen, "cannot copy %.400s to %.400s", from, to);
         return -1;
     }
     return 0;

@@ -250,8 +250,8 @@ static size_t parse(vsock *s, pass *ps, uint8_t *p, size_t n)
     size_t at = 0;
     bool want_mask = s->role == VSOCK_SERVER;
     while (at < n && !ps->stop && !ps->err) {
-        size_t hdr;
-        uint64_t pl;
+        size_t hdr = 0;   /* header() leaves both unset on a bad header: -O3 sees it */
+        uint64_t pl = 0;
         uint8_t *f = p + at;
         int h = header(f, n - at, &hdr, &pl);
         if (h == 0)
@@ -411,8 +411,8 @@ static int keep(vsock *s, const uint8_t *p, size_t n)
  * length is refused: parsing says so). */
 static size_t carried_frame(const vsock *s)
 {
-    size_t hdr;
-    uint64_t pl;
+    size_t hdr = 0;
+    uint64_t pl = 0;
     if (header(s->carry + s->carry_off, s->carry_len - s->carry_off, &hdr, &pl) != 1 ||
         pl > s->max_msg)
         return 0;
