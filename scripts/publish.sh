@@ -50,13 +50,15 @@ cp "$src"/overview*.png "$dst.new/" 2>/dev/null || true
 # stepped scenarios: threads, memory and CPU per link-second versus links, drawn beside
 # the steps (one chart per scenario)
 scale_charts=""
-for chart in "$src"/*/*/scale.png; do
-  [ -e "$chart" ] || continue
-  scen=$(basename "$(dirname "$(dirname "$chart")")")
+# (a suite's run keeps it at <scenario>/scale.png; a lone scenario's run at
+# <scenario>/<stamp>/scale.png: the scenario is the first directory either way)
+while IFS= read -r chart; do
+  rel=${chart#"$src"/}
+  scen=${rel%%/*}
   mkdir -p "$dst.new/$scen"
   cp "$chart" "$dst.new/$scen/scale.png"
   scale_charts+=$'\n'"![$scen: threads, memory and CPU per link versus links]($scen/scale.png)"$'\n'
-done
+done < <(find "$src" -mindepth 2 -maxdepth 3 -name scale.png -not -path '*/links_*' | sort)
 {
   echo "# Published findings: the $suite suite"
   echo
