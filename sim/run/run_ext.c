@@ -19,6 +19,7 @@
 #include "rep_table.h"
 #include "run_ext.h"
 #include "run_plan.h"
+#include "run_progress.h"
 #include "run_remeasure.h"
 #include "run_shard.h"
 #include "run_suite.h"
@@ -470,31 +471,38 @@ static int load(const run_opts *o, const char *file, const struct scn_scaling *s
     return errs ? -1 : 0;
 }
 
-static int ext_scenario(const run_opts *o, const run_target *t, const run_url *u, const char *file,
-                        struct scn *s)
+/* <out>/<name>_external[_shard_I_of_N]/<UTC timestamp>[-n], created fresh: a lone
+ * scenario's results, or a suite's (its scenarios in subdirectories). */
+static int ext_make_dir(const run_opts *o, const char *name, char *dir, size_t len)
 {
-    char dir[4096], ts[32];
+    char ts[32];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    int rc = 0;
     char kind[64] = "external";
     if (o->shard)
         snprintf(kind, sizeof kind, "external_shard_%d_of_%d", o->shard->index, o->shard->count);
     for (int n = 1; n < 100; n++) {
-        snprintf(dir, sizeof dir, n == 1 ? "%s/%s_%s/%s" : "%s/%s_%s/%s-%d", o->out_dir, s->name, kind,
-                 ts, n);
+        snprintf(dir, len, n == 1 ? "%s/%s_%s/%s" : "%s/%s_%s/%s-%d", o->out_dir, name, kind, ts, n);
         struct stat st;
         if (stat(dir, &st) < 0)
             break;
     }
-    if ((rc = run_mkdir_p(dir)) < 0) {
+    int rc = run_mkdir_p(dir);
+    if (rc < 0) {
         fprintf(stderr, "linkbench: cannot create results directory %s: %s\n", dir, strerror(-rc));
-        return LB_RUN_FAIL;
+        return -1;
     }
+    return 0;
+}
+
+/* One scenario against the target, its results in dir (created). */
+static int ext_scenario(const run_opts *o, const run_target *t, const run_url *u, const char *file,
+                        struct scn *s, const char *dir)
+{
+    int rc = 0;
     keep_answerable_expects(s, t->cmd || t->pid > 0, file, o->quiet || o->json);
-    rc = 0;
     if (!s->n_steps)
         rc = ext_links(o, t, u, file, s, s->links, dir);
     for (int i = 0; i < s->n_steps && !run_interrupted; i++) {
@@ -560,7 +568,13 @@ int run_ext_file(const run_opts *o, const run_target *t, const char *file)
         struct scn s;
         if (load(o, file, NULL, &s) < 0 || check(file, &s, o->quiet || o->json) < 0)
             return LB_RUN_USAGE;
-        return ext_scenario(o, t, &u, file, &s);
+        char dir[4096];
+        if (ext_make_dir(o, s.name, dir, sizeof dir) < 0)
+            return LB_RUN_FAIL;
+        run_progress_plan(1, 0, 0);
+        int rc = ext_scenario(o, t, &u, file, &s, dir);
+        /* a shard's part gets its page with the merged report (linkbench merge) */
+        return o->shard ? rc : run_finish(o, dir, rc);
     }
     struct scn_suite st;
     struct scn_diag d;
@@ -571,7 +585,15 @@ int run_ext_file(const run_opts *o, const run_target *t, const char *file)
         return LB_RUN_USAGE;
     }
     scn_diag_deinit(&d);
-    /* a suite runs what the target can answer and says what it skipped */
+    /* a suite runs what the target can answer and says what it skipped; its scenarios'
+     * results go under one directory with one page and one verdict, as a built-in
+     * suite's do */
+    char dir[4096];
+    if (ext_make_dir(o, st.name, dir, sizeof dir) < 0) {
+        scn_suite_deinit(&st);
+        return LB_RUN_FAIL;
+    }
+    run_progress_plan(st.n, 0, 0);
     int rc = 0;
     for (int i = 0; i < st.n && !run_interrupted; i++) {
         struct scn s;
@@ -581,8 +603,20 @@ int run_ext_file(const run_opts *o, const run_target *t, const char *file)
         }
         if (check(st.entries[i].path, &s, o->quiet || o->json) < 0)
             continue;
-        rc |= ext_scenario(o, t, &u, st.entries[i].path, &s);
+        char sd[4300];
+        for (int n = 1; n < 100; n++) {
+            snprintf(sd, sizeof sd, n == 1 ? "%s/%s" : "%s/%s-%d", dir, s.name, n);
+            struct stat sst;
+            if (stat(sd, &sst) < 0)
+                break;
+        }
+        if (run_mkdir_p(sd) < 0) {
+            fprintf(stderr, "linkbench: cannot create results directory %s\n", sd);
+            rc |= LB_RUN_FAIL;
+            break;
+        }
+        rc |= ext_scenario(o, t, &u, st.entries[i].path, &s, sd);
     }
     scn_suite_deinit(&st);
-    return rc;
+    return rc == LB_RUN_USAGE ? rc : run_finish(o, dir, rc);
 }

@@ -241,6 +241,55 @@ Test(external, builtin_server_via_target_cmd)
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(run, "target"), "exit")),
                      "exited with status 0");
     json_decref(rep);
+    /* like a built-in run, it ends with its page, whose path is the last line */
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s/res/small_external/*/index.html", dir);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no index.html under %s\n%s", pat, out);
+    cr_assert(strstr(out, "page: ") && strstr(out, g.gl_pathv[0]), "%s", out);
+    globfree(&g);
+    free(out);
+    free(err);
+}
+
+/* A suite against a target: what the target cannot answer is refused and said, the rest
+ * runs into one directory with one page and one verdict, as a built-in suite does. */
+Test(external, suite_has_one_page_and_verdict)
+{
+    char scn[700], suite[700], res[700], cmd[1200], push[700], *out, *err;
+    scenario(scn, sizeof scn);
+    src_path(push, sizeof push, "workloads/server_push.json");
+    snprintf(suite, sizeof suite, "%s/two.json", dir);
+    FILE *f = fopen(suite, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"name\": \"two\", \"description\": \"a target suite\", "
+               "\"scenarios\": [\"%s\", \"%s\"]}", scn, push);
+    fclose(f);
+    snprintf(res, sizeof res, "%s/res", dir);
+    snprintf(cmd, sizeof cmd, "'%s' serve --variant evloop --listen 127.0.0.1:0", bin());
+    int rc = linkbench(&out, &err, (const char *const[]){"run", "--out", res, "--target",
+                       "ws://127.0.0.1:0/", "--target-cmd", cmd, suite, NULL});
+    cr_assert_eq(rc, 0, "exit %d\n%s\n%s", rc, out, err);
+    cr_assert(strstr(err, "server_push") && strstr(err, "cannot run against an external target"),
+              "the refused scenario is not named: %s", err);
+    cr_assert(strstr(out, "verdict: PASS: 1 scenario, 1 report (1 valid)"), "%s", out);
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s/res/two_external/*/small/report.json", dir);
+    glob_t g;
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no %s\n%s", pat, out);
+    cr_assert_eq(g.gl_pathc, 1);
+    globfree(&g);
+    snprintf(pat, sizeof pat, "%s/res/two_external/*/index.html", dir);
+    cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no suite page %s\n%s", pat, out);
+    /* the last line: "page: <that path>" */
+    size_t n = strlen(out);
+    while (n && out[n - 1] == '\n')
+        out[--n] = 0;
+    const char *last = strrchr(out, '\n');
+    last = last ? last + 1 : out;
+    cr_assert(!strncmp(last, "page: ", 6) && !strcmp(last + 6, g.gl_pathv[0]),
+              "the last line is not the page's path: %s", last);
+    globfree(&g);
     free(out);
     free(err);
 }
