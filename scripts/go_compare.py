@@ -56,6 +56,14 @@ def torn_frames(report, variant):
     return n
 
 
+def limit_reached(report, variant):
+    """What stopped a run from holding every link (flags.limit_reached), the first said."""
+    for run in report.get("runs", []):
+        if run.get("variant") == variant and run.get("flags", {}).get("limit_reached"):
+            return run["flags"]["limit_reached"]
+    return None
+
+
 def fmt(v, unit=""):
     if v is None:
         return "–"
@@ -169,10 +177,19 @@ def why(report, rows):
                        f"same way (its reads follow Go's, docs/seed-fidelity.md) but its threads wake "
                        f"at other moments; with read_keeps_partial = 1 it keeps them.")
         if hc is not None and hg is not None and hg > hc * 1.05:
-            why = (f"both lose links to frames torn by their 1 ms read deadlines (links closed by "
-                   f"error: {fmt(ec or 0)} in C, {fmt(eg or 0)} in Go): which links a deadline catches "
-                   f"mid-frame is a matter of when each runtime's threads wake"
-                   if (ec or 0) > 0 else "see the run's limit_reached: threads or open files")
+            lim = limit_reached(report, d)
+            if (ec or 0) > 0 and (eg or 0) > 0:
+                why = (f"both lose links to frames torn by their read deadlines (links closed by "
+                       f"error: {fmt(ec)} in C, {fmt(eg)} in Go): which links a deadline catches "
+                       f"mid-frame is a matter of when each runtime's threads wake")
+            elif lim:
+                # said as the run says it: a C port whose polling threads take both cores
+                # leaves new handshakes to time out, which no Go run meets
+                why = f"the C port's run: {lim}"
+            elif (ec or 0) > 0:
+                why = f"the C port closed {fmt(ec)} links on errors, the Go original none"
+            else:
+                why = "neither run says why: compare their links.* counts"
             out.append(f"**{d}, links held**: the C port held {fmt(hc)}, the Go original {fmt(hg)} ({why}).")
     return out
 

@@ -33,6 +33,7 @@ type appStats struct {
 	seqLate, seqDup                                                   atomic.Int64
 	sent, echoed, pushed, sinkFreed, sendEagain, heldNow, heldPeak    atomic.Int64
 	unsentAtClose, variantDrops, idleClosed, reaperRuns, latOverflow  atomic.Int64
+	pushesLate, pushLagMaxNs                                          atomic.Int64
 	closes                                                            [causeCount]atomic.Int64
 }
 
@@ -581,51 +582,6 @@ func (a *app) sleepUntil(t int64) bool {
 		return false
 	case <-tm.C:
 		return true
-	}
-}
-
-// pusherMain: the C pusher's schedule (rt_ticker: Go's Ticker, missed ticks dropped),
-// one message per open link per tick, its t_sched the tick it belongs to.
-func (a *app) pusherMain() {
-	period := int64(time.Second) / a.cfg.App.PushPerS
-	if period < 1 {
-		period = 1
-	}
-	next := nanotime() + period
-	n := int(a.cfg.App.PushBytes)
-	for {
-		sched := next
-		if !a.sleepUntil(next) {
-			return
-		}
-		now := nanotime()
-		next += period
-		if next <= now {
-			next += ((now-next)/period + 1) * period
-		}
-		links := a.links()
-		for id := uint32(0); id < links; id++ {
-			s := a.slot(id)
-			if s == nil || !s.open.Load() || s.closed.Load() {
-				continue
-			}
-			p := make([]byte, n)
-			for i := wireHdrBytes; i < n; i++ {
-				p[i] = 0xa5
-			}
-			s.mu.Lock()
-			binary.LittleEndian.PutUint32(p[0:], wireMagic)
-			binary.LittleEndian.PutUint32(p[4:], wirePush)
-			binary.LittleEndian.PutUint32(p[8:], id)
-			binary.LittleEndian.PutUint32(p[12:], uint32(n))
-			binary.LittleEndian.PutUint64(p[16:], uint64(s.pushSeq))
-			s.pushSeq++
-			binary.LittleEndian.PutUint64(p[24:], uint64(sched))
-			binary.LittleEndian.PutUint64(p[40:], uint64(nanotime()))
-			a.st.pushed.Add(1)
-			a.offerLocked(s, p)
-			s.mu.Unlock()
-		}
 	}
 }
 

@@ -115,15 +115,17 @@ type serverConfig struct {
 		MaxMsgBytes   int64 `json:"max_msg_bytes"`
 	} `json:"common"`
 	App struct {
-		Workers       int    `json:"workers"`
-		Mode          string `json:"mode"`
-		RecvBatch     int    `json:"recv_batch"`
-		ServiceNs     int64  `json:"service_ns"`
-		PushPerS      int64  `json:"push_per_s"`
-		PushBytes     int64  `json:"push_bytes"`
-		IdleTimeoutNs int64  `json:"idle_timeout_ns"`
-		ReapPeriodNs  int64  `json:"reap_period_ns"`
-		MaxLinks      int64  `json:"max_links"`
+		Workers       int     `json:"workers"`
+		Mode          string  `json:"mode"`
+		RecvBatch     int     `json:"recv_batch"`
+		ServiceNs     int64   `json:"service_ns"`
+		PushPerS      float64 `json:"push_per_s"`
+		PushPattern   string  `json:"push_pattern"`
+		PushSeed      uint64  `json:"push_seed"`
+		PushBytes     int64   `json:"push_bytes"`
+		IdleTimeoutNs int64   `json:"idle_timeout_ns"`
+		ReapPeriodNs  int64   `json:"reap_period_ns"`
+		MaxLinks      int64   `json:"max_links"`
 	} `json:"app"`
 	Pin       []int  `json:"pin"`
 	Addr      string `json:"addr"`
@@ -144,6 +146,8 @@ func parseConfig(line []byte) (*serverConfig, error) {
 	c.App.Mode = "echo"
 	c.App.RecvBatch = 64
 	c.App.PushBytes = 64
+	c.App.PushPattern = "constant"
+	c.App.PushSeed = 1
 	c.App.ReapPeriodNs = int64(time.Second)
 	c.App.MaxLinks = 65536
 	c.Addr = "127.0.0.1"
@@ -197,7 +201,9 @@ func parseConfig(line []byte) (*serverConfig, error) {
 	case a.RecvBatch < 1:
 		return nil, fmt.Errorf("app: recv_batch: must be >= 1 (got %d)", a.RecvBatch)
 	case a.PushPerS < 0 || a.PushPerS > 1000000:
-		return nil, fmt.Errorf("app: push_per_s: must be in [0, 1000000] (got %d)", a.PushPerS)
+		return nil, fmt.Errorf("app: push_per_s: must be in [0, 1000000] (got %g)", a.PushPerS)
+	case a.PushPattern != "constant" && a.PushPattern != "poisson":
+		return nil, fmt.Errorf("app: push_pattern: must be constant or poisson (got %q)", a.PushPattern)
 	case a.PushPerS > 0 && a.PushBytes < wireHdrBytes:
 		return nil, fmt.Errorf("app: push_bytes: must be >= 48 (the wire header) (got %d)", a.PushBytes)
 	case a.IdleTimeoutNs < 0 || (a.IdleTimeoutNs > 0 && a.ReapPeriodNs <= 0):

@@ -84,6 +84,7 @@ func takeSnap(a *app, acc *acceptor) snap {
 		"send_eagain": st.sendEagain.Load(), "held_peak": st.heldPeak.Load(),
 		"variant_drops": st.variantDrops.Load(), "idle_closed": st.idleClosed.Load(),
 		"reaper_runs": st.reaperRuns.Load(), "lat_in_overflow": st.latOverflow.Load(),
+		"pushes_late": st.pushesLate.Load(), "push_lag_max_ns": st.pushLagMaxNs.Load(),
 	}
 	return s
 }
@@ -170,7 +171,10 @@ func reportJSON(base, m0, m1, acct, fin snap, latIn *hist) obj {
 		"closes_run":            namedCloses(fin.closes),
 		"counters":              namedCounters(fin.counters),
 		"app":                   app,
-		"app_window":            obj{"recv_msgs": m1.appc["recv_msgs"] - m0.appc["recv_msgs"]},
+		// the window's pushes are what was offered in it (the harness's kept_up rule)
+		"app_window": obj{"recv_msgs": m1.appc["recv_msgs"] - m0.appc["recv_msgs"],
+			"pushed": m1.appc["pushed"] - m0.appc["pushed"]},
+		"app_drain": obj{"recv_msgs": acct.appc["recv_msgs"] - m1.appc["recv_msgs"]},
 		"links": obj{
 			"held": m1.attached - m1.closedN, "attached": fin.attached,
 			"attach_failed": fin.appc["attach_failed"], "thread_limit": 0,

@@ -81,7 +81,10 @@ static void window_metrics(json_t *m, json_t *flags, const struct drv_result *dr
     int64_t growth = dr->window.backlog_end - dr->window.backlog_start;
     bool rate_ok = offered == 0 || delivered >= 0.98 * (double)offered;
     bool backlog_ok = sink || offered == 0 || growth <= 0.02 * (double)offered;
-    bool kept = rate_ok && backlog_ok && win_s > 0;
+    /* a server report without the window's pushes leaves what was offered unknown: the
+     * Go reference server once had none, and every push design "kept up" delivering 0 */
+    bool pushes_known = !srv || json_is_integer(json_object_get(json_object_get(srv, "app_window"), "pushed"));
+    bool kept = rate_ok && backlog_ok && win_s > 0 && pushes_known;
     json_object_set_new(m, "kept_up", json_integer(kept));
     json_object_set_new(m, "backlog_growth", json_integer(sink ? 0 : growth));
     json_object_set_new(flags, "kept_up", json_boolean(kept));
@@ -89,6 +92,9 @@ static void window_metrics(json_t *m, json_t *flags, const struct drv_result *dr
         char why[256];
         if (win_s <= 0)
             snprintf(why, sizeof why, "no measured window");
+        else if (!pushes_known)
+            snprintf(why, sizeof why, "the server did not report its pushes in the window (app_window.pushed): "
+                     "what was offered is unknown");
         else if (!rate_ok)
             snprintf(why, sizeof why, "delivered %.1f %% of the %lld offered in the window (rule: >= 98 %%)",
                      offered ? 100.0 * (double)delivered / (double)offered : 0.0, (long long)offered);

@@ -105,21 +105,34 @@ static const char *small_echo =
     "  \"expect\": [\"*.msgs_lost == 0\"]\n"
     "}\n";
 
-static json_t *run_report(const char *variants)
+/* Server push only: 10 links, each pushed 20 times a second on its own schedule. */
+static const char *small_push =
+    "{\n"
+    "  \"name\": \"go_push\",\n"
+    "  \"description\": \"small server push for the Go reference designs\",\n"
+    "  \"links\": 10,\n"
+    "  \"duration_s\": 1,\n"
+    "  \"warmup_s\": 0.3,\n"
+    "  \"repetitions\": 1,\n"
+    "  \"client\": { \"rate_per_s\": 0 },\n"
+    "  \"app\": { \"mode\": \"sink\", \"push\": { \"rate_per_s\": 20, \"payload_bytes\": 64 } }\n"
+    "}\n";
+
+static json_t *run_scenario(const char *name, const char *text, const char *variants)
 {
     static int calls;
     char scn[700], res[700], pat[800];
-    snprintf(scn, sizeof scn, "%s/go_echo.json", dir);
+    snprintf(scn, sizeof scn, "%s/%s.json", dir, name);
     FILE *f = fopen(scn, "w");
     cr_assert_not_null(f);
-    fputs(small_echo, f);
+    fputs(text, f);
     fclose(f);
     snprintf(res, sizeof res, "%s/res%d", dir, calls++);
     char *out, *err;
     int rc = run(bin(), (const char *const[]){"run", "--quiet", "--variant", variants, "--out", res, scn, NULL},
                  &out, &err);
     cr_assert_eq(rc, 0, "%s: exit %d\nstdout:\n%s\nstderr:\n%s", variants, rc, out, err);
-    snprintf(pat, sizeof pat, "%s/go_echo/*/report.json", res);
+    snprintf(pat, sizeof pat, "%s/%s/*/report.json", res, name);
     glob_t g;
     cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no report under %s", res);
     json_error_t je;
@@ -129,6 +142,11 @@ static json_t *run_report(const char *variants)
     free(out);
     free(err);
     return rep;
+}
+
+static json_t *run_report(const char *variants)
+{
+    return run_scenario("go_echo", small_echo, variants);
 }
 
 static json_int_t metric(const json_t *run, const char *k)
@@ -218,6 +236,35 @@ Test(go_reference, c_port_and_go_original_share_one_report)
     cr_assert(json_is_number(json_object_get(json_object_get(json_object_get(sum, "hybrid"), "cpu_link_s"), "median")));
     cr_assert(json_is_null(json_object_get(json_object_get(json_object_get(sum, "go:hybrid"), "cpu_link_s"), "median")));
     cr_assert(json_is_number(json_object_get(json_object_get(json_object_get(sum, "go:hybrid"), "cpu_server_s"), "median")));
+    json_decref(rep);
+}
+
+/* The Go app pushes as the C app does, and says what it pushed in the window: what was
+ * offered there is what kept_up is judged against. A Go server that left the window's
+ * pushes out had every push design "keep up", hybrid too, delivering none. */
+Test(go_reference, pushes_are_counted_in_the_window)
+{
+    need_go();
+    json_t *rep = run_scenario("go_push", small_push, "go:dual,go:hybrid");
+    json_t *runs = json_object_get(rep, "runs");
+    cr_assert_eq(json_array_size(runs), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *r = json_array_get(runs, i);
+        const char *v = json_string_value(json_object_get(r, "variant"));
+        const json_t *srv = json_object_get(r, "server");
+        json_int_t pushed = json_integer_value(json_object_get(json_object_get(srv, "app_window"), "pushed"));
+        /* 10 links x 20/s over a 1 s window: at least half of it, whatever the phases */
+        cr_assert_geq(pushed, 100, "%s pushed %lld in the window", v, (long long)pushed);
+        cr_assert_eq(metric(r, "window_msgs_offered"), pushed, "%s: offered = the window's pushes", v);
+        cr_assert(json_is_integer(json_object_get(json_object_get(srv, "app"), "pushes_late")),
+                  "%s: no pushes_late in the app's counters", v);
+        bool kept = json_is_true(json_object_get(json_object_get(r, "flags"), "kept_up"));
+        if (!strcmp(v, "go:dual"))
+            cr_assert(kept && metric(r, "window_msgs_delivered") > 0, "go:dual: its sendLoop writes every push");
+        else   /* the seed's hybrid writes only after a read returns: 30 s, past the run */
+            cr_assert(!kept && metric(r, "window_msgs_delivered") == 0,
+                      "go:hybrid delivered %lld pushes, kept up %d", (long long)metric(r, "window_msgs_delivered"), kept);
+    }
     json_decref(rep);
 }
 
