@@ -42,8 +42,11 @@ list=$("$lb" list)
 real_variants=$(cd "$prefix/lib/linkbench/variants" && pwd -P)
 grep -q "(modules in $real_variants)" <<<"$list" || fail "list does not load the prefix's variants: $list"
 grep -q '^evloop' <<<"$list" || fail "list lacks evloop: $list"
-"$lb" list --scenarios | grep -q "^echo .*$prefix/share/linkbench/workloads/echo.json" ||
-  fail "list --scenarios does not show the installed echo.json"
+# the listing is read whole first: `lb | grep -q` under pipefail fails by chance when grep
+# quits at the match and lb, still writing, dies of SIGPIPE
+scenarios=$("$lb" list --scenarios)
+grep -q "^echo .*$prefix/share/linkbench/workloads/echo.json" <<<"$scenarios" ||
+  fail "list --scenarios does not show the installed echo.json: $scenarios"
 ok "--version, list (variants from the prefix), list --scenarios"
 
 # a shipped scenario by name, short and small, results in this directory
