@@ -333,7 +333,12 @@ int ws_build_response_ext(char *buf, size_t cap, const char accept[WS_ACCEPT_LEN
     /* Date (RFC 9110 §6.6.1: an origin server with a clock sends it): a sharded run's
      * hosts bound their clocks' offsets by it (run_shard_clock.c) */
     char date[40];
-    time_t now = time(NULL);
+    /* not time(): on Linux it reads the coarse clock, up to a tick behind at a second's
+     * edge, and a Date one second early put a probe's bound below the true offset (a
+     * shard test on one host saw hi_ms < 0) */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    time_t now = ts.tv_sec;
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
