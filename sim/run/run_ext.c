@@ -475,23 +475,13 @@ static int load(const run_opts *o, const char *file, const struct scn_scaling *s
  * scenario's results, or a suite's (its scenarios in subdirectories). */
 static int ext_make_dir(const run_opts *o, const char *name, char *dir, size_t len)
 {
-    char ts[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-    char kind[64] = "external";
+    char kind[160], err[4600];
     if (o->shard)
-        snprintf(kind, sizeof kind, "external_shard_%d_of_%d", o->shard->index, o->shard->count);
-    for (int n = 1; n < 100; n++) {
-        snprintf(dir, len, n == 1 ? "%s/%s_%s/%s" : "%s/%s_%s/%s-%d", o->out_dir, name, kind, ts, n);
-        struct stat st;
-        if (stat(dir, &st) < 0)
-            break;
-    }
-    int rc = run_mkdir_p(dir);
-    if (rc < 0) {
-        fprintf(stderr, "linkbench: cannot create results directory %s: %s\n", dir, strerror(-rc));
+        snprintf(kind, sizeof kind, "%.100s_external_shard_%d_of_%d", name, o->shard->index, o->shard->count);
+    else
+        snprintf(kind, sizeof kind, "%.100s_external", name);
+    if (run_make_dir(o->out_dir, kind, dir, len, err, sizeof err) < 0) {
+        fprintf(stderr, "linkbench: %s\n", err);
         return -1;
     }
     return 0;
@@ -604,14 +594,7 @@ int run_ext_file(const run_opts *o, const run_target *t, const char *file)
         if (check(st.entries[i].path, &s, o->quiet || o->json) < 0)
             continue;
         char sd[4300];
-        for (int n = 1; n < 100; n++) {
-            snprintf(sd, sizeof sd, n == 1 ? "%s/%s" : "%s/%s-%d", dir, s.name, n);
-            struct stat sst;
-            if (stat(sd, &sst) < 0)
-                break;
-        }
-        if (run_mkdir_p(sd) < 0) {
-            fprintf(stderr, "linkbench: cannot create results directory %s\n", sd);
+        if (run_scenario_dir(dir, s.name, sd, sizeof sd) < 0) {
             rc |= LB_RUN_FAIL;
             break;
         }

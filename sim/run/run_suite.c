@@ -77,8 +77,7 @@ int run_finish(const run_opts *o, const char *dir, int rc)
     return rc;
 }
 
-/* <suite dir>/<scenario>, or <scenario>-2, -3 ... when the suite names it twice. */
-static int scenario_dir(const char *suite_dir, const char *name, char *out, size_t len)
+int run_scenario_dir(const char *suite_dir, const char *name, char *out, size_t len)
 {
     for (int n = 1; n < 100; n++) {
         int w = n == 1 ? snprintf(out, len, "%s/%s", suite_dir, name)
@@ -143,7 +142,7 @@ int run_suite_file(const run_opts *o, const char *file)
     int fails = 0;
     for (int i = 0; i < suite.n && !run_interrupted; i++) {
         char sd[4300];
-        if (scenario_dir(dir, all[i].name, sd, sizeof sd) < 0) {
+        if (run_scenario_dir(dir, all[i].name, sd, sizeof sd) < 0) {
             fails = 1;
             break;
         }

@@ -23,6 +23,10 @@ int run_suite_file(const run_opts *o, const char *file);
  * --json). Returns rc, or 1 when the page could not be written. */
 int run_finish(const run_opts *o, const char *dir, int rc);
 
+/* <suite dir>/<scenario>, or <scenario>-2, -3 ... when the suite names it twice, created
+ * fresh; 0 or -errno (said on stderr). A built-in suite's and a --target suite's. */
+int run_scenario_dir(const char *suite_dir, const char *name, char *out, size_t len);
+
 /* ---- shared with run_scn.c */
 
 /* out/<name>/<UTC timestamp>[-n], created fresh. 0 or -errno with err. */
