@@ -216,6 +216,10 @@ loop:
 				acctTaken = true
 			case l == "sync":
 				out.send(obj{"event": "synced"})
+			case l == "recheck":
+				// the C server takes its census again here (srv_main.h); this one takes
+				// none, so nothing it reported can have moved
+				out.send(obj{"event": "rechecked", "moved": false})
 			case strings.HasPrefix(l, "pause "):
 				// the consumers each sleep the pause away on the next message they take
 				if ns, err := strconv.ParseInt(l[6:], 10, 64); err == nil && ns > 0 {

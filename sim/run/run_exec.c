@@ -366,6 +366,18 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
     run_srvs_sync(&x.srvs, rt_now() + 10 * RT_S);   /* "end" and "acct" taken before links close */
     census = run_drvs_census(&x.drvs, rt_now() + 10 * RT_S);
     json_array_insert_new(census, 0, drv_census(x.d));
+    /* The drivers' census and the servers' are of one moment only if nothing moved on
+     * the servers between them (a variant's loop can sleep past the census's settling
+     * rounds with a message in hand): each server takes its census again; where one
+     * moved it keeps the newer, and the drivers take theirs again after it. A run still
+     * moving after that is left to the census check, whose kernel figures then disagree. */
+    for (int k = 0, moved = 1; k < 4 && moved; k++) {
+        if (run_srvs_recheck(&x.srvs, rt_now() + 5 * RT_S, &moved) > 0 || !moved)
+            break;
+        json_decref(census);
+        census = run_drvs_census(&x.drvs, rt_now() + 10 * RT_S);
+        json_array_insert_new(census, 0, drv_census(x.d));
+    }
     server_cpus(&x.srvs, scpus, sizeof scpus);
     /* the saturation reason's text may live in the driver (its threads' merge): kept here,
      * since the run's object is made after the driver is gone */

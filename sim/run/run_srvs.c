@@ -94,6 +94,24 @@ void run_srvs_send(run_srvs *g, const char *cmd)
         run_child_send(&g->c[i], cmd);
 }
 
+int run_srvs_recheck(run_srvs *g, rt_ns deadline, int *moved)
+{
+    run_srvs_send(g, "recheck");
+    int missing = 0;
+    *moved = 0;
+    for (int i = 0; i < g->n; i++) {
+        char e[256];
+        json_t *ev = g->c[i].rep >= 0 && !g->c[i].reaped ? run_child_recv(&g->c[i], deadline, e, sizeof e) : NULL;
+        const char *name = json_string_value(json_object_get(ev, "event"));
+        if (name && !strcmp(name, "rechecked"))
+            *moved += json_is_true(json_object_get(ev, "moved"));
+        else
+            missing++;
+        json_decref(ev);
+    }
+    return missing;
+}
+
 int run_srvs_sync(run_srvs *g, rt_ns deadline)
 {
     run_srvs_send(g, "sync");
@@ -180,7 +198,8 @@ json_t *run_srvs_stop(run_srvs *g, rt_ns deadline, int *missing, char *err, size
         char e[512] = "";
         json_t *r = g->c[i].rep >= 0 ? run_child_recv(&g->c[i], deadline, e, sizeof e) : NULL;
         const char *ev = json_string_value(json_object_get(r, "event"));
-        while (r && ev && !strcmp(ev, "synced")) {   /* a late answer to run_srvs_sync */
+        /* a late answer to run_srvs_sync or run_srvs_recheck */
+        while (r && ev && (!strcmp(ev, "synced") || !strcmp(ev, "rechecked"))) {
             json_decref(r);
             r = run_child_recv(&g->c[i], deadline, e, sizeof e);
             ev = json_string_value(json_object_get(r, "event"));

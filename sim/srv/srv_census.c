@@ -143,6 +143,16 @@ int srv_census_take(app *a, link_host_impl *h, srv_census *c, rt_ns deadline)
     return 0;
 }
 
+bool srv_census_same(const srv_census *a, const srv_census *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (uint32_t i = 0; i < a->n; i++)
+        if (!same_link(&a->links[i], &b->links[i]))
+            return false;
+    return true;
+}
+
 void srv_census_deinit(srv_census *c)
 {
     free(c->links);

@@ -28,6 +28,10 @@
  *           "acct"         the driver drained and stops: drops so far explain its holes
  *           "pause NS"     the app takes nothing for NS nanoseconds (fault pause_app)
  *           "sync"         answered {"event": "synced"} once every earlier command is done
+ *           "recheck"      after the drivers' census: take the census again; answered
+ *                          {"event": "rechecked", "moved": B}. moved: something moved
+ *                          since the census kept, which is replaced by the new one (the
+ *                          parent then takes its census again and asks once more)
  *           "stop"         stop the variant and report (also on EOF or SIGTERM)
  *   child:  {"event": "report", ...}                 one document (see srv_report.h)
  */

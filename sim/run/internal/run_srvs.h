@@ -41,6 +41,11 @@ void run_srvs_send(run_srvs *g, const char *cmd);
  * children that did not answer (dead ones included). */
 int run_srvs_sync(run_srvs *g, rt_ns deadline);
 
+/* "recheck" to every child (srv_main.h): each takes its census again and says whether
+ * anything moved since the one it kept. *moved: how many did. Returns the number of
+ * children that did not answer. */
+int run_srvs_recheck(run_srvs *g, rt_ns deadline, int *moved);
+
 /* Index of a child that has exited (non-blocking, reaps it), or -1 when all run. */
 int run_srvs_exited(run_srvs *g);
 

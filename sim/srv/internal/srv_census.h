@@ -39,6 +39,12 @@ typedef struct srv_census {
 int srv_census_take(app *a, link_host_impl *h, srv_census *c, rt_ns deadline);
 void srv_census_deinit(srv_census *c);
 
+/* Whether two censuses agree in every figure of every link. A census that settled can
+ * still be followed by a move: a variant's loop that sleeps longer than the settling
+ * rounds are apart (poll at 50 ms) writes what it held once it wakes. The run checks
+ * for that after the drivers' census (srv_main.h "recheck"). */
+bool srv_census_same(const srv_census *a, const srv_census *b);
+
 /* The census document (srv_report.h, "census"): per open link (attached, on_closed not
  * seen, socket found) one object in "links", the others summed in "closed"; push
  * stamps (CLOCK_MONOTONIC) in microseconds rounded up, so an age computed from them
