@@ -148,6 +148,40 @@ Test(acct, lossless_design_shows_what_it_holds_at_the_end)
     free(err);
 }
 
+/* The servers' census settles when two rounds 10 ms apart agree; poll at a 300 ms read
+ * poll holds its queued pushes longer than that and writes them after it. With the
+ * drivers' census taken 400 ms later, that move falls between the two every time: the
+ * servers' recheck must see it (moved_after_census) and the census stay exact (no link
+ * whose kernel bytes disagree). Without the recheck every link disagreed. */
+Test(acct, a_move_after_the_servers_census_is_rechecked)
+{
+    char scn[700], res[700], pat[800];
+    write_scn("pollmove.json",
+              "{ \"name\": \"pollmove\", \"links\": 10, \"duration_s\": 1, \"warmup_s\": 0.3,"
+              "  \"repetitions\": 1, \"variants\": [\"poll\"],"
+              "  \"client\": { \"rate_per_s\": 0 },"
+              "  \"app\": { \"mode\": \"sink\", \"push\": { \"rate_per_s\": 20, \"payload_bytes\": 64 } },"
+              "  \"variant_config\": { \"poll\": { \"poll_read_ms\": 300 } } }\n",
+              scn, sizeof scn);
+    snprintf(res, sizeof res, "%s/res", dir);
+    char *out, *err;
+    int rc = lb_run(dir, &out, &err, (const char *const[]){"run", "--out", res, scn, NULL},
+                    (const char *const[]){"LINKBENCH_TEST_CENSUS_GAP_MS=400", NULL});
+    cr_assert_eq(rc, 0, "exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    snprintf(pat, sizeof pat, "%s/pollmove/*/report.json", res);
+    json_t *rep = lb_report(pat);
+    json_t *m = lb_metrics(rep, 0);
+    json_t *c = json_object_get(m, "census_check");
+    cr_expect_eq(lb_int(c, "kernel_bytes_disagree"), 0, "%s", json_dumps(c, JSON_COMPACT));
+    const json_t *sc = json_object_get(json_object_get(json_array_get(json_object_get(rep, "runs"), 0),
+                                                       "server"), "census");
+    cr_expect_geq(lb_int(sc, "moved_after_census"), 1, "the move was not seen: rechecks %lld",
+                  (long long)lb_int(sc, "rechecks"));
+    json_decref(rep);
+    free(out);
+    free(err);
+}
+
 /* Messages and CPU of one window: msgs_per_cpu_s is exactly window_msgs_delivered over
  * window_cpu_server_s, both in report.json, and throughput is those messages over the
  * window's length. The drain is apart. */
