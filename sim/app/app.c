@@ -268,6 +268,7 @@ static bool process_at(app *a, worker *w, slot *c, vsock_msg *m, rt_ns now)
     }
     pthread_mutex_lock(&s->mu);
     s->recv_msgs++;
+    s->last_recv = now;
     if (has_hdr) seq_locked(a, s, &h);
     if (!s->released) a->v->update_active(atomic_load(&s->l));
     pthread_mutex_unlock(&s->mu);
@@ -342,6 +343,7 @@ static int deliver_gated(app *a, struct link *l, uint32_t id, vsock_msg *m)
     ADD(recv_msgs, 1);
     ADD(recv_bytes, m->len);
     s->recv_msgs++;
+    s->last_recv = now;
     if (has_hdr) seq_locked(a, s, &hd);
     else ADD(recv_no_hdr, 1);
     if (!s->released) a->v->update_active(atomic_load(&s->l));

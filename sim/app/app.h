@@ -82,6 +82,10 @@ typedef struct app_stats {
                                 * generator a whole interval behind); sent all the same */
     int64_t push_lag_max_ns;   /* the latest a push was made after its scheduled tick */
     int64_t lat_in_overflow;   /* latency samples out of the histogram's range */
+    /* idle closes of links that had sent something: a link whose traffic the app stopped
+     * hearing (the design starved it, or the machine stalled), and the longest silence
+     * the app had heard from such a link when it was closed */
+    int64_t idle_closed_active, idle_closed_active_silence_max_ns;
 } app_stats;
 
 typedef struct app_link_stats {

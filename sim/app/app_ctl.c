@@ -66,6 +66,13 @@ int app_try_close_if_idle(app *a, uint32_t id, rt_ns idle, bool *closed)
     if (!s->released && !atomic_load(&s->closed)) {
         *closed = a->v->try_close_if_idle(atomic_load(&s->l), idle);
         rc = 0;
+        if (*closed && s->recv_msgs > 0) {
+            int64_t quiet = rt_now() - s->last_recv;
+            ADD(idle_closed_active, 1);
+            int64_t max = atomic_load(&a->st.idle_closed_active_silence_max_ns);
+            while (quiet > max &&
+                   !atomic_compare_exchange_weak(&a->st.idle_closed_active_silence_max_ns, &max, quiet)) {}
+        }
     }
     pthread_mutex_unlock(&s->mu);
     if (*closed) ADD(idle_closed, 1);
@@ -100,6 +107,7 @@ void app_stats_get(app *a, app_stats *o)
     GET(held_now); GET(held_peak); GET(unsent_at_close); GET(variant_drops);
     GET(idle_closed); GET(reaper_runs); GET(reaper_busy_ns);
     GET(pushes_late); GET(push_lag_max_ns);
+    GET(idle_closed_active); GET(idle_closed_active_silence_max_ns);
 #undef GET
     o->lat_in_overflow = atomic_load(&a->st.lat_overflow);
 }

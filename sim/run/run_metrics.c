@@ -356,6 +356,19 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(flags, "driver_saturated", json_boolean(dr->driver_saturated));
         if (dr->driver_saturated)
             json_object_set_new(flags, "driver_saturated_why", json_string(dr->saturated_why));
+        /* The machine stalled (the parent's probe woke that late; run_exec.c): the driver
+         * did not run on its schedule and the servers did not either, so nothing in the
+         * run is the design's. Flagged like a saturated driver ("stall"): measured again. */
+        json_object_set_new(m, "machine_stall_ms", in->stall_max_ns >= 0
+                            ? json_real((double)in->stall_max_ns / 1e6) : json_null());
+        json_object_set_new(m, "steal_ms", in->steal_ms >= 0 ? json_real(in->steal_ms) : json_null());
+        if (in->stall_max_ns >= 0 && in->stall_limit_ns > 0 && in->stall_max_ns > in->stall_limit_ns) {
+            char why[64];
+            snprintf(why, sizeof why, "%s%sstall", dr->driver_saturated ? dr->saturated_why : "",
+                     dr->driver_saturated ? "+" : "");
+            json_object_set_new(flags, "driver_saturated", json_true());
+            json_object_set_new(flags, "driver_saturated_why", json_string(why));
+        }
     }
     json_object_set_new(m, "drops_by_reason", reasons);
 

@@ -190,6 +190,8 @@ struct scn {
                                 * up to this many times (the discarded runs are reported) */
     double driver_saturated_cpu;      /* drv_params.saturated_cpu_frac */
     double driver_saturated_lag_us;   /* drv_params.saturated_lag_ns, in us */
+    double driver_stall_ms;    /* the parent's 10 ms probe woke this late: the machine
+                                * stalled, and the run is flagged as a saturated one */
     int64_t driver_nice;       /* the driver threads' nice value (drv_params.nice) */
     int n_pin_server, n_pin_driver;
     int pin_server[SCN_CPUS_MAX], pin_driver[SCN_CPUS_MAX];

@@ -154,6 +154,7 @@ json_t *scn_to_json(const struct scn *s)
     set(drv, "remeasure", json_integer(s->driver_remeasure));
     set(drv, "saturated_cpu", json_real(s->driver_saturated_cpu));
     set(drv, "saturated_lag_us", json_real(s->driver_saturated_lag_us));
+    set(drv, "stall_ms", json_real(s->driver_stall_ms));
     set(drv, "nice", json_integer(s->driver_nice));
     set(o, "driver", drv);
 

@@ -441,7 +441,7 @@ static void parse_pin(struct ctx *c, const json_t *v, struct scn *s)
 }
 
 static const char *const driver_keys[] = {"threads", "tick_us", "remeasure", "saturated_cpu",
-                                           "saturated_lag_us", "nice"};
+                                           "saturated_lag_us", "stall_ms", "nice"};
 
 static void parse_driver(struct ctx *c, const json_t *v, struct scn *s)
 {
@@ -456,6 +456,7 @@ static void parse_driver(struct ctx *c, const json_t *v, struct scn *s)
         else if (!strcmp(k, "remeasure")) get_int(c, p, x, &s->driver_remeasure);
         else if (!strcmp(k, "saturated_cpu")) get_double(c, p, x, &s->driver_saturated_cpu);
         else if (!strcmp(k, "saturated_lag_us")) get_double(c, p, x, &s->driver_saturated_lag_us);
+        else if (!strcmp(k, "stall_ms")) get_double(c, p, x, &s->driver_stall_ms);
         else if (!strcmp(k, "nice")) get_int(c, p, x, &s->driver_nice);
         else unknown_key(c, p, k, driver_keys, NKEYS(driver_keys));
     }

@@ -62,6 +62,7 @@ void scn_defaults(struct scn *s)
     s->driver_remeasure = 2;
     s->driver_saturated_cpu = 0.8;
     s->driver_saturated_lag_us = 1000;
+    s->driver_stall_ms = 100;
     s->driver_nice = -10;
 }
 
@@ -562,6 +563,7 @@ int scn_validate(const struct scn *s, const struct scn_catalog *cat, const char 
     chk_i(&c, "driver.remeasure", s->driver_remeasure, 0, 10);
     chk_d(&c, "driver.saturated_cpu", s->driver_saturated_cpu, 0, true, 1);
     chk_d(&c, "driver.saturated_lag_us", s->driver_saturated_lag_us, 1, false, 10000000);
+    chk_d(&c, "driver.stall_ms", s->driver_stall_ms, 1, false, 100000);
     chk_i(&c, "driver.nice", s->driver_nice, -20, 19);
     return c.errs;
 }

@@ -114,13 +114,14 @@ static json_t *app_json(const app_stats *s)
                           F(closed_twice), F(recv_msgs), F(recv_bytes), F(recv_no_hdr),
                           F(seq_gaps), F(seq_backwards), F(sent), F(echoed), F(pushed),
                           F(sink_freed));
-    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(seq_missing),
+    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(seq_missing),
                           F(pushes_late), F(push_lag_max_ns),
                           F(seq_late), F(seq_dup),
                           F(send_eagain), F(held_peak),
                           F(variant_drops), F(idle_closed), F(reaper_runs), F(reaper_busy_ns),
                           F(lat_in_overflow),
                           "held_at_stop", json_integer(s->held_now),
+                          F(idle_closed_active), F(idle_closed_active_silence_max_ns),
                           /* app_destroy counts what is still held as unsent at close */
                           "unsent_at_close", json_integer(s->unsent_at_close + s->held_now));
 #undef F

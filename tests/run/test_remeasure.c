@@ -1,7 +1,9 @@
 /* test_remeasure.c — a repetition whose driver was saturated is measured again, up to driver.remeasure times; the runs set aside are kept in report.json and report.md with why, and the report is flagged only when saturation persists. */
 #include <criterion/criterion.h>
 #include <glob.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -136,15 +138,56 @@ Test(remeasure, an_unsaturated_run_is_measured_once)
     json_decref(rep);
 }
 
+/* The machine stalls (here: this test stops the whole run with SIGSTOP for 400 ms, as a
+ * VM descheduled by its host would be): the parent's stall probe sees it, the run is
+ * flagged ("stall", even with the cpu and lag rules out of reach) and measured again. */
+Test(remeasure, a_stalled_machine_flags_the_run_and_it_is_measured_again)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/stall.json", dir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"name\": \"sat\", \"links\": 4, \"duration_s\": 2.5, \"warmup_s\": 0.1,\n"
+               " \"repetitions\": 1, \"variants\": [\"evloop\"],\n"
+               " \"client\": {\"rate_per_s\": 50, \"payload_bytes\": 64},\n"
+               " \"driver\": {\"saturated_cpu\": 1, \"saturated_lag_us\": 10000000, \"remeasure\": 1}}\n");
+    fclose(f);
+    char res[700];
+    snprintf(res, sizeof res, "%s/res", dir);
+    pid_t pid = lb_start(dir, (const char *const[]){"run", "--quiet", "--out", res, p, NULL}, NULL);
+    usleep(900 * 1000);   /* inside the first run's 2.6 s of load */
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    usleep(400 * 1000);
+    cr_assert_eq(kill(pid, SIGCONT), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s/sat/*/report.json", res);
+    json_t *rep = lb_report(pat);
+    json_t *d = json_object_get(rep, "discarded_runs");
+    cr_assert_eq(json_array_size(d), 1, "%s", json_dumps(d, 0));
+    json_t *x = json_array_get(d, 0);
+    const char *why = json_string_value(json_object_get(json_object_get(x, "discarded"), "why"));
+    cr_assert(why && strstr(why, "stall"), "%s", why ? why : "(no why)");
+    double stall = json_number_value(json_object_get(json_object_get(x, "metrics"), "machine_stall_ms"));
+    cr_assert_geq(stall, 300, "the probe saw %.1f ms", stall);
+    /* the run measured again was not stopped: its probe says how late it woke, unflagged */
+    json_t *kept = json_array_get(json_object_get(rep, "runs"), 0);
+    cr_assert(json_is_number(json_object_get(json_object_get(kept, "metrics"), "machine_stall_ms")));
+    json_decref(rep);
+}
+
 /* Out-of-range keys are the loader's errors, naming key, rule and value. */
 Test(remeasure, bad_keys_are_named)
 {
-    write_scenario("bad.json", "{\"remeasure\": 11, \"nice\": -21}");
+    write_scenario("bad.json", "{\"remeasure\": 11, \"nice\": -21, \"stall_ms\": 0}");
     char sp[700], *out, *err;
     snprintf(sp, sizeof sp, "%s/bad.json", dir);
     cr_assert_eq(lb_run(dir, &out, &err, (const char *const[]){"run", sp, NULL}, NULL), 2, "%s", err);
     cr_assert(strstr(err, "driver.remeasure") && strstr(err, "11"), "%s", err);
     cr_assert(strstr(err, "driver.nice") && strstr(err, "-21"), "%s", err);
+    cr_assert(strstr(err, "driver.stall_ms"), "%s", err);
     free(out);
     free(err);
     cr_assert_eq(lb_run(dir, &out, &err, (const char *const[]){"run", "--remeasure", "11", sp, NULL}, NULL), 2,

@@ -45,6 +45,9 @@ typedef struct slot {
     uint64_t seen_win;           /* bit d: seq next_seq-1-d was taken (late vs duplicate) */
     bool seq_started;            /* a message with a header was seen */
     int64_t push_seq;
+    rt_ns last_recv;             /* when the app last took a message of this link (0: never):
+                                  * an idle close of a link with traffic says how long the app
+                                  * had heard nothing (app_ctl.c) */
 } slot;
 
 typedef struct worker {
@@ -84,6 +87,7 @@ struct app {
         _Atomic int64_t unsent_at_close, variant_drops, idle_closed, reaper_runs, lat_overflow;
         _Atomic int64_t reaper_busy_ns;
         _Atomic int64_t pushes_late, push_lag_max_ns;
+        _Atomic int64_t idle_closed_active, idle_closed_active_silence_max_ns;
     } st;
 };
 
