@@ -333,6 +333,7 @@ int srv_main(int ctrl_fd, int report_fd)
     srv_snap_take(&m0, sv.app, &sv.host, sv.acc);
     bool started = false, ended = false, acct_taken = false;
     rt_ns pause_until = 0, start_at = 0, end_at = 0;
+    rt_ns end_late = -1;          /* how late the window's end figures were taken */
     json_t *census = NULL;
     srv_census kept;              /* the census the document was made from ("recheck") */
     bool have_kept = false;
@@ -348,6 +349,7 @@ int srv_main(int ctrl_fd, int report_fd)
         }
         if (end_at && started && !ended && now >= end_at) {
             srv_snap_take(&m1, sv.app, &sv.host, sv.acc);
+            end_late = now - end_at;
             ended = true;
         }
         rt_ns due = pause_until;
@@ -467,6 +469,9 @@ int srv_main(int ctrl_fd, int report_fd)
         /* app.inline asked and supported: the handlers ran on the variant's threads */
         json_object_set_new(rep, "app_inline", json_boolean(app_inline(sv.app)));
         json_object_set_new(rep, "seq_anomalies", seq_anomalies(sv.app));
+        /* the window's end figures (closes, counters) are of end_at only if taken then:
+         * a main thread kept from running would count what came after */
+        json_object_set_new(rep, "window_end_late_ns", end_late >= 0 ? json_integer(end_late) : json_null());
         if (census) {
             /* times the census was taken again after the drivers' and found moved */
             json_object_set_new(census, "rechecks", json_integer(rechecks));

@@ -206,6 +206,12 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
     json_object_set_new(r, "app", app_json(&fin->app));
     /* what the app took in the window: a sink's throughput (nothing comes back to the
      * driver to count) */
+    /* idle closes of links with traffic by the window's end: app.idle_closed_active counts
+     * the teardown's too (the driver has stopped, and a drain longer than the idle timeout
+     * leaves every active link silent long enough) */
+    json_object_set_new(r, "app_window_end", json_pack("{s:I,s:I}", "idle_closed_active",
+                        (json_int_t)m1->app.idle_closed_active, "idle_closed_active_silence_max_ns",
+                        (json_int_t)m1->app.idle_closed_active_silence_max_ns));
     json_object_set_new(r, "app_window", json_pack("{s:I,s:I}", "recv_msgs",
                         (json_int_t)(m1->app.recv_msgs - m0->app.recv_msgs), "pushed",
                         (json_int_t)(m1->app.pushed - m0->app.pushed)));
