@@ -55,7 +55,10 @@ typedef struct run_inputs {
     const json_t *drv_census;      /* the drivers' census documents (drv_census), or NULL */
     const char *server_cpus;       /* CPUs the server's threads ran on ("0,1") */
     const char *driver_cpus;
-    rt_ns stall_max_ns;            /* the parent's stall probe: its latest wake-up (-1: none) */
+    rt_ns stall_max_ns;            /* the parent's stall probe: its latest wake-up less the
+                                    * run-queue wait it saw (-1: not measured) */
+    rt_ns probe_late_ns;           /* its latest wake-up, and the run-queue wait in it (-1) */
+    rt_ns probe_late_wait_ns;
     rt_ns stall_limit_ns;          /* driver.stall_ms: a later one flags the run */
     double steal_ms;               /* the machine's steal during the run (-1: not read) */
 } run_inputs;

@@ -362,6 +362,10 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(m, "machine_stall_ms", in->stall_max_ns >= 0
                             ? json_real((double)in->stall_max_ns / 1e6) : json_null());
         json_object_set_new(m, "steal_ms", in->steal_ms >= 0 ? json_real(in->steal_ms) : json_null());
+        json_object_set_new(m, "probe_late_ms", in->probe_late_ns >= 0
+                            ? json_real((double)in->probe_late_ns / 1e6) : json_null());
+        json_object_set_new(m, "probe_late_runq_ms", in->probe_late_wait_ns >= 0
+                            ? json_real((double)in->probe_late_wait_ns / 1e6) : json_null());
         if (in->stall_max_ns >= 0 && in->stall_limit_ns > 0 && in->stall_max_ns > in->stall_limit_ns) {
             char why[64];
             snprintf(why, sizeof why, "%s%sstall", dr->driver_saturated ? dr->saturated_why : "",

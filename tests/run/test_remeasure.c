@@ -1,6 +1,8 @@
 /* test_remeasure.c — a repetition whose driver was saturated is measured again, up to driver.remeasure times; the runs set aside are kept in report.json and report.md with why, and the report is flagged only when saturation persists. */
 #include <criterion/criterion.h>
 #include <glob.h>
+#include <sched.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -175,6 +177,78 @@ Test(remeasure, a_stalled_machine_flags_the_run_and_it_is_measured_again)
     /* the run measured again was not stopped: its probe says how late it woke, unflagged */
     json_t *kept = json_array_get(json_object_get(rep, "runs"), 0);
     cr_assert(json_is_number(json_object_get(json_object_get(kept, "metrics"), "machine_stall_ms")));
+    json_decref(rep);
+}
+
+/* The probe kept waiting for a CPU is no stall: real-time busy loops on every CPU for
+ * 400 ms (this test's children) keep it runnable and unscheduled; the kernel counts that
+ * wait, the lateness is explained, and the run is measured once, unflagged. */
+Test(remeasure, a_probe_kept_waiting_for_a_cpu_is_not_a_stall)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/busy.json", dir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"name\": \"sat\", \"links\": 4, \"duration_s\": 2.5, \"warmup_s\": 0.1,\n"
+               " \"repetitions\": 1, \"variants\": [\"evloop\"],\n"
+               " \"client\": {\"rate_per_s\": 50, \"payload_bytes\": 64},\n"
+               " \"driver\": {\"saturated_cpu\": 1, \"saturated_lag_us\": 10000000, \"remeasure\": 1}}\n");
+    fclose(f);
+    char res[700];
+    snprintf(res, sizeof res, "%s/res", dir);
+    pid_t pid = lb_start(dir, (const char *const[]){"run", "--quiet", "--out", res, p, NULL}, NULL);
+    usleep(900 * 1000);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    pid_t hog[64];
+    int nh = 0;
+    for (long c = 0; c < ncpu && c < 64; c++) {
+        int go[2];
+        cr_assert_eq(pipe(go), 0);
+        pid_t h = fork();
+        if (h == 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET((int)c, &set);
+            struct sched_param sp = {.sched_priority = 1};
+            char ok = sched_setaffinity(0, sizeof set, &set) == 0 &&
+                      sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
+            if (write(go[1], &ok, 1) != 1 || !ok)
+                _exit(1);
+            struct timespec t0, t;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            do clock_gettime(CLOCK_MONOTONIC, &t);
+            while ((t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) < 400000000LL);
+            _exit(0);
+        }
+        char ok = 0;
+        cr_assert_eq(read(go[0], &ok, 1), 1);
+        close(go[0]);
+        close(go[1]);
+        hog[nh++] = h;
+        if (!ok) {   /* no real-time scheduling here (no CAP_SYS_NICE): nothing to show */
+            for (int i = 0; i < nh; i++) waitpid(hog[i], NULL, 0);
+            waitpid(pid, NULL, 0);
+            cr_skip_test("SCHED_FIFO refused: the probe cannot be kept waiting on purpose");
+        }
+    }
+    for (int i = 0; i < nh; i++)
+        waitpid(hog[i], NULL, 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+    char pat[800];
+    snprintf(pat, sizeof pat, "%s/sat/*/report.json", res);
+    json_t *rep = lb_report(pat);
+    cr_assert_eq(json_array_size(json_object_get(rep, "discarded_runs")), 0, "%s",
+                 json_dumps(json_object_get(rep, "discarded_runs"), 0));
+    json_t *m = json_object_get(json_array_get(json_object_get(rep, "runs"), 0), "metrics");
+    double late = json_number_value(json_object_get(m, "probe_late_ms"));
+    double wait = json_number_value(json_object_get(m, "probe_late_runq_ms"));
+    double stall = json_number_value(json_object_get(m, "machine_stall_ms"));
+    /* kept off its CPU for most of the 400 ms, and the kernel saw it waiting */
+    cr_assert_geq(late, 200, "the probe woke %.1f ms late", late);
+    cr_assert_geq(wait, late - 100, "late %.1f ms, run-queue wait %.1f ms", late, wait);
+    cr_assert_lt(stall, 100, "stall %.1f ms", stall);
     json_decref(rep);
 }
 
