@@ -61,6 +61,8 @@ typedef struct run_inputs {
     rt_ns probe_late_wait_ns;
     rt_ns stall_limit_ns;          /* driver.stall_ms: a later one flags the run */
     double steal_ms;               /* the machine's steal during the run (-1: not read) */
+    double planned_echo_per_s;     /* the schedule's echoes per second over all links, where
+                                    * every sending group sends until the end (-1: unknown) */
 } run_inputs;
 
 /* The run object (rep_report.h's input): metrics with the contract's names, flags,

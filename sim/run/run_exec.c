@@ -382,6 +382,14 @@ int run_one(const run_opts *o, const struct scn *s, int64_t links, const char *v
         goto stop_server;
     }
     x.nice = dp.nice;
+    in.planned_echo_per_s = 0;
+    for (int g = 0; g < dp.n_groups; g++) {
+        const struct drv_group *gr = &dp.groups[g];
+        if (gr->rate_per_s > 0 && (gr->msgs_per_link || gr->close_rate_per_s > 0))
+            in.planned_echo_per_s = -1;   /* links that go quiet or close on purpose */
+        if (in.planned_echo_per_s >= 0)
+            in.planned_echo_per_s += (double)gr->links * gr->rate_per_s;
+    }
     sampler_start(&x);
     cur_drv = x.d;
     cur_drvs = &x.drvs;

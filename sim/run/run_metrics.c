@@ -52,7 +52,7 @@ static void dir_detail(json_t *m, const json_t *srv)
  * as their own (srv_main.h "window"): their CPU, wake-ups and system calls are of the
  * same interval. The drain after it is reported apart. */
 static void window_metrics(json_t *m, json_t *flags, const struct drv_result *dr, const json_t *srv,
-                           bool sink)
+                           bool sink, double planned_per_s)
 {
     double win_s = dr->measure_ns / 1e9;
     int64_t offered = dr->measured.echo.scheduled + (srv ? jget(srv, "app_window.pushed") : 0);
@@ -84,7 +84,19 @@ static void window_metrics(json_t *m, json_t *flags, const struct drv_result *dr
     /* a server report without the window's pushes leaves what was offered unknown: the
      * Go reference server once had none, and every push design "kept up" delivering 0 */
     bool pushes_known = !srv || json_is_integer(json_object_get(json_object_get(srv, "app_window"), "pushed"));
-    bool kept = rate_ok && backlog_ok && win_s > 0 && pushes_known;
+    /* What was offered counts the open links' schedules only: a design that closes the
+     * links it cannot serve (poll tearing frames at 100 k/s: all 100 links gone before the
+     * window, 0 offered, 0 delivered) kept up with nothing. Links the server closed by
+     * failure (not the idle reaper's nor the app's closes) while the window's echoes fell
+     * short of the schedule's plan: not kept up. */
+    int64_t lost_links = srv ? jget(srv, "closes.error") + jget(srv, "closes.stall") +
+                               jget(srv, "closes.overflow") + jget(srv, "closes.retry_spent") : 0;
+    double planned = planned_per_s > 0 ? planned_per_s * win_s : 0;
+    bool plan_ok = planned <= 0 || lost_links == 0 ||
+                   (double)dr->measured.echo.scheduled >= 0.98 * planned;
+    if (planned > 0)
+        json_object_set_new(m, "window_msgs_planned", json_integer((json_int_t)llround(planned)));
+    bool kept = rate_ok && backlog_ok && win_s > 0 && pushes_known && plan_ok;
     json_object_set_new(m, "kept_up", json_integer(kept));
     json_object_set_new(m, "backlog_growth", json_integer(sink ? 0 : growth));
     json_object_set_new(flags, "kept_up", json_boolean(kept));
@@ -92,6 +104,10 @@ static void window_metrics(json_t *m, json_t *flags, const struct drv_result *dr
         char why[256];
         if (win_s <= 0)
             snprintf(why, sizeof why, "no measured window");
+        else if (!plan_ok)
+            snprintf(why, sizeof why, "the server closed %lld links (error, stall, overflow or retries "
+                     "spent) and %lld of the %.0f echoes the schedule planned were offered in the window",
+                     (long long)lost_links, (long long)dr->measured.echo.scheduled, planned);
         else if (!pushes_known)
             snprintf(why, sizeof why, "the server did not report its pushes in the window (app_window.pushed): "
                      "what was offered is unknown");
@@ -285,7 +301,7 @@ json_t *run_object(const run_inputs *in)
         json_object_set_new(m, "links", json_integer(links));
     if (dr) {
         set_num(m, "cpu_driver_util", dr->cpu_util);
-        window_metrics(m, flags, dr, srv, in->sink);
+        window_metrics(m, flags, dr, srv, in->sink, in->planned_echo_per_s);
         json_t *l;
         if ((l = run_lat_json(dr->lat_out)))
             json_object_set_new(m, "lat_out_us", l);

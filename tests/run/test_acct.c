@@ -255,3 +255,41 @@ Test(acct, undelivered_pushes_enter_latency_at_their_age)
     free(out);
     free(err);
 }
+
+/* What was offered counts the open links' schedules only: poll reads with a 1 ms deadline
+ * and, as the seed does, tears a 32 KiB frame that has not all arrived by then, and the
+ * link dies. Every link gone, nothing offered, nothing delivered: that is not keeping up.
+ * evloop, beside it, delivers and keeps up. */
+Test(acct, a_design_that_closes_the_links_it_cannot_serve_did_not_keep_up)
+{
+    char scn[700], res[700], pat[800], *out, *err;
+    write_scn("torn.json",
+              "{ \"name\": \"torn\", \"links\": 4, \"duration_s\": 0.6, \"warmup_s\": 0.3, \"repetitions\": 1,"
+              "  \"client\": { \"rate_per_s\": 100, \"payload_bytes\": 32768 },"
+              "  \"app\": { \"mode\": \"echo\" } }\n", scn, sizeof scn);
+    snprintf(res, sizeof res, "%s/res_torn", dir);
+    int rc = lb_run(dir, &out, &err, (const char *const[]){"run", "--variant", "poll,evloop", "--out", res,
+                                                          scn, NULL}, NULL);
+    cr_assert_leq(rc, 1, "exit %d\n%s", rc, err);
+    snprintf(pat, sizeof pat, "%s/torn/*/report.json", res);
+    json_t *rep = lb_report(pat);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *run = json_array_get(json_object_get(rep, "runs"), i);
+        const char *v = json_string_value(json_object_get(run, "variant"));
+        json_t *m = json_object_get(run, "metrics"), *fl = json_object_get(run, "flags");
+        cr_assert_eq(lb_int(m, "window_msgs_planned"), 4 * 100 * 0.6, "%s", v);
+        if (!strcmp(v, "poll")) {
+            cr_assert_gt(lb_int(m, "links_closed_error"), 0, "poll tore no frame: nothing to show");
+            cr_assert_lt(lb_int(m, "window_msgs_offered"), 0.98 * 240);
+            cr_assert(json_is_false(json_object_get(fl, "kept_up")));
+            const char *why = json_string_value(json_object_get(fl, "kept_up_why"));
+            cr_assert(why && strstr(why, "the server closed"), "%s", why ? why : "(none)");
+        } else {
+            cr_assert(json_is_true(json_object_get(fl, "kept_up")), "%s",
+                      json_string_value(json_object_get(fl, "kept_up_why")));
+        }
+    }
+    json_decref(rep);
+    free(out);
+    free(err);
+}
