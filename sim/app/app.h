@@ -86,6 +86,7 @@ typedef struct app_stats {
      * hearing (the design starved it, or the machine stalled), and the longest silence
      * the app had heard from such a link when it was closed */
     int64_t idle_closed_active, idle_closed_active_silence_max_ns;
+    int64_t idle_closed_talking;   /* of those, heard from within the idle timeout */
 } app_stats;
 
 typedef struct app_link_stats {

@@ -69,6 +69,9 @@ int app_try_close_if_idle(app *a, uint32_t id, rt_ns idle, bool *closed)
         if (*closed && s->recv_msgs > 0) {
             int64_t quiet = rt_now() - s->last_recv;
             ADD(idle_closed_active, 1);
+            /* the app heard from it within the timeout: a reaper that closed a link
+             * still talking (the variant's activity time is never older than this) */
+            if (quiet < idle) ADD(idle_closed_talking, 1);
             int64_t max = atomic_load(&a->st.idle_closed_active_silence_max_ns);
             while (quiet > max &&
                    !atomic_compare_exchange_weak(&a->st.idle_closed_active_silence_max_ns, &max, quiet)) {}
@@ -107,7 +110,7 @@ void app_stats_get(app *a, app_stats *o)
     GET(held_now); GET(held_peak); GET(unsent_at_close); GET(variant_drops);
     GET(idle_closed); GET(reaper_runs); GET(reaper_busy_ns);
     GET(pushes_late); GET(push_lag_max_ns);
-    GET(idle_closed_active); GET(idle_closed_active_silence_max_ns);
+    GET(idle_closed_active); GET(idle_closed_active_silence_max_ns); GET(idle_closed_talking);
 #undef GET
     o->lat_in_overflow = atomic_load(&a->st.lat_overflow);
 }

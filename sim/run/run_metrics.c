@@ -235,6 +235,15 @@ static void server_metrics(json_t *m, const struct drv_result *dr, const json_t 
     json_object_set_new(m, "ctxsw_voluntary", json_integer(jget(srv, "ctxsw.voluntary")));
     json_object_set_new(m, "ctxsw_involuntary", json_integer(jget(srv, "ctxsw.involuntary")));
     json_object_set_new(m, "links_closed_idle", json_integer(jget(srv, "closes.idle")));
+    /* of them, by the window's end: links that had sent something (a link a design broke,
+     * silent since, is reaped as any quiet one), and links still talking when closed
+     * (heard from within the idle timeout: what a wrong reaper does) */
+    json_object_set_new(m, "links_closed_idle_after_traffic",
+                        json_integer(jget(srv, "app_window_end.idle_closed_active")));
+    json_object_set_new(m, "links_closed_idle_quiet",
+                        json_integer(jget(srv, "closes.idle") - jget(srv, "app_window_end.idle_closed_active")));
+    json_object_set_new(m, "links_closed_idle_talking",
+                        json_integer(jget(srv, "app_window_end.idle_closed_talking")));
     json_object_set_new(m, "links_closed_error",
                         json_integer(jget(srv, "closes.error") + jget(srv, "closes.retry_spent") +
                                      jget(srv, "closes.stall") + jget(srv, "closes.overflow")));

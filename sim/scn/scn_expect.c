@@ -21,7 +21,9 @@ static const char *const derived[] = {"msgs_per_cpu_s", "cpu_ms_per_1k_msgs",
                                       "frames_broken_by_deadline", "frames_cut_by_deadline",
                                       "msgs_corrupted", "log_lines", "log_busy_share",
                                       "solo_threads", "msgs_garbage", "wire_bytes",
-                                      "payload_bytes", "wire_per_payload", "msgs_compressed"};
+                                      "payload_bytes", "wire_per_payload", "msgs_compressed",
+                                      "links_closed_idle_quiet", "links_closed_idle_after_traffic",
+                                      "links_closed_idle_talking"};
 #define N_DERIVED ((int)(sizeof derived / sizeof derived[0]))
 
 #define METRICS_MAX 64

@@ -114,7 +114,7 @@ static json_t *app_json(const app_stats *s)
                           F(closed_twice), F(recv_msgs), F(recv_bytes), F(recv_no_hdr),
                           F(seq_gaps), F(seq_backwards), F(sent), F(echoed), F(pushed),
                           F(sink_freed));
-    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(seq_missing),
+    json_t *k = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", F(seq_missing),
                           F(pushes_late), F(push_lag_max_ns),
                           F(seq_late), F(seq_dup),
                           F(send_eagain), F(held_peak),
@@ -122,6 +122,7 @@ static json_t *app_json(const app_stats *s)
                           F(lat_in_overflow),
                           "held_at_stop", json_integer(s->held_now),
                           F(idle_closed_active), F(idle_closed_active_silence_max_ns),
+                          F(idle_closed_talking),
                           /* app_destroy counts what is still held as unsent at close */
                           "unsent_at_close", json_integer(s->unsent_at_close + s->held_now));
 #undef F
@@ -209,9 +210,10 @@ json_t *srv_report_json(const srv_snap *base, const srv_snap *m0, const srv_snap
     /* idle closes of links with traffic by the window's end: app.idle_closed_active counts
      * the teardown's too (the driver has stopped, and a drain longer than the idle timeout
      * leaves every active link silent long enough) */
-    json_object_set_new(r, "app_window_end", json_pack("{s:I,s:I}", "idle_closed_active",
+    json_object_set_new(r, "app_window_end", json_pack("{s:I,s:I,s:I}", "idle_closed_active",
                         (json_int_t)m1->app.idle_closed_active, "idle_closed_active_silence_max_ns",
-                        (json_int_t)m1->app.idle_closed_active_silence_max_ns));
+                        (json_int_t)m1->app.idle_closed_active_silence_max_ns, "idle_closed_talking",
+                        (json_int_t)m1->app.idle_closed_talking));
     json_object_set_new(r, "app_window", json_pack("{s:I,s:I}", "recv_msgs",
                         (json_int_t)(m1->app.recv_msgs - m0->app.recv_msgs), "pushed",
                         (json_int_t)(m1->app.pushed - m0->app.pushed)));

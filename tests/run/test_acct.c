@@ -293,3 +293,45 @@ Test(acct, a_design_that_closes_the_links_it_cannot_serve_did_not_keep_up)
     free(out);
     free(err);
 }
+
+/* The idle reaper's check: of 20 links, 10 never send and 10 send 5 a second. evloop's
+ * reaper closes exactly the 10 quiet ones and none still talking; a wrong reaper (the
+ * eager/ test plug-in: evloop taking a link as idle after an eighth of the timeout)
+ * closes links the app heard from 200 ms before, and links_closed_idle_talking says so. */
+static json_t *idle_run(const char *module, const char *tag)
+{
+    const char *pdir = getenv("LINKBENCH_TEST_PLUGINS");
+    cr_assert_not_null(pdir, "LINKBENCH_TEST_PLUGINS must be set (ctest sets it)");
+    char scn[700], res[700], mod[700], pat[800], *out, *err;
+    write_scn("idle.json",
+              "{ \"name\": \"idle\", \"links\": 20, \"duration_s\": 1.5, \"warmup_s\": 0.3, \"repetitions\": 1,"
+              "  \"client\": { \"rate_per_s\": 5, \"pattern\": \"constant\", \"payload_bytes\": 64 },"
+              "  \"groups\": [ { \"name\": \"idle\", \"fraction\": 0.5, \"rate_per_s\": 0 } ],"
+              "  \"app\": { \"mode\": \"echo\", \"idle\": { \"timeout_ms\": 1000, \"period_ms\": 100 },"
+              "             \"auto_close\": true } }\n", scn, sizeof scn);
+    snprintf(mod, sizeof mod, "%s/%s/sleepy.so", pdir, module);
+    snprintf(res, sizeof res, "%s/res_%s", dir, tag);
+    int rc = lb_run(dir, &out, &err, (const char *const[]){"run", "--variant", mod, "--out", res, scn, NULL},
+                    NULL);
+    cr_assert_leq(rc, 1, "exit %d\n%s", rc, err);
+    snprintf(pat, sizeof pat, "%s/idle/*/report.json", res);
+    free(out);
+    free(err);
+    return lb_report(pat);
+}
+
+Test(acct, a_reaper_that_closes_links_still_talking_is_counted)
+{
+    json_t *ok = idle_run("fast", "fast");
+    json_t *m = lb_metrics(ok, 0);
+    cr_assert_eq(lb_int(m, "links_closed_idle_quiet"), 10);
+    cr_assert_eq(lb_int(m, "links_closed_idle_talking"), 0);
+    cr_assert_eq(lb_int(m, "links_closed_idle_after_traffic"), 0);
+    json_decref(ok);
+    json_t *bad = idle_run("eager", "eager");
+    m = lb_metrics(bad, 0);
+    cr_assert_eq(lb_int(m, "links_closed_idle_quiet"), 10);
+    cr_assert_gt(lb_int(m, "links_closed_idle_talking"), 0, "the eager reaper closed no talking link");
+    cr_assert_geq(lb_int(m, "links_closed_idle_after_traffic"), lb_int(m, "links_closed_idle_talking"));
+    json_decref(bad);
+}

@@ -87,7 +87,7 @@ struct app {
         _Atomic int64_t unsent_at_close, variant_drops, idle_closed, reaper_runs, lat_overflow;
         _Atomic int64_t reaper_busy_ns;
         _Atomic int64_t pushes_late, push_lag_max_ns;
-        _Atomic int64_t idle_closed_active, idle_closed_active_silence_max_ns;
+        _Atomic int64_t idle_closed_active, idle_closed_active_silence_max_ns, idle_closed_talking;
     } st;
 };
 
