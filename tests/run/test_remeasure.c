@@ -140,13 +140,12 @@ Test(remeasure, an_unsaturated_run_is_measured_once)
     json_decref(rep);
 }
 
-/* The machine stalls (here: this test stops the whole run with SIGSTOP for 400 ms, as a
- * VM descheduled by its host would be): the parent's stall probe sees it, the run is
- * flagged ("stall", even with the cpu and lag rules out of reach) and measured again. */
-Test(remeasure, a_stalled_machine_flags_the_run_and_it_is_measured_again)
+/* The stall probe's tests: one evloop run with 2.6 s of load, the cpu and lag rules out
+ * of reach, measured again at most once; started, and its report once it has exited. */
+static pid_t probe_run_start(void)
 {
-    char p[700];
-    snprintf(p, sizeof p, "%s/stall.json", dir);
+    char p[700], res[700];
+    snprintf(p, sizeof p, "%s/probe.json", dir);
     FILE *f = fopen(p, "w");
     cr_assert_not_null(f);
     fprintf(f, "{\"name\": \"sat\", \"links\": 4, \"duration_s\": 2.5, \"warmup_s\": 0.1,\n"
@@ -154,19 +153,31 @@ Test(remeasure, a_stalled_machine_flags_the_run_and_it_is_measured_again)
                " \"client\": {\"rate_per_s\": 50, \"payload_bytes\": 64},\n"
                " \"driver\": {\"saturated_cpu\": 1, \"saturated_lag_us\": 10000000, \"remeasure\": 1}}\n");
     fclose(f);
-    char res[700];
     snprintf(res, sizeof res, "%s/res", dir);
-    pid_t pid = lb_start(dir, (const char *const[]){"run", "--quiet", "--out", res, p, NULL}, NULL);
-    usleep(900 * 1000);   /* inside the first run's 2.6 s of load */
-    cr_assert_eq(kill(pid, SIGSTOP), 0);
-    usleep(400 * 1000);
-    cr_assert_eq(kill(pid, SIGCONT), 0);
+    return lb_start(dir, (const char *const[]){"run", "--quiet", "--out", res, p, NULL}, NULL);
+}
+
+static json_t *probe_run_report(pid_t pid)
+{
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
     char pat[800];
-    snprintf(pat, sizeof pat, "%s/sat/*/report.json", res);
-    json_t *rep = lb_report(pat);
+    snprintf(pat, sizeof pat, "%s/res/sat/*/report.json", dir);
+    return lb_report(pat);
+}
+
+/* The machine stalls (here: this test stops the whole run with SIGSTOP for 400 ms, as a
+ * VM descheduled by its host would be): the parent's stall probe sees it, the run is
+ * flagged ("stall", even with the cpu and lag rules out of reach) and measured again. */
+Test(remeasure, a_stalled_machine_flags_the_run_and_it_is_measured_again)
+{
+    pid_t pid = probe_run_start();
+    usleep(900 * 1000);   /* inside the first run's 2.6 s of load */
+    cr_assert_eq(kill(pid, SIGSTOP), 0);
+    usleep(400 * 1000);
+    cr_assert_eq(kill(pid, SIGCONT), 0);
+    json_t *rep = probe_run_report(pid);
     json_t *d = json_object_get(rep, "discarded_runs");
     cr_assert_eq(json_array_size(d), 1, "%s", json_dumps(d, 0));
     json_t *x = json_array_get(d, 0);
@@ -185,18 +196,7 @@ Test(remeasure, a_stalled_machine_flags_the_run_and_it_is_measured_again)
  * wait, the lateness is explained, and the run is measured once, unflagged. */
 Test(remeasure, a_probe_kept_waiting_for_a_cpu_is_not_a_stall)
 {
-    char p[700];
-    snprintf(p, sizeof p, "%s/busy.json", dir);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
-    fprintf(f, "{\"name\": \"sat\", \"links\": 4, \"duration_s\": 2.5, \"warmup_s\": 0.1,\n"
-               " \"repetitions\": 1, \"variants\": [\"evloop\"],\n"
-               " \"client\": {\"rate_per_s\": 50, \"payload_bytes\": 64},\n"
-               " \"driver\": {\"saturated_cpu\": 1, \"saturated_lag_us\": 10000000, \"remeasure\": 1}}\n");
-    fclose(f);
-    char res[700];
-    snprintf(res, sizeof res, "%s/res", dir);
-    pid_t pid = lb_start(dir, (const char *const[]){"run", "--quiet", "--out", res, p, NULL}, NULL);
+    pid_t pid = probe_run_start();
     usleep(900 * 1000);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     pid_t hog[64];
@@ -233,12 +233,7 @@ Test(remeasure, a_probe_kept_waiting_for_a_cpu_is_not_a_stall)
     }
     for (int i = 0; i < nh; i++)
         waitpid(hog[i], NULL, 0);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-    char pat[800];
-    snprintf(pat, sizeof pat, "%s/sat/*/report.json", res);
-    json_t *rep = lb_report(pat);
+    json_t *rep = probe_run_report(pid);
     cr_assert_eq(json_array_size(json_object_get(rep, "discarded_runs")), 0, "%s",
                  json_dumps(json_object_get(rep, "discarded_runs"), 0));
     json_t *m = json_object_get(json_array_get(json_object_get(rep, "runs"), 0), "metrics");
