@@ -187,11 +187,12 @@ static void sampler_main(void *arg)
     one *x = arg;
     if (x->sampler_pinned)
         sched_setaffinity(0, sizeof x->sampler_cpus, &x->sampler_cpus);
-    /* Not at the driver's nice: a sample reads every server thread's schedstat (2-4 ms
-     * of CPU with dual's 200 threads), and at nice -10 on the driver's CPU it held the
-     * driver off its schedule (its lag p99 1-3 ms beside dual, batch and hybrid at
-     * 100 k/s, run-queue wait 46-57 ms a window). The run-queue wait is taken out of the
-     * probe's lateness anyway, so its priority does not decide what is a stall. */
+    /* Not at the driver's nice: a sample reads every server thread's schedstat (some
+     * 200 files with dual's threads), and at nice -10 on the driver's CPU it held the
+     * driver off its schedule (its own lag p99 1.0-2.7 ms beside dual, batch and hybrid
+     * at 100 k/s, 42-63 ms of run-queue wait a 2 s window). The run-queue wait is taken
+     * out of the probe's lateness anyway, so its priority does not decide what is a
+     * stall. */
     int sfd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     if (runq_wait_ns(sfd) < 0)
         x->stall_max_ns = -1;   /* cannot tell a stall from a wait: not measured */
